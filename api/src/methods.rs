@@ -1,0 +1,205 @@
+//! One type per JSON-RPC method: its name, parameters and result.
+//!
+//! Parameters are always a JSON object (by name); fields marked optional may be omitted.
+//! The daemon registers exactly the methods in [`ALL`], and `docs/api.md` documents each of
+//! them (a test checks both).
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::types::{
+    AuditRecord, CatalogEntry, Credentials, DaemonStatus, Request, RequestId, Timestamp,
+};
+
+/// A JSON-RPC method of the jit protocol.
+pub trait Method {
+    /// The method's name on the wire (`request.create`).
+    const NAME: &'static str;
+    /// The `params` object.
+    type Params: Serialize + DeserializeOwned + Send + 'static;
+    /// The `result` value.
+    type Output: Serialize + DeserializeOwned + Send + 'static;
+}
+
+macro_rules! methods {
+    ($($(#[$doc:meta])* $ty:ident = $name:literal ($params:ty) -> $out:ty;)*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone, Copy)]
+            pub struct $ty;
+            impl Method for $ty {
+                const NAME: &'static str = $name;
+                type Params = $params;
+                type Output = $out;
+            }
+        )*
+        /// The names of every method, in the order `docs/api.md` lists them.
+        pub const ALL: &[&str] = &[$($name),*];
+    };
+}
+
+methods! {
+    /// The daemon's version, protocol version, mode, who the caller is, counts.
+    DaemonStatusMethod = "daemon.status" (Empty) -> DaemonStatus;
+    /// What the caller may request: one entry per access flow that names them.
+    CatalogList = "catalog.list" (Empty) -> Vec<CatalogEntry>;
+    /// Ask for access. Auto-approved requests come back `granting` (or `granted`).
+    RequestCreate = "request.create" (CreateParams) -> Request;
+    /// The caller's requests (or those they may review, or all for admins).
+    RequestList = "request.list" (ListParams) -> Vec<Request>;
+    /// One request the caller may see.
+    RequestGet = "request.get" (IdParams) -> Request;
+    /// Wait until a request leaves a transient status, or a timeout.
+    RequestWait = "request.wait" (WaitParams) -> Request;
+    /// Approve a pending request (approvers of its flow, never the requester).
+    RequestApprove = "request.approve" (DecideParams) -> Request;
+    /// Reject a pending request (approvers of its flow, or admins).
+    RequestReject = "request.reject" (DecideParams) -> Request;
+    /// Withdraw one's own pending or scheduled request.
+    RequestCancel = "request.cancel" (DecideParams) -> Request;
+    /// Ask again for what a closed request asked for, with a new justification.
+    RequestAgain = "request.again" (AgainParams) -> Request;
+    /// Take granted access away now (the requester or an admin).
+    GrantRevoke = "grant.revoke" (DecideParams) -> Request;
+    /// Show a granted request's secrets, once; they are erased afterwards.
+    CredentialsReveal = "credentials.reveal" (IdParams) -> Credentials;
+    /// Read the audit log (admins: all; others: entries about their own requests).
+    AuditList = "audit.list" (AuditParams) -> Vec<AuditRecord>;
+}
+
+/// No parameters: `{}` (or omitted).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+/// Parameters of `request.create`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateParams {
+    /// Integration name (`pg-main`).
+    pub integration: String,
+    /// Resource type (`database`).
+    pub resource_type: String,
+    /// Resources, 1 to 1,000.
+    pub resources: Vec<String>,
+    /// Permissions, at least one.
+    pub permissions: Vec<String>,
+    /// How long the access should last; the flow's default when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_secs: Option<u64>,
+    /// Why; required or checked against a pattern by some flows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+}
+
+/// Which requests `request.list` returns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// The caller's own requests.
+    #[default]
+    Mine,
+    /// Pending requests the caller may approve or reject.
+    Review,
+    /// Every request (admins only).
+    All,
+}
+
+/// Parameters of `request.list`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Closed requests (history) instead of open ones.
+    #[serde(default)]
+    pub closed: bool,
+    /// Whose requests.
+    #[serde(default)]
+    pub scope: Scope,
+    /// Only this resource type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<String>,
+    /// At most this many, newest first (default 100, at most 1,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// Parameters naming one request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdParams {
+    /// The request's number.
+    pub id: RequestId,
+}
+
+/// What `request.wait` waits for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WaitFor {
+    /// Until the request is not `granting` (it settled as granted, failed, …).
+    #[default]
+    Settled,
+    /// Until the request is decided: not `pending`, `scheduled` or `granting`.
+    Decided,
+    /// Until the request is closed.
+    Closed,
+}
+
+/// Parameters of `request.wait`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitParams {
+    /// The request's number.
+    pub id: RequestId,
+    /// What to wait for.
+    #[serde(default)]
+    pub until: WaitFor,
+    /// Give up after this many seconds and return the request as it is (default 30, at most 3,600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
+}
+
+/// Parameters of approve, reject, cancel and revoke.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecideParams {
+    /// The request's number.
+    pub id: RequestId,
+    /// Why, recorded in the request and the audit log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Parameters of `request.again`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgainParams {
+    /// The closed request to repeat.
+    pub id: RequestId,
+    /// A new justification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+    /// A new duration; the original one when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_secs: Option<u64>,
+}
+
+/// Parameters of `audit.list`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditParams {
+    /// Only entries about this request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestId>,
+    /// Only entries at or after this time.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub since: Option<Timestamp>,
+    /// Only entries with a sequence number above this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_seq: Option<u64>,
+    /// At most this many, oldest first (default 1,000, at most 10,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}

@@ -1,0 +1,464 @@
+//! Wire types: what methods take and return.
+//!
+//! Times are RFC 3339 strings in UTC; durations are whole seconds (`*_secs`); statuses and
+//! other enumerations are lower-case words. Optional fields may be absent; clients must
+//! ignore fields they do not know, so new ones can be added without a protocol bump.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// A request's number, unique and never reused on one daemon.
+pub type RequestId = u64;
+
+/// A point in time, sent as RFC 3339 in UTC.
+pub type Timestamp = OffsetDateTime;
+
+/// Where a request is in its lifecycle.
+///
+/// Open: `pending`, `scheduled`, `granting`, `granted`, `revoking`.
+/// Closed: `expired`, `revoked`, `rejected`, `failed`, `canceled`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Waiting for the approvers to approve or reject.
+    Pending,
+    /// Approved, waiting for its start time.
+    Scheduled,
+    /// Approved; the access is being provisioned.
+    Granting,
+    /// The access exists; see the sessions.
+    Granted,
+    /// The access is being taken away (expiry or revoke); it still exists until this ends.
+    Revoking,
+    /// The time was up and the access is gone.
+    Expired,
+    /// Revoked early, and the access is gone.
+    Revoked,
+    /// Rejected by an approver, or timed out while pending.
+    Rejected,
+    /// Provisioning failed; nothing is left provisioned.
+    Failed,
+    /// Withdrawn by the requester while pending.
+    Canceled,
+}
+
+impl Status {
+    /// Every status, in lifecycle order.
+    pub const ALL: [Status; 10] = [
+        Status::Pending,
+        Status::Scheduled,
+        Status::Granting,
+        Status::Granted,
+        Status::Revoking,
+        Status::Expired,
+        Status::Revoked,
+        Status::Rejected,
+        Status::Failed,
+        Status::Canceled,
+    ];
+
+    /// Whether the request is still open (not finished).
+    pub const fn is_open(self) -> bool {
+        matches!(
+            self,
+            Status::Pending
+                | Status::Scheduled
+                | Status::Granting
+                | Status::Granted
+                | Status::Revoking
+        )
+    }
+
+    /// The lower-case word used on the wire and in `--json`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Scheduled => "scheduled",
+            Status::Granting => "granting",
+            Status::Granted => "granted",
+            Status::Revoking => "revoking",
+            Status::Expired => "expired",
+            Status::Revoked => "revoked",
+            Status::Rejected => "rejected",
+            Status::Failed => "failed",
+            Status::Canceled => "canceled",
+        }
+    }
+
+    /// The capitalised name people see ("Pending", "Granted", …), as in the seeds.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Status::Pending => "Pending",
+            Status::Scheduled => "Scheduled",
+            Status::Granting => "Granting",
+            Status::Granted => "Granted",
+            Status::Revoking => "Revoking",
+            Status::Expired => "Expired",
+            Status::Revoked => "Revoked",
+            Status::Rejected => "Rejected",
+            Status::Failed => "Failed",
+            Status::Canceled => "Canceled",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a request is approved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApprovalMode {
+    /// Approved by the access flow itself, at once.
+    Auto,
+    /// Needs `approvals_required` distinct approvers.
+    Manual,
+}
+
+/// One approver's decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// The approver's user name.
+    pub by: String,
+    /// When they decided.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: Timestamp,
+    /// Their reason, if they gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Who decides a request, and what they decided so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    /// Automatic or manual.
+    pub mode: ApprovalMode,
+    /// The flow's approver rules (`carol`, `%dba`); empty for automatic approval.
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    /// How many distinct approvers must approve.
+    pub required: u32,
+    /// The approvals given so far.
+    #[serde(default)]
+    pub approvals: Vec<Decision>,
+    /// The rejection, if the request was rejected by a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejection: Option<Decision>,
+}
+
+/// Whether a session's secret can still be shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CredentialState {
+    /// The integration hands out no secret (dry-run, or access tied to the Unix user).
+    None,
+    /// The secret exists and has not been shown yet: `credentials.reveal` shows it once.
+    Unrevealed,
+    /// The secret was shown once and erased from the daemon.
+    Revealed,
+}
+
+/// The access a granted request gives on one integration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// The integration's name (`pg-main`).
+    pub integration: String,
+    /// The integration's kind (`postgres`, `dry-run`).
+    pub kind: String,
+    /// What was provisioned: the login role, user or principal name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    /// Whether the secret can still be shown.
+    pub credentials: CredentialState,
+    /// The admin's message for this integration, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// True when the integration provisions nothing (kind `dry-run`).
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// A revoke that has not succeeded yet and is being retried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revoking {
+    /// The last error from the integration, if an attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// How many attempts failed so far.
+    pub attempts: u32,
+    /// When the next attempt is due.
+    #[serde(with = "time::serde::rfc3339")]
+    pub next_retry_at: Timestamp,
+    /// What the request becomes once the access is gone: `expired` or `revoked`.
+    pub outcome: Status,
+}
+
+/// A request, as its requester, its approvers and admins see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// The request's number.
+    pub id: RequestId,
+    /// The user who asked.
+    pub requester: String,
+    /// The access flow that decided it.
+    pub flow: String,
+    /// The integration (`pg-main`).
+    pub integration: String,
+    /// The resource type (`database`).
+    pub resource_type: String,
+    /// The resources (`orders`), at most 1,000.
+    pub resources: Vec<String>,
+    /// The permissions (`read`).
+    pub permissions: Vec<String>,
+    /// Why the requester needs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+    /// Where the request is.
+    pub status: Status,
+    /// How long the access lasts once granted.
+    pub duration_secs: u64,
+    /// When it was asked for.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: Timestamp,
+    /// When a pending request is rejected as timed out.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub pending_until: Option<Timestamp>,
+    /// When the access was granted (the clock starts here).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub granted_at: Option<Timestamp>,
+    /// When the access ends.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub expires_at: Option<Timestamp>,
+    /// When the request closed.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub ended_at: Option<Timestamp>,
+    /// Why it closed, in words ("expired", "revoked by alice: done", "timed out", …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_reason: Option<String>,
+    /// The error a person can act on, for a failed request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Who decides, and what they decided.
+    pub approval: Approval,
+    /// The closed request this one repeats ("request again").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<RequestId>,
+    /// One session per integration, once granted.
+    #[serde(default)]
+    pub sessions: Vec<Session>,
+    /// Present while a revoke is being retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoking: Option<Revoking>,
+    /// True when nothing is really provisioned (kind `dry-run`).
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Credentials for one session, shown once.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionCredentials {
+    /// The integration's name.
+    pub integration: String,
+    /// The user or role to log in as.
+    pub user: String,
+    /// The secret (password). Shown once; the daemon erases it afterwards.
+    pub secret: String,
+    /// Host to connect to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Port to connect to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Databases (or other resources) the credentials open.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// How to log in, in words.
+    pub instructions: String,
+    /// An example command that logs in (the secret is never part of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<String>,
+}
+
+impl std::fmt::Debug for SessionCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionCredentials")
+            .field("integration", &self.integration)
+            .field("user", &self.user)
+            .field("secret", &"<redacted>")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of `credentials.reveal`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    /// The request these belong to.
+    pub id: RequestId,
+    /// One entry per session that has a secret.
+    pub sessions: Vec<SessionCredentials>,
+    /// When the access ends.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub expires_at: Option<Timestamp>,
+}
+
+/// A resource type of an integration and its permissions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceTypeEntry {
+    /// The resource type (`database`).
+    pub name: String,
+    /// The permissions the flow allows on it.
+    pub permissions: Vec<String>,
+}
+
+/// What one access flow lets the caller request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogEntry {
+    /// The access flow's name.
+    pub flow: String,
+    /// The integration it covers.
+    pub integration: String,
+    /// The integration's kind.
+    pub kind: String,
+    /// Resource types and permissions.
+    pub resource_types: Vec<ResourceTypeEntry>,
+    /// Resource patterns (`*`, `orders`, `report_*`).
+    pub resources: Vec<String>,
+    /// Automatic or manual approval.
+    pub approval: ApprovalMode,
+    /// Approver rules, for manual approval.
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    /// Distinct approvals needed.
+    pub approvals_required: u32,
+    /// Duration used when the request names none.
+    pub default_duration_secs: u64,
+    /// The longest duration the flow allows.
+    pub max_duration_secs: u64,
+    /// Whether a justification is required.
+    pub justification_required: bool,
+    /// A pattern the justification must match, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification_pattern: Option<String>,
+    /// The admin's message for the integration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// True when the integration provisions nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Who the daemon thinks the caller is (from the socket's peer credentials).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Caller {
+    /// User name.
+    pub user: String,
+    /// Numeric user id.
+    pub uid: u32,
+    /// Group names, primary first.
+    pub groups: Vec<String>,
+    /// Whether the caller is a jit admin.
+    pub admin: bool,
+}
+
+/// Request counts by status group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Pending requests.
+    pub pending: u64,
+    /// Granted requests (access exists).
+    pub granted: u64,
+    /// Requests whose revoke is being retried.
+    pub revoking: u64,
+    /// All open requests.
+    pub open: u64,
+}
+
+/// The result of `daemon.status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonStatus {
+    /// The protocol version the daemon speaks.
+    pub protocol_version: u32,
+    /// The daemon's version.
+    pub version: String,
+    /// `system` or `user`.
+    pub mode: String,
+    /// When the daemon started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: Timestamp,
+    /// Who the caller is.
+    pub caller: Caller,
+    /// Counts over the requests the caller may see.
+    pub counts: Counts,
+    /// The caller-visible requests whose revoke is being retried.
+    #[serde(default)]
+    pub revoking: Vec<Request>,
+    /// The configured integrations and their kinds.
+    pub integrations: Vec<IntegrationStatus>,
+}
+
+/// One configured integration, as `daemon.status` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrationStatus {
+    /// The integration's name.
+    pub name: String,
+    /// Its kind.
+    pub kind: String,
+    /// True for `dry-run`.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Sequence number, from 1, without gaps.
+    pub seq: u64,
+    /// When it happened.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: Timestamp,
+    /// Who did it: a user name, or `jitd` for the daemon itself.
+    pub actor: String,
+    /// What happened (`request.created`, `request.approved`, `grant.revoked`, …).
+    pub action: String,
+    /// The request it concerns, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestId>,
+    /// The request's status after this entry, if it changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// The reason given, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Anything else worth keeping (the error of a failed attempt, the flow, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<String>,
+    /// Hex SHA-256 of the previous record (all zeros for the first).
+    pub prev_hash: String,
+    /// Hex SHA-256 over this record's fields and `prev_hash`.
+    pub hash: String,
+}

@@ -1,0 +1,220 @@
+//! The jitd configuration: the validated, typed [`Config`] the daemon runs on, and
+//! [`load`]/[`parse`], which read TOML and report every problem with file, line and the fix.
+//!
+//! Invariant: a [`Config`] that exists is valid — every flow names a configured integration,
+//! resource types and permissions the integration offers, durations within bounds — so the
+//! daemon never re-checks what this crate checked.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// The `[daemon]` table.
+    pub daemon: DaemonSection,
+    /// The `[[integrations]]`, in file order.
+    pub integrations: Vec<Integration>,
+    /// The `[[flows]]`, in file order (the first flow that allows a request decides it).
+    pub flows: Vec<Flow>,
+}
+
+/// The `[daemon]` table.
+#[derive(Debug, Clone)]
+pub struct DaemonSection {
+    /// Admin users and groups: they see everything, revoke anything, read the whole audit log.
+    pub admins: Vec<Principal>,
+    /// How long a request may stay pending before it is rejected as timed out.
+    pub pending_ttl: Duration,
+    /// Mode of the socket file (default 0o666: every local user may connect; the engine decides).
+    pub socket_mode: u32,
+    /// A `RUST_LOG`-style filter for the daemon's log (default `info`).
+    pub log: Option<String>,
+}
+
+/// Who a rule names: a user, a Unix group (`%dev`), or anyone (`*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A user name.
+    User(String),
+    /// A Unix group name, written `%name`.
+    Group(String),
+    /// Every local user, written `*`.
+    Anyone,
+}
+
+impl std::fmt::Display for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Principal::User(u) => f.write_str(u),
+            Principal::Group(g) => write!(f, "%{g}"),
+            Principal::Anyone => f.write_str("*"),
+        }
+    }
+}
+
+impl Principal {
+    /// Whether a user with these group names matches.
+    pub fn matches(&self, user: &str, groups: &[String]) -> bool {
+        match self {
+            Principal::User(u) => u == user,
+            Principal::Group(g) => groups.iter().any(|x| x == g),
+            Principal::Anyone => true,
+        }
+    }
+}
+
+/// A secret value from the config, an environment variable or a file. Its `Debug` and
+/// `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+    /// The value itself; call only where it is used, never to log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// One `[[integrations]]` entry.
+#[derive(Debug, Clone)]
+pub struct Integration {
+    /// Its name, unique (`pg-main`).
+    pub name: String,
+    /// The admin's message shown with every grant (`message`).
+    pub message: Option<String>,
+    /// The resource types it offers, each with its permissions (built in for the kind,
+    /// or configured for `dry-run`).
+    pub resource_types: Vec<ResourceType>,
+    /// Kind-specific settings.
+    pub kind: IntegrationKind,
+}
+
+/// A resource type and the permissions that exist on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceType {
+    /// `database`, `group`, …
+    pub name: String,
+    /// `read`, `write`, …
+    pub permissions: Vec<String>,
+}
+
+/// What kind of integration, with its settings.
+#[derive(Debug, Clone)]
+pub enum IntegrationKind {
+    /// A PostgreSQL server: a login role per session.
+    Postgres(PostgresSettings),
+    /// Provisions nothing; for trying flows and benchmarks.
+    DryRun,
+}
+
+impl IntegrationKind {
+    /// The kind's name as written in the config.
+    pub fn name(&self) -> &'static str {
+        match self {
+            IntegrationKind::Postgres(_) => "postgres",
+            IntegrationKind::DryRun => "dry-run",
+        }
+    }
+}
+
+/// Settings of a `postgres` integration.
+#[derive(Debug, Clone)]
+pub struct PostgresSettings {
+    /// Admin connection URL (`url`, `url_env` or `url_file`); needs CREATEROLE and the
+    /// right to grant on the databases it serves (a superuser is simplest).
+    pub url: Secret,
+    /// Prefix of the login roles jit creates (default `jit_`); roles are `<prefix><user>_<id>`.
+    pub role_prefix: String,
+    /// Host name clients should use, when it differs from the admin URL's host.
+    pub client_host: Option<String>,
+    /// Port clients should use, when it differs from the admin URL's port.
+    pub client_port: Option<u16>,
+}
+
+/// Whether a flow asks for a justification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Justification {
+    /// The request must carry a non-empty justification.
+    Required,
+    /// A justification may be given.
+    Optional,
+}
+
+/// How a flow approves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Approval {
+    /// Approved at once.
+    Auto,
+    /// Needs `required` distinct approvers among `approvers` (never the requester).
+    Manual {
+        /// Who may approve.
+        approvers: Vec<Principal>,
+        /// How many distinct approvals are needed (≥ 1).
+        required: u32,
+    },
+}
+
+/// One `[[flows]]` entry: who may request what, and how it is approved.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    /// Its name, unique.
+    pub name: String,
+    /// Who may request through it.
+    pub requesters: Vec<Principal>,
+    /// The integration it covers.
+    pub integration: String,
+    /// Resource types it allows (all of the integration's when the key is absent).
+    pub resource_types: Vec<String>,
+    /// Resource patterns it allows: exact names, or `*` wildcards (`report_*`).
+    pub resources: Vec<String>,
+    /// Permissions it allows (all of the allowed types' when the key is absent).
+    pub permissions: Vec<String>,
+    /// Automatic or manual approval.
+    pub approval: Approval,
+    /// Duration when the request names none.
+    pub default_duration: Duration,
+    /// The longest duration it allows.
+    pub max_duration: Duration,
+    /// Whether a justification is required.
+    pub justification: Justification,
+    /// A regular expression the justification must match (implies required).
+    pub justification_pattern: Option<regex::Regex>,
+    /// How long a request may stay pending (the daemon's `pending_ttl` when absent).
+    pub pending_ttl: Option<Duration>,
+}
+
+/// Whether `name` matches a flow's resource `pattern` (`*` matches any run of characters).
+pub fn pattern_matches(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let Some(first) = parts.next() else {
+        return false;
+    };
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    let pieces: Vec<&str> = parts.collect();
+    if pieces.is_empty() {
+        return rest.is_empty();
+    }
+    let (last, middle) = pieces.split_last().unwrap_or((&"", &[]));
+    for piece in middle {
+        match rest.find(piece) {
+            Some(i) => rest = &rest[i + piece.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
