@@ -17,7 +17,7 @@ pub trait Method {
     /// The `params` object.
     type Params: Serialize + DeserializeOwned + Send + 'static;
     /// The `result` value.
-    type Output: Serialize + DeserializeOwned + Send + 'static;
+    type Output: Serialize + DeserializeOwned + Clone + Send + 'static;
 }
 
 macro_rules! methods {

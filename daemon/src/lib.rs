@@ -1,1 +1,74 @@
+//! jitd as a library: [`run`] takes a validated config, a bound listener and a shutdown
+//! future, so tests and benchmarks run the same daemon the binary does.
+//!
+//! Data flows one way: RPC handler → engine (decides, writes the store in one durable
+//! transaction) → provisioner and scheduler act → engine records the outcome → waiters
+//! are told. Nothing reaches around the engine to the store. See `docs/architecture.md`.
 
+pub mod clock;
+pub mod engine;
+pub mod integrations;
+pub mod paths;
+pub mod provision;
+pub mod rpc;
+pub mod scheduler;
+pub mod secrets;
+pub mod store;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use jit_config::Config;
+use tokio::net::UnixListener;
+use tokio::sync::{Notify, mpsc};
+
+use engine::{Engine, EngineParts};
+
+/// Where the daemon keeps its state, and how it runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Directory of the store (`jit.redb`) and the secret key (`secret.key`).
+    pub state_dir: PathBuf,
+    /// `system` or `user`.
+    pub mode: paths::Mode,
+}
+
+/// Opens the store, starts the provisioner and the scheduler, recovers what a stop
+/// interrupted, calls `ready`, and serves `listener` until `shutdown` resolves.
+pub async fn run(
+    config: Config,
+    listener: UnixListener,
+    options: Options,
+    ready: impl FnOnce(),
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let store_path = options.state_dir.join("jit.redb");
+    let store = store::Store::open(&store_path)?;
+    let sealer = secrets::Sealer::load_or_create(&options.state_dir.join("secret.key"))?;
+    let integrations = integrations::build(&config, store.instance_id())
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("integrations")?;
+    let (actions_tx, actions_rx) = mpsc::unbounded_channel();
+    let deadline_added = Arc::new(Notify::new());
+    let engine = Arc::new(Engine::new(EngineParts {
+        config: Arc::new(config),
+        store,
+        integrations,
+        clock: Arc::new(clock::SystemClock),
+        sealer,
+        actions: actions_tx,
+        deadline_added: deadline_added.clone(),
+        mode: options.mode.as_str(),
+    }));
+    tokio::spawn(provision::run(engine.clone(), actions_rx));
+    engine.recover().await?;
+    tokio::spawn(scheduler::run(engine.clone(), deadline_added));
+    tokio::spawn(provision::reconcile_orphans(engine.clone()));
+    tracing::info!(store = %store_path.display(), mode = options.mode.as_str(), "jitd is serving");
+    ready();
+    rpc::serve(listener, engine, shutdown).await;
+    tracing::info!("jitd stopped");
+    Ok(())
+}

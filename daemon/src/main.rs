@@ -1,1 +1,191 @@
-fn main() {}
+//! `jitd`: parses arguments, sets up logging, the socket and signals, and calls
+//! [`jitd::run`].
+
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use jitd::paths::{self, Mode};
+
+/// jitd — the jit daemon: grants just-in-time access and takes it away on time.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Args {
+    /// Config file [default: /etc/jit/jit.toml, or ~/.config/jit/jit.toml with --user]
+    #[arg(long, env = "JIT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Socket path [default: /run/jit/jitd.sock, or $XDG_RUNTIME_DIR/jit/jitd.sock with --user]
+    #[arg(long, env = "JIT_SOCKET")]
+    socket: Option<PathBuf>,
+    /// State directory (store and secret key) [default: /var/lib/jit, or ~/.local/state/jit with --user]
+    #[arg(long, env = "JIT_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// Run as a personal broker for the invoking user (the default when not root)
+    #[arg(long, conflicts_with = "system")]
+    user: bool,
+    /// Run as the host's daemon for every user (the default as root)
+    #[arg(long)]
+    system: bool,
+    /// Check the config file and exit: 0 when valid, 1 with file:line errors otherwise
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
+    check_config: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let mode = if args.user {
+        Mode::User
+    } else if args.system || nix::unistd::geteuid().is_root() {
+        Mode::System
+    } else {
+        Mode::User
+    };
+    if let Some(file) = &args.check_config {
+        let file = if file.as_os_str().is_empty() {
+            args.config
+                .clone()
+                .unwrap_or_else(|| paths::config_file(mode))
+        } else {
+            file.clone()
+        };
+        return match jit_config::load(&file) {
+            Ok(cfg) => {
+                println!(
+                    "{}: ok ({} integrations, {} access flows)",
+                    file.display(),
+                    cfg.integrations.len(),
+                    cfg.flows.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match start(&args, mode) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprint!("jitd: {e}");
+            for cause in e.chain().skip(1) {
+                eprint!(": {cause}");
+            }
+            eprintln!();
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn start(args: &Args, mode: Mode) -> anyhow::Result<()> {
+    let config_path = args
+        .config
+        .clone()
+        .unwrap_or_else(|| paths::config_file(mode));
+    let config = jit_config::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    init_tracing(config.daemon.log.as_deref());
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| paths::state_dir(mode));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&state_dir)
+        .with_context(|| format!("create state directory {}", state_dir.display()))?;
+    // Socket activation hands us the listener; read it before any thread starts.
+    let mut fds = listenfd::ListenFd::from_env();
+    let activated = fds
+        .take_unix_listener(0)
+        .context("socket from systemd (LISTEN_FDS)")?;
+    let std_listener = match activated {
+        Some(l) => {
+            tracing::info!("using the socket passed by systemd");
+            l
+        }
+        None => bind(
+            &args.socket.clone().unwrap_or_else(|| paths::socket(mode)),
+            config.daemon.socket_mode,
+            mode,
+        )?,
+    };
+    std_listener.set_nonblocking(true).context("socket")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::UnixListener::from_std(std_listener).context("socket")?;
+        let ready = || {
+            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+        };
+        jitd::run(
+            config,
+            listener,
+            jitd::Options { state_dir, mode },
+            ready,
+            shutdown_signal(),
+        )
+        .await
+    })
+}
+
+fn bind(
+    path: &Path,
+    mode_bits: u32,
+    mode: Mode,
+) -> anyhow::Result<std::os::unix::net::UnixListener> {
+    if let Some(dir) = path.parent()
+        && !dir.exists()
+    {
+        let dir_mode = if mode == Mode::System { 0o755 } else { 0o700 };
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(dir_mode)
+            .create(dir)
+            .with_context(|| format!("create socket directory {}", dir.display()))?;
+    }
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            bail!("another jitd is already listening on {}", path.display());
+        }
+        std::fs::remove_file(path)
+            .with_context(|| format!("remove stale socket {}", path.display()))?;
+    }
+    let l = std::os::unix::net::UnixListener::bind(path)
+        .with_context(|| format!("listen on {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode_bits))
+        .with_context(|| format!("chmod socket {}", path.display()))?;
+    tracing::info!(socket = %path.display(), "listening");
+    Ok(l)
+}
+
+fn init_tracing(filter: Option<&str>) {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .or_else(|| filter.map(str::to_owned))
+        .unwrap_or_else(|| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+        _ = int.recv() => tracing::info!("SIGINT: stopping"),
+    }
+}

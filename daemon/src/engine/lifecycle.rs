@@ -1,0 +1,298 @@
+//! Transitions the daemon makes on its own: recording what provisioning did, firing
+//! deadlines (pending timeout, expiry, revoke retries), and recovery at start.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use jit_api::{RequestId, Status};
+
+use super::requests::{audit, close, start_revoking};
+use super::{Action, Engine, EngineError, to_ms};
+use crate::store::model::{Deadline, DeadlineKind, Millis};
+
+/// Retry delay after `attempts` failed revokes: 1 s doubling to 30 s, with ±20 % jitter.
+pub fn backoff_ms(attempts: u32) -> Millis {
+    let base: u64 = 1000u64
+        .saturating_mul(1u64 << attempts.saturating_sub(1).min(5))
+        .min(30_000);
+    let jitter = rand::random_range(0..=base / 5 * 2);
+    base - base / 5 + jitter
+}
+
+/// How many due deadlines one write handles.
+const DUE_BATCH: usize = 1000;
+
+impl Engine {
+    /// Records the outcome of provisioning a `granting` request.
+    pub async fn record_granted(
+        self: &Arc<Self>,
+        id: RequestId,
+        granted_at: SystemTime,
+        expires_at: SystemTime,
+        outcome: Result<(), String>,
+    ) -> Result<(), EngineError> {
+        let now = self.now_ms();
+        let (changed, action) = self
+            .store
+            .write(move |wtx| {
+                let Some(old) = wtx.request(id)? else {
+                    return Ok((false, None));
+                };
+                if old.status != Status::Granting {
+                    return Ok((false, None));
+                }
+                let mut rec = old.clone();
+                let action = match outcome {
+                    Ok(()) => {
+                        rec.status = Status::Granted;
+                        rec.granted_at = Some(to_ms(granted_at));
+                        let end = to_ms(expires_at);
+                        rec.expires_at = Some(end);
+                        rec.deadline = Some(Deadline {
+                            at: end,
+                            kind: DeadlineKind::Expire,
+                        });
+                        audit(wtx, now, "jitd", "grant.granted", Some(&rec), None, None)?;
+                        None
+                    }
+                    Err(e) => {
+                        // All or nothing: roll back whatever part was provisioned, and only
+                        // then call the request failed.
+                        rec.error = Some(e.clone());
+                        start_revoking(&mut rec, Status::Failed, format!("failed: {e}"), now);
+                        audit(wtx, now, "jitd", "grant.failed", Some(&rec), None, Some(e))?;
+                        Some(Action::Revoke(id))
+                    }
+                };
+                wtx.put_request(&rec, Some(&old))?;
+                Ok::<_, EngineError>((true, action))
+            })
+            .await?;
+        if changed {
+            self.after_commit(&[id], action.into_iter().collect(), true);
+        }
+        Ok(())
+    }
+
+    /// Records the outcome of a revoke attempt on a `revoking` request.
+    pub async fn record_revoked(
+        self: &Arc<Self>,
+        id: RequestId,
+        outcome: Result<(), String>,
+    ) -> Result<(), EngineError> {
+        let now = self.now_ms();
+        let changed = self
+            .store
+            .write(move |wtx| {
+                let Some(old) = wtx.request(id)? else {
+                    return Ok(false);
+                };
+                let Some(revoking) = old
+                    .revoking
+                    .clone()
+                    .filter(|_| old.status == Status::Revoking)
+                else {
+                    return Ok(false);
+                };
+                let mut rec = old.clone();
+                match outcome {
+                    Ok(()) => {
+                        close(&mut rec, revoking.outcome, now, revoking.reason.clone());
+                        for s in &mut rec.sessions {
+                            if s.credentials == jit_api::CredentialState::Unrevealed {
+                                s.credentials = jit_api::CredentialState::None;
+                            }
+                        }
+                        wtx.delete_secrets(id)?;
+                        let action = match revoking.outcome {
+                            Status::Expired => "grant.expired",
+                            Status::Failed => "request.failed",
+                            _ => "grant.revoked",
+                        };
+                        audit(
+                            wtx,
+                            now,
+                            "jitd",
+                            action,
+                            Some(&rec),
+                            Some(&revoking.reason),
+                            None,
+                        )?;
+                    }
+                    Err(e) => {
+                        let attempts = revoking.attempts + 1;
+                        let next = now.saturating_add(backoff_ms(attempts));
+                        if attempts == 1 {
+                            audit(
+                                wtx,
+                                now,
+                                "jitd",
+                                "grant.revoke_failed",
+                                Some(&rec),
+                                None,
+                                Some(e.clone()),
+                            )?;
+                        }
+                        rec.revoking = Some(crate::store::model::RevokingRecord {
+                            attempts,
+                            error: Some(e),
+                            next_retry: next,
+                            ..revoking
+                        });
+                        rec.deadline = Some(Deadline {
+                            at: next,
+                            kind: DeadlineKind::RetryRevoke,
+                        });
+                    }
+                }
+                wtx.put_request(&rec, Some(&old))?;
+                Ok::<_, EngineError>(true)
+            })
+            .await?;
+        if changed {
+            self.after_commit(&[id], Vec::new(), true);
+        }
+        Ok(())
+    }
+
+    /// Handles every deadline at or before now; returns how many were handled (the scheduler
+    /// calls again while a full batch came back).
+    pub async fn fire_due(self: &Arc<Self>) -> Result<usize, EngineError> {
+        let now = self.now_ms();
+        let (changed, actions) = self
+            .store
+            .write(move |wtx| {
+                let due = wtx.due(now, DUE_BATCH)?;
+                let mut changed = Vec::with_capacity(due.len());
+                let mut actions = Vec::new();
+                for (at, id, kind) in due {
+                    let Some(old) = wtx.request(id)? else {
+                        continue;
+                    };
+                    let mut rec = old.clone();
+                    if rec.deadline != Some(Deadline { at, kind }) {
+                        // An index entry the record no longer points at: drop it.
+                        wtx.remove_deadline(at, id)?;
+                        continue;
+                    }
+                    match (kind, rec.status) {
+                        (DeadlineKind::PendingTimeout, Status::Pending) => {
+                            let ttl = rec
+                                .pending_until
+                                .unwrap_or(now)
+                                .saturating_sub(rec.created_at);
+                            let reason = format!(
+                                "timed out: no decision within {}",
+                                humantime::format_duration(std::time::Duration::from_secs(
+                                    ttl / 1000
+                                ))
+                            );
+                            close(&mut rec, Status::Rejected, now, reason.clone());
+                            audit(
+                                wtx,
+                                now,
+                                "jitd",
+                                "request.timed_out",
+                                Some(&rec),
+                                Some(&reason),
+                                None,
+                            )?;
+                        }
+                        (DeadlineKind::Expire, Status::Granted) => {
+                            start_revoking(&mut rec, Status::Expired, "expired".into(), now);
+                            audit(wtx, now, "jitd", "grant.expiring", Some(&rec), None, None)?;
+                            actions.push(Action::Revoke(id));
+                        }
+                        (DeadlineKind::RetryRevoke, Status::Revoking) => {
+                            let guard = now.saturating_add(super::REVOKE_GUARD.as_millis() as u64);
+                            rec.deadline = Some(Deadline {
+                                at: guard,
+                                kind: DeadlineKind::RetryRevoke,
+                            });
+                            actions.push(Action::Revoke(id));
+                        }
+                        _ => rec.deadline = None,
+                    }
+                    wtx.put_request(&rec, Some(&old))?;
+                    changed.push(id);
+                }
+                Ok::<_, EngineError>((changed, actions))
+            })
+            .await?;
+        let n = changed.len();
+        if n > 0 {
+            self.after_commit(&changed, actions, false);
+        }
+        Ok(n)
+    }
+
+    /// At start: redo what a crash interrupted (grants in Granting, revokes in Revoking),
+    /// then remove orphans: principals this daemon made that no open request owns.
+    pub async fn recover(self: &Arc<Self>) -> Result<(), EngineError> {
+        let open = self.open_records()?;
+        let mut actions = Vec::new();
+        for rec in &open {
+            match rec.status {
+                Status::Granting => actions.push(Action::Grant(rec.id)),
+                Status::Revoking => actions.push(Action::Revoke(rec.id)),
+                _ => {}
+            }
+        }
+        if !actions.is_empty() {
+            tracing::info!(
+                count = actions.len(),
+                "resuming grants and revokes interrupted by a stop"
+            );
+        }
+        self.after_commit(&[], actions, true);
+        Ok(())
+    }
+
+    /// The principals of open requests on one integration (they must not be removed).
+    pub fn live_principals(&self, integration: &str) -> Result<Vec<String>, EngineError> {
+        Ok(self
+            .open_records()?
+            .into_iter()
+            .flat_map(|r| r.sessions)
+            .filter(|s| s.integration == integration)
+            .filter_map(|s| s.principal)
+            .collect())
+    }
+
+    /// Records that an orphan was found and removed (or could not be).
+    pub async fn record_orphan(
+        &self,
+        integration: &str,
+        principal: &str,
+        outcome: Result<(), String>,
+    ) -> Result<(), EngineError> {
+        let now = self.now_ms();
+        let details = match &outcome {
+            Ok(()) => format!("{integration}: removed {principal}, which no open request owns"),
+            Err(e) => format!("{integration}: could not remove {principal}: {e}"),
+        };
+        let action = if outcome.is_ok() {
+            "orphan.removed"
+        } else {
+            "orphan.remove_failed"
+        };
+        self.store
+            .write(move |wtx| audit(wtx, now, "jitd", action, None, None, Some(details)))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_ms;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for _ in 0..100 {
+            let first = backoff_ms(1);
+            assert!((800..=1200).contains(&first), "{first}");
+            let late = backoff_ms(20);
+            assert!((24_000..=36_000).contains(&late), "{late}");
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! The engine: the request state machine. It authorizes, matches access flows, and makes
+//! every transition as one durable store write with its audit entry, then tells the
+//! provisioner and the scheduler what to do next.
+//!
+//! Invariant: the engine does no I/O but the store. Provisioning happens elsewhere
+//! ([`crate::provision`]), which reports back through [`Engine::record_granted`] and
+//! [`Engine::record_revoked`]; deadlines fire through [`Engine::fire_due`].
+
+pub mod authz;
+mod lifecycle;
+mod requests;
+mod views;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use jit_api::{ErrorCode, RequestId};
+use jit_config::Config;
+use tokio::sync::{Notify, broadcast, mpsc};
+
+use crate::clock::Clock;
+use crate::integrations::Registry;
+use crate::secrets::Sealer;
+use crate::store::model::Millis;
+use crate::store::{Store, StoreError};
+
+pub use authz::Caller;
+
+/// Work for the provisioner, sent after the transition that calls for it is durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Provision a request that is `granting`.
+    Grant(RequestId),
+    /// Remove a request's access (it is `revoking`).
+    Revoke(RequestId),
+}
+
+/// Why an engine operation was refused. Messages are for people: lower-case, they say what
+/// to do, and they never contain a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Not found, or not visible to the caller.
+    #[error("no request {0} that you can see")]
+    NotFound(RequestId),
+    /// Visible but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No flow allows it.
+    #[error("{0}")]
+    NoFlow(String),
+    /// Wrong status for this.
+    #[error("{0}")]
+    InvalidState(String),
+    /// Unknown integration, resource type or permission.
+    #[error("{0}")]
+    UnknownName(String),
+    /// A value out of bounds.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// Already revealed.
+    #[error("{0}")]
+    AlreadyRevealed(String),
+    /// Storage failed.
+    #[error("the daemon could not save this: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl EngineError {
+    /// The protocol error code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            EngineError::NotFound(_) => ErrorCode::NotFound,
+            EngineError::Forbidden(_) => ErrorCode::Forbidden,
+            EngineError::NoFlow(_) => ErrorCode::NoFlow,
+            EngineError::InvalidState(_) => ErrorCode::InvalidState,
+            EngineError::UnknownName(_) => ErrorCode::UnknownName,
+            EngineError::InvalidInput(_) => ErrorCode::InvalidInput,
+            EngineError::AlreadyRevealed(_) => ErrorCode::AlreadyRevealed,
+            EngineError::Store(_) => ErrorCode::Unavailable,
+        }
+    }
+}
+
+/// How long a revoke attempt may be in flight before the scheduler starts another.
+pub const REVOKE_GUARD: Duration = Duration::from_secs(60);
+
+/// The engine. Shared as `Arc<Engine>`.
+pub struct Engine {
+    config: Arc<Config>,
+    store: Store,
+    integrations: Registry,
+    clock: Arc<dyn Clock>,
+    sealer: Sealer,
+    actions: mpsc::UnboundedSender<Action>,
+    deadline_added: Arc<Notify>,
+    updates: broadcast::Sender<RequestId>,
+    mode: &'static str,
+    started_at: SystemTime,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Engine::new`] needs.
+pub struct EngineParts {
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// The store.
+    pub store: Store,
+    /// The integrations.
+    pub integrations: Registry,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The secret sealer.
+    pub sealer: Sealer,
+    /// Where actions go.
+    pub actions: mpsc::UnboundedSender<Action>,
+    /// Notified when a deadline earlier than the scheduler knows may have been added.
+    pub deadline_added: Arc<Notify>,
+    /// `system` or `user`.
+    pub mode: &'static str,
+}
+
+impl Engine {
+    /// Builds the engine.
+    pub fn new(parts: EngineParts) -> Engine {
+        let (updates, _) = broadcast::channel(4096);
+        let started_at = parts.clock.now();
+        Engine {
+            config: parts.config,
+            store: parts.store,
+            integrations: parts.integrations,
+            clock: parts.clock,
+            sealer: parts.sealer,
+            actions: parts.actions,
+            deadline_added: parts.deadline_added,
+            updates,
+            mode: parts.mode,
+            started_at,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The store (read side, for the scheduler).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The integrations.
+    pub fn integrations(&self) -> &Registry {
+        &self.integrations
+    }
+
+    /// The sealer.
+    pub fn sealer(&self) -> &Sealer {
+        &self.sealer
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Subscribes to "request N changed" notices.
+    pub fn subscribe(&self) -> broadcast::Receiver<RequestId> {
+        self.updates.subscribe()
+    }
+
+    /// Builds the caller for a peer, deciding admin rights from the config.
+    pub fn caller(&self, uid: u32, user: String, groups: Vec<String>) -> Caller {
+        let admin = uid == 0
+            || (self.mode == "user" && uid == nix::unistd::geteuid().as_raw())
+            || self
+                .config
+                .daemon
+                .admins
+                .iter()
+                .any(|p| p.matches(&user, &groups));
+        Caller {
+            uid,
+            user,
+            groups,
+            admin,
+        }
+    }
+
+    fn now_ms(&self) -> Millis {
+        to_ms(self.clock.now())
+    }
+
+    /// Tells the provisioner, the scheduler and waiters what a durable transition implies.
+    fn after_commit(&self, changed: &[RequestId], actions: Vec<Action>, new_deadline: bool) {
+        for a in actions {
+            // The provisioner lives as long as the daemon; a send fails only at shutdown,
+            // and then recovery at the next start redoes the work.
+            let _ = self.actions.send(a);
+        }
+        if new_deadline {
+            self.deadline_added.notify_one();
+        }
+        for id in changed {
+            let _ = self.updates.send(*id);
+        }
+    }
+}
+
+/// Milliseconds since the epoch.
+pub fn to_ms(t: SystemTime) -> Millis {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The instant for milliseconds since the epoch.
+pub fn from_ms(ms: Millis) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+}

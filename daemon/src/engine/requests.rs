@@ -1,0 +1,989 @@
+//! What callers do to requests: create, approve, reject, cancel, revoke, request again,
+//! reveal credentials, and the read side (get, list, wait, catalog, status, audit).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jit_api::methods::{
+    AgainParams, AuditParams, CreateParams, DecideParams, ListParams, Scope, WaitFor, WaitParams,
+};
+use jit_api::{
+    ApprovalMode, AuditRecord, CatalogEntry, Counts, CredentialState, Credentials, DaemonStatus,
+    IntegrationStatus, MAX_RESOURCES, MAX_TEXT_BYTES, PROTOCOL_VERSION, Request, RequestId,
+    ResourceTypeEntry, SessionCredentials, Status,
+};
+use jit_config::{Approval, Justification};
+
+use super::authz::{Ask, Caller, approver_rules, match_flow};
+use super::views::ts;
+use super::{Action, Engine, EngineError};
+use crate::store::WriteTx;
+use crate::store::model::{
+    ApprovalRecord, AuditEntry, Deadline, DeadlineKind, DecisionRecord, Millis, RequestRecord,
+    RevokingRecord,
+};
+
+/// The longest a resource name may be.
+const MAX_RESOURCE_BYTES: usize = 255;
+/// The most permissions one request may name.
+const MAX_PERMISSIONS: usize = 64;
+
+fn check_text(field: &str, value: &str) -> Result<(), EngineError> {
+    if value.len() > MAX_TEXT_BYTES {
+        return Err(EngineError::InvalidInput(format!(
+            "{field} is {} bytes; the limit is {MAX_TEXT_BYTES}",
+            value.len()
+        )));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(EngineError::InvalidInput(format!(
+            "{field} contains control characters; remove them"
+        )));
+    }
+    Ok(())
+}
+
+fn clean_reason(reason: Option<String>) -> Result<Option<String>, EngineError> {
+    let reason = reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
+    if let Some(r) = &reason {
+        check_text("reason", r)?;
+    }
+    Ok(reason)
+}
+
+fn dedup(list: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(list.len());
+    for x in list {
+        let x = x.trim();
+        if !out.iter().any(|y| y == x) {
+            out.push(x.to_owned());
+        }
+    }
+    out
+}
+
+/// Appends an audit entry about a request (or about nothing, for daemon-wide events).
+pub(crate) fn audit(
+    wtx: &mut WriteTx,
+    at: Millis,
+    actor: &str,
+    action: &str,
+    rec: Option<&RequestRecord>,
+    reason: Option<&str>,
+    details: Option<String>,
+) -> Result<(), EngineError> {
+    wtx.append_audit(AuditEntry {
+        seq: 0,
+        at,
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        request: rec.map(|r| r.id),
+        status: rec.map(|r| r.status),
+        reason: reason.map(str::to_owned),
+        details,
+        prev_hash: String::new(),
+        hash: String::new(),
+    })?;
+    Ok(())
+}
+
+impl Engine {
+    /// Reads a request the caller may see.
+    fn visible(&self, caller: &Caller, id: RequestId) -> Result<RequestRecord, EngineError> {
+        let rec = self
+            .store
+            .read(|r| r.request(id))?
+            .ok_or(EngineError::NotFound(id))?;
+        if self.can_see(caller, &rec) {
+            Ok(rec)
+        } else {
+            Err(EngineError::NotFound(id))
+        }
+    }
+
+    /// `request.create`.
+    pub async fn create(
+        self: &Arc<Self>,
+        caller: &Caller,
+        p: CreateParams,
+    ) -> Result<Request, EngineError> {
+        self.create_inner(caller, p, None).await
+    }
+
+    async fn create_inner(
+        self: &Arc<Self>,
+        caller: &Caller,
+        p: CreateParams,
+        repeats: Option<RequestId>,
+    ) -> Result<Request, EngineError> {
+        let cfg = &self.config;
+        let integ = cfg
+            .integrations
+            .iter()
+            .find(|i| i.name == p.integration)
+            .ok_or_else(|| {
+                let names: Vec<&str> = cfg.integrations.iter().map(|i| i.name.as_str()).collect();
+                EngineError::UnknownName(format!(
+                    "unknown integration \"{}\"; configured: {}",
+                    p.integration,
+                    names.join(", ")
+                ))
+            })?;
+        let rtype = integ
+            .resource_types
+            .iter()
+            .find(|t| t.name == p.resource_type)
+            .ok_or_else(|| {
+                let names: Vec<&str> = integ
+                    .resource_types
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect();
+                EngineError::UnknownName(format!(
+                    "integration {} has no resource type \"{}\"; it has: {}",
+                    integ.name,
+                    p.resource_type,
+                    names.join(", ")
+                ))
+            })?;
+        let resources = dedup(&p.resources);
+        if resources.is_empty() {
+            return Err(EngineError::InvalidInput(
+                "name at least one resource".into(),
+            ));
+        }
+        if resources.len() > MAX_RESOURCES {
+            return Err(EngineError::InvalidInput(format!(
+                "{} resources requested; one request may name at most {MAX_RESOURCES}",
+                resources.len()
+            )));
+        }
+        for r in &resources {
+            if r.is_empty() || r.len() > MAX_RESOURCE_BYTES || r.chars().any(char::is_control) {
+                return Err(EngineError::InvalidInput(format!(
+                    "resource name {r:?} is not valid: 1 to {MAX_RESOURCE_BYTES} bytes, no control characters"
+                )));
+            }
+        }
+        let permissions = dedup(&p.permissions);
+        if permissions.is_empty() {
+            return Err(EngineError::InvalidInput(format!(
+                "name at least one permission (on {}/{}: {})",
+                integ.name,
+                rtype.name,
+                rtype.permissions.join(", ")
+            )));
+        }
+        if permissions.len() > MAX_PERMISSIONS {
+            return Err(EngineError::InvalidInput(format!(
+                "at most {MAX_PERMISSIONS} permissions per request"
+            )));
+        }
+        if let Some(bad) = permissions.iter().find(|x| !rtype.permissions.contains(x)) {
+            return Err(EngineError::UnknownName(format!(
+                "resource type {}/{} has no permission \"{bad}\"; it has: {}",
+                integ.name,
+                rtype.name,
+                rtype.permissions.join(", ")
+            )));
+        }
+        if p.duration_secs == Some(0) {
+            return Err(EngineError::InvalidInput(
+                "duration must be at least 1s".into(),
+            ));
+        }
+        let justification = p
+            .justification
+            .map(|j| j.trim().to_owned())
+            .filter(|j| !j.is_empty());
+        if let Some(j) = &justification {
+            check_text("justification", j)?;
+        }
+        let ask = Ask {
+            integration: &integ.name,
+            resource_type: &rtype.name,
+            resources: &resources,
+            permissions: &permissions,
+            duration_secs: p.duration_secs,
+            justification: justification.as_deref(),
+        };
+        let flow = match_flow(cfg, caller, &ask).map_err(|e| {
+            if e.bad_value {
+                EngineError::InvalidInput(e.message)
+            } else {
+                EngineError::NoFlow(e.message)
+            }
+        })?;
+        let duration_secs = p.duration_secs.unwrap_or(flow.default_duration.as_secs());
+        let (approvers, required) = approver_rules(flow);
+        let mode = match flow.approval {
+            Approval::Auto => ApprovalMode::Auto,
+            Approval::Manual { .. } => ApprovalMode::Manual,
+        };
+        let pending_ttl = flow.pending_ttl.unwrap_or(cfg.daemon.pending_ttl);
+        let now = self.now_ms();
+        let dry_run = self
+            .integrations
+            .get(&integ.name)
+            .is_some_and(|i| i.dry_run());
+        let mut rec = RequestRecord {
+            id: 0,
+            requester: caller.user.clone(),
+            requester_uid: caller.uid,
+            flow: flow.name.clone(),
+            integration: integ.name.clone(),
+            resource_type: rtype.name.clone(),
+            resources,
+            permissions,
+            justification,
+            status: Status::Pending,
+            duration_secs,
+            created_at: now,
+            pending_until: None,
+            granted_at: None,
+            expires_at: None,
+            ended_at: None,
+            end_reason: None,
+            error: None,
+            approval: ApprovalRecord {
+                mode,
+                approvers,
+                required,
+                approvals: Vec::new(),
+                rejection: None,
+            },
+            repeats,
+            sessions: Vec::new(),
+            revoking: None,
+            deadline: None,
+            dry_run,
+        };
+        let this = self.clone();
+        let actor = caller.user.clone();
+        let (rec, actions, deadline) = self
+            .store
+            .write(move |wtx| {
+                rec.id = wtx.next_request_id()?;
+                let details = Some(format!("flow {}", rec.flow));
+                let action = if rec.repeats.is_some() {
+                    "request.repeated"
+                } else {
+                    "request.created"
+                };
+                let mut actions = Vec::new();
+                let mut deadline = false;
+                if mode == ApprovalMode::Auto {
+                    audit(
+                        wtx,
+                        now,
+                        &actor,
+                        action,
+                        Some(&rec),
+                        rec.justification.as_deref(),
+                        details,
+                    )?;
+                    this.begin_granting(wtx, &mut rec, now)?;
+                    audit(
+                        wtx,
+                        now,
+                        "jitd",
+                        "request.approved",
+                        Some(&rec),
+                        Some("approved automatically by the access flow"),
+                        None,
+                    )?;
+                    actions.push(Action::Grant(rec.id));
+                } else {
+                    let until = now
+                        .saturating_add(u64::try_from(pending_ttl.as_millis()).unwrap_or(u64::MAX));
+                    rec.pending_until = Some(until);
+                    rec.deadline = Some(Deadline {
+                        at: until,
+                        kind: DeadlineKind::PendingTimeout,
+                    });
+                    deadline = true;
+                    audit(
+                        wtx,
+                        now,
+                        &actor,
+                        action,
+                        Some(&rec),
+                        rec.justification.as_deref(),
+                        details,
+                    )?;
+                }
+                wtx.put_request(&rec, None)?;
+                Ok::<_, EngineError>((rec, actions, deadline))
+            })
+            .await?;
+        tracing::info!(id = rec.id, requester = %rec.requester, flow = %rec.flow, status = %rec.status, "request created");
+        self.after_commit(&[rec.id], actions, deadline);
+        Ok(self.view(&rec))
+    }
+
+    /// Moves a request to Granting: names its sessions and seals their new secrets.
+    pub(crate) fn begin_granting(
+        &self,
+        wtx: &mut WriteTx,
+        rec: &mut RequestRecord,
+        _now: Millis,
+    ) -> Result<(), EngineError> {
+        let integ = self.integrations.get(&rec.integration).ok_or_else(|| {
+            EngineError::InvalidState(format!(
+                "integration {} is no longer configured",
+                rec.integration
+            ))
+        })?;
+        let principal = integ.principal_for(&rec.requester, rec.id);
+        let credentials = if integ.uses_secret() {
+            let secret = crate::provision::generate_secret();
+            wtx.put_secret(rec.id, &rec.integration, &self.sealer.seal(&secret))?;
+            CredentialState::Unrevealed
+        } else {
+            CredentialState::None
+        };
+        rec.sessions = vec![crate::store::model::SessionRecord {
+            integration: rec.integration.clone(),
+            kind: integ.kind().to_owned(),
+            principal,
+            credentials,
+        }];
+        rec.status = Status::Granting;
+        rec.pending_until = None;
+        rec.deadline = None;
+        Ok(())
+    }
+
+    /// Runs a decision on one request: `decide` checks and changes the record (or refuses),
+    /// returning the audit action and any provisioning action.
+    async fn transition<F>(
+        self: &Arc<Self>,
+        caller: &Caller,
+        id: RequestId,
+        decide: F,
+    ) -> Result<Request, EngineError>
+    where
+        F: FnOnce(
+                &Engine,
+                &mut WriteTx,
+                &mut RequestRecord,
+                Millis,
+            ) -> Result<(&'static str, Option<Action>), EngineError>
+            + Send
+            + 'static,
+    {
+        let this = self.clone();
+        let caller = caller.clone();
+        let now = self.now_ms();
+        let (rec, action, deadline) = self
+            .store
+            .write(move |wtx| {
+                let old = wtx.request(id)?.ok_or(EngineError::NotFound(id))?;
+                if !this.can_see(&caller, &old) {
+                    return Err(EngineError::NotFound(id));
+                }
+                let mut rec = old.clone();
+                let (what, action) = decide(&this, wtx, &mut rec, now)?;
+                if rec == old {
+                    return Ok((rec, None, false));
+                }
+                let reason = rec
+                    .approval
+                    .approvals
+                    .last()
+                    .filter(|_| what == "request.approval_added" || what == "request.approved")
+                    .and_then(|d| d.reason.clone())
+                    .or_else(|| {
+                        rec.approval
+                            .rejection
+                            .as_ref()
+                            .and_then(|d| d.reason.clone())
+                    })
+                    .or_else(|| rec.revoking.as_ref().map(|r| r.reason.clone()))
+                    .or_else(|| rec.end_reason.clone());
+                audit(
+                    wtx,
+                    now,
+                    &caller.user,
+                    what,
+                    Some(&rec),
+                    reason.as_deref(),
+                    None,
+                )?;
+                wtx.put_request(&rec, Some(&old))?;
+                let deadline = rec.deadline.is_some() && rec.deadline != old.deadline;
+                Ok((rec, action, deadline))
+            })
+            .await?;
+        self.after_commit(&[rec.id], action.into_iter().collect(), deadline);
+        Ok(self.view(&rec))
+    }
+
+    /// `request.approve`.
+    pub async fn approve(
+        self: &Arc<Self>,
+        caller: &Caller,
+        p: DecideParams,
+    ) -> Result<Request, EngineError> {
+        let reason = clean_reason(p.reason)?;
+        let who = caller.clone();
+        self.transition(caller, p.id, move |eng, wtx, rec, now| {
+            if rec.requester == who.user {
+                return Err(EngineError::Forbidden(format!(
+                    "you cannot approve your own request {}; approvers: {}",
+                    rec.id,
+                    rec.approval.approvers.join(", ")
+                )));
+            }
+            if !eng.is_approver(&who, rec) {
+                return Err(EngineError::Forbidden(format!(
+                    "only approvers of flow {} ({}) may approve request {}",
+                    rec.flow,
+                    rec.approval.approvers.join(", "),
+                    rec.id
+                )));
+            }
+            if rec.status != Status::Pending {
+                return Err(EngineError::InvalidState(format!(
+                    "request {} is {}, not pending; only pending requests can be approved",
+                    rec.id, rec.status
+                )));
+            }
+            if rec.approval.approvals.iter().any(|d| d.by == who.user) {
+                return Err(EngineError::InvalidState(format!(
+                    "you already approved request {}; it needs {} distinct approvers",
+                    rec.id, rec.approval.required
+                )));
+            }
+            rec.approval.approvals.push(DecisionRecord {
+                by: who.user.clone(),
+                at: now,
+                reason,
+            });
+            if rec.approval.approvals.len() >= rec.approval.required as usize {
+                eng.begin_granting(wtx, rec, now)?;
+                Ok(("request.approved", Some(Action::Grant(rec.id))))
+            } else {
+                Ok(("request.approval_added", None))
+            }
+        })
+        .await
+    }
+
+    /// `request.reject`.
+    pub async fn reject(
+        self: &Arc<Self>,
+        caller: &Caller,
+        p: DecideParams,
+    ) -> Result<Request, EngineError> {
+        let reason = clean_reason(p.reason)?;
+        let who = caller.clone();
+        self.transition(caller, p.id, move |eng, _wtx, rec, now| {
+            if !(eng.is_approver(&who, rec) || who.admin) {
+                let hint = if rec.requester == who.user {
+                    " (to withdraw your own request, use cancel)"
+                } else {
+                    ""
+                };
+                return Err(EngineError::Forbidden(format!(
+                    "only approvers of flow {} ({}) or admins may reject request {}{hint}",
+                    rec.flow,
+                    rec.approval.approvers.join(", "),
+                    rec.id
+                )));
+            }
+            if rec.status != Status::Pending {
+                return Err(EngineError::InvalidState(format!(
+                    "request {} is {}, not pending; only pending requests can be rejected",
+                    rec.id, rec.status
+                )));
+            }
+            rec.approval.rejection = Some(DecisionRecord {
+                by: who.user.clone(),
+                at: now,
+                reason: reason.clone(),
+            });
+            close(
+                rec,
+                Status::Rejected,
+                now,
+                match &reason {
+                    Some(r) => format!("rejected by {}: {r}", who.user),
+                    None => format!("rejected by {}", who.user),
+                },
+            );
+            Ok(("request.rejected", None))
+        })
+        .await
+    }
+
+    /// `request.cancel`.
+    pub async fn cancel(
+        self: &Arc<Self>,
+        caller: &Caller,
+        p: DecideParams,
+    ) -> Result<Request, EngineError> {
+        let reason = clean_reason(p.reason)?;
+        let who = caller.clone();
+        self.transition(caller, p.id, move |_eng, _wtx, rec, now| {
+            if rec.requester != who.user {
+                return Err(EngineError::Forbidden(format!(
+                    "only {} can cancel request {}",
+                    rec.requester, rec.id
+                )));
+            }
+            if !matches!(rec.status, Status::Pending | Status::Scheduled) {
+                let hint = if rec.status == Status::Granted {
+                    "; to end granted access, revoke it"
+                } else {
+                    ""
+                };
+                return Err(EngineError::InvalidState(format!(
+                    "request {} is {}; only pending requests can be canceled{hint}",
+                    rec.id, rec.status
+                )));
+            }
+            close(
+                rec,
+                Status::Canceled,
+                now,
+                match &reason {
+                    Some(r) => format!("canceled by {}: {r}", who.user),
+                    None => format!("canceled by {}", who.user),
+                },
+            );
+            Ok(("request.canceled", None))
+        })
+        .await
+    }
+
+    /// `grant.revoke`.
+    pub async fn revoke(
+        self: &Arc<Self>,
+        caller: &Caller,
+        p: DecideParams,
+    ) -> Result<Request, EngineError> {
+        let reason = clean_reason(p.reason)?;
+        let who = caller.clone();
+        self.transition(caller, p.id, move |_eng, _wtx, rec, now| {
+            if !(rec.requester == who.user || who.admin) {
+                return Err(EngineError::Forbidden(format!(
+                    "only {} or an admin can revoke request {}",
+                    rec.requester, rec.id
+                )));
+            }
+            match rec.status {
+                Status::Granted => {}
+                Status::Revoking => return Ok(("grant.revoke_requested", None)),
+                Status::Granting => {
+                    return Err(EngineError::InvalidState(format!(
+                        "request {} is still being granted; revoke it in a moment, once it is granted",
+                        rec.id
+                    )));
+                }
+                Status::Pending | Status::Scheduled => {
+                    return Err(EngineError::InvalidState(format!(
+                        "request {} is {}; nothing is granted yet: cancel it instead",
+                        rec.id, rec.status
+                    )));
+                }
+                s => return Err(EngineError::InvalidState(format!("request {} is already {s}", rec.id))),
+            }
+            let why = match &reason {
+                Some(r) => format!("revoked by {}: {r}", who.user),
+                None => format!("revoked by {}", who.user),
+            };
+            start_revoking(rec, Status::Revoked, why, now);
+            Ok(("grant.revoke_requested", Some(Action::Revoke(rec.id))))
+        })
+        .await
+    }
+
+    /// `request.again`: a new request for what a closed one asked, with a new justification.
+    pub async fn again(
+        self: &Arc<Self>,
+        caller: &Caller,
+        p: AgainParams,
+    ) -> Result<Request, EngineError> {
+        let old = self.visible(caller, p.id)?;
+        if old.requester != caller.user {
+            return Err(EngineError::Forbidden(format!(
+                "only {} can request {} again",
+                old.requester, old.id
+            )));
+        }
+        if old.status.is_open() {
+            return Err(EngineError::InvalidState(format!(
+                "request {} is still {}; only closed requests can be requested again",
+                old.id, old.status
+            )));
+        }
+        let params = CreateParams {
+            integration: old.integration,
+            resource_type: old.resource_type,
+            resources: old.resources,
+            permissions: old.permissions,
+            duration_secs: Some(p.duration_secs.unwrap_or(old.duration_secs)),
+            justification: p.justification,
+        };
+        self.create_inner(caller, params, Some(old.id)).await
+    }
+
+    /// `credentials.reveal`: shows each session's secret once, then erases it.
+    pub async fn reveal(
+        self: &Arc<Self>,
+        caller: &Caller,
+        id: RequestId,
+    ) -> Result<Credentials, EngineError> {
+        let this = self.clone();
+        let who = caller.clone();
+        let now = self.now_ms();
+        let (rec, secrets) = self
+            .store
+            .write(move |wtx| {
+                let old = wtx.request(id)?.ok_or(EngineError::NotFound(id))?;
+                if !this.can_see(&who, &old) {
+                    return Err(EngineError::NotFound(id));
+                }
+                if old.requester != who.user {
+                    return Err(EngineError::Forbidden(format!(
+                        "only {} can see the credentials of request {}",
+                        old.requester, old.id
+                    )));
+                }
+                if old.status != Status::Granted {
+                    return Err(EngineError::InvalidState(format!(
+                        "request {} is {}; credentials exist only while it is granted",
+                        old.id, old.status
+                    )));
+                }
+                if old.dry_run {
+                    return Err(EngineError::InvalidState(format!(
+                        "request {} is dry-run: nothing was provisioned, so there are no credentials",
+                        old.id
+                    )));
+                }
+                let mut rec = old.clone();
+                let mut secrets = Vec::new();
+                for s in &mut rec.sessions {
+                    if s.credentials != CredentialState::Unrevealed {
+                        continue;
+                    }
+                    let sealed = wtx.take_secret(rec.id, &s.integration)?;
+                    let Some(secret) = sealed.and_then(|b| this.sealer.open(&b)) else {
+                        return Err(EngineError::InvalidState(format!(
+                            "the secret of request {} on {} cannot be opened (was the key file replaced?)",
+                            rec.id, s.integration
+                        )));
+                    };
+                    s.credentials = CredentialState::Revealed;
+                    secrets.push((s.integration.clone(), s.principal.clone().unwrap_or_default(), secret));
+                }
+                if secrets.is_empty() {
+                    return Err(EngineError::AlreadyRevealed(format!(
+                        "the credentials of request {} were already shown once and erased; \
+                         the daemon keeps no copy",
+                        rec.id
+                    )));
+                }
+                audit(wtx, now, &who.user, "credentials.revealed", Some(&rec), None, None)?;
+                wtx.put_request(&rec, Some(&old))?;
+                Ok::<_, EngineError>((rec, secrets))
+            })
+            .await?;
+        self.after_commit(&[rec.id], Vec::new(), false);
+        let sessions = secrets
+            .into_iter()
+            .map(|(integration, user, secret)| {
+                let details = self
+                    .integrations
+                    .get(&integration)
+                    .map(|i| i.access_details(&user, &rec.resources))
+                    .unwrap_or_default();
+                SessionCredentials {
+                    integration,
+                    user,
+                    secret,
+                    host: details.host,
+                    port: details.port,
+                    resources: rec.resources.clone(),
+                    instructions: details.instructions,
+                    example: details.example,
+                }
+            })
+            .collect();
+        Ok(Credentials {
+            id: rec.id,
+            sessions,
+            expires_at: rec.expires_at.map(ts),
+        })
+    }
+
+    /// `request.get`.
+    pub fn get(&self, caller: &Caller, id: RequestId) -> Result<Request, EngineError> {
+        Ok(self.view(&self.visible(caller, id)?))
+    }
+
+    /// `request.list`.
+    pub fn list(&self, caller: &Caller, p: &ListParams) -> Result<Vec<Request>, EngineError> {
+        let limit = p.limit.unwrap_or(100).clamp(1, 1000) as usize;
+        let keep = |r: &RequestRecord| {
+            r.status.is_open() != p.closed
+                && p.resource_type
+                    .as_ref()
+                    .is_none_or(|t| *t == r.resource_type)
+        };
+        let recs = match p.scope {
+            Scope::Mine => self
+                .store
+                .read(|r| r.by_requester(&caller.user, limit, keep))?,
+            Scope::Review => {
+                let mut out = self.open_records()?;
+                out.retain(|r| {
+                    r.status == Status::Pending && self.is_approver(caller, r) && keep(r)
+                });
+                out.truncate(limit);
+                out
+            }
+            Scope::All => {
+                if !caller.admin {
+                    return Err(EngineError::Forbidden(
+                        "only admins can list every request".into(),
+                    ));
+                }
+                if p.closed {
+                    self.store.read(|r| r.all_requests(limit, keep))?
+                } else {
+                    let mut out = self.open_records()?;
+                    out.retain(|r| keep(r));
+                    out.truncate(limit);
+                    out
+                }
+            }
+        };
+        Ok(recs.iter().map(|r| self.view(r)).collect())
+    }
+
+    /// Every open request, newest first.
+    pub(crate) fn open_records(&self) -> Result<Vec<RequestRecord>, EngineError> {
+        Ok(self.store.read(|r| {
+            let mut out = Vec::new();
+            for (id, _) in r.open_ids()?.into_iter().rev() {
+                if let Some(rec) = r.request(id)? {
+                    out.push(rec);
+                }
+            }
+            Ok(out)
+        })?)
+    }
+
+    /// `request.wait`.
+    pub async fn wait(&self, caller: &Caller, p: WaitParams) -> Result<Request, EngineError> {
+        let timeout = Duration::from_secs(p.timeout_secs.unwrap_or(30).min(3600));
+        let done = |s: Status| match p.until {
+            WaitFor::Settled => s != Status::Granting,
+            WaitFor::Decided => {
+                !matches!(s, Status::Pending | Status::Scheduled | Status::Granting)
+            }
+            WaitFor::Closed => !s.is_open(),
+        };
+        let mut updates = self.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let rec = self.visible(caller, p.id)?;
+            if done(rec.status) {
+                return Ok(self.view(&rec));
+            }
+            loop {
+                match tokio::time::timeout_at(deadline, updates.recv()).await {
+                    Err(_) => return Ok(self.view(&rec)),
+                    Ok(Ok(id)) if id != p.id => continue,
+                    Ok(_) => break,
+                }
+            }
+        }
+    }
+
+    /// `catalog.list`: what the caller may request.
+    pub fn catalog(&self, caller: &Caller) -> Vec<CatalogEntry> {
+        let cfg = &self.config;
+        cfg.flows
+            .iter()
+            .filter(|f| caller.matches_any(&f.requesters))
+            .filter_map(|f| {
+                let integ = cfg.integrations.iter().find(|i| i.name == f.integration)?;
+                let resource_types = integ
+                    .resource_types
+                    .iter()
+                    .filter(|t| f.resource_types.is_empty() || f.resource_types.contains(&t.name))
+                    .map(|t| ResourceTypeEntry {
+                        name: t.name.clone(),
+                        permissions: t
+                            .permissions
+                            .iter()
+                            .filter(|p| f.permissions.is_empty() || f.permissions.contains(p))
+                            .cloned()
+                            .collect(),
+                    })
+                    .filter(|t| !t.permissions.is_empty())
+                    .collect();
+                let (approvers, required) = approver_rules(f);
+                Some(CatalogEntry {
+                    flow: f.name.clone(),
+                    integration: integ.name.clone(),
+                    kind: integ.kind.name().to_owned(),
+                    resource_types,
+                    resources: f.resources.clone(),
+                    approval: if approvers.is_empty() {
+                        ApprovalMode::Auto
+                    } else {
+                        ApprovalMode::Manual
+                    },
+                    approvers,
+                    approvals_required: required,
+                    default_duration_secs: f.default_duration.as_secs(),
+                    max_duration_secs: f.max_duration.as_secs(),
+                    justification_required: f.justification == Justification::Required
+                        || f.justification_pattern.is_some(),
+                    justification_pattern: f
+                        .justification_pattern
+                        .as_ref()
+                        .map(|r| r.as_str().to_owned()),
+                    message: integ.message.clone(),
+                    dry_run: matches!(integ.kind, jit_config::IntegrationKind::DryRun),
+                })
+            })
+            .collect()
+    }
+
+    /// `daemon.status`.
+    pub fn status(&self, caller: &Caller) -> Result<DaemonStatus, EngineError> {
+        let mut counts = Counts::default();
+        let mut revoking = Vec::new();
+        for rec in self.open_records()? {
+            if !self.can_see(caller, &rec) {
+                continue;
+            }
+            counts.open += 1;
+            match rec.status {
+                Status::Pending => counts.pending += 1,
+                Status::Granted => counts.granted += 1,
+                Status::Revoking => {
+                    counts.revoking += 1;
+                    revoking.push(self.view(&rec));
+                }
+                _ => {}
+            }
+        }
+        Ok(DaemonStatus {
+            protocol_version: PROTOCOL_VERSION,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            mode: self.mode.to_owned(),
+            started_at: jit_api::Timestamp::from(self.started_at),
+            caller: jit_api::Caller {
+                user: caller.user.clone(),
+                uid: caller.uid,
+                groups: caller.groups.clone(),
+                admin: caller.admin,
+            },
+            counts,
+            revoking,
+            integrations: self
+                .config
+                .integrations
+                .iter()
+                .map(|i| IntegrationStatus {
+                    name: i.name.clone(),
+                    kind: i.kind.name().to_owned(),
+                    dry_run: matches!(i.kind, jit_config::IntegrationKind::DryRun),
+                })
+                .collect(),
+        })
+    }
+
+    /// `audit.list`: admins read everything; others the entries about their own requests.
+    pub fn audit_list(
+        &self,
+        caller: &Caller,
+        p: &AuditParams,
+    ) -> Result<Vec<AuditRecord>, EngineError> {
+        let limit = p.limit.unwrap_or(1000).clamp(1, 10_000) as usize;
+        let since = p.since.map(|t| super::to_ms(t.into()));
+        let mine: Option<std::collections::HashSet<RequestId>> = if caller.admin {
+            None
+        } else if let Some(id) = p.request {
+            self.visible(caller, id)?;
+            Some(std::iter::once(id).collect())
+        } else {
+            Some(
+                self.store
+                    .read(|r| r.by_requester(&caller.user, usize::MAX, |_| true))?
+                    .into_iter()
+                    .map(|r| r.id)
+                    .collect(),
+            )
+        };
+        let entries = self.store.read(|r| {
+            r.audit(p.after_seq.unwrap_or(0), limit, |e| {
+                p.request.is_none_or(|id| e.request == Some(id))
+                    && since.is_none_or(|s| e.at >= s)
+                    && mine
+                        .as_ref()
+                        .is_none_or(|m| e.request.is_some_and(|id| m.contains(&id)))
+            })
+        })?;
+        Ok(entries
+            .into_iter()
+            .map(|e| AuditRecord {
+                seq: e.seq,
+                at: ts(e.at),
+                actor: e.actor,
+                action: e.action,
+                request: e.request,
+                status: e.status,
+                reason: e.reason,
+                details: e.details,
+                prev_hash: e.prev_hash,
+                hash: e.hash,
+            })
+            .collect())
+    }
+}
+
+/// Closes a request with a final status.
+pub(crate) fn close(rec: &mut RequestRecord, status: Status, now: Millis, reason: String) {
+    rec.status = status;
+    rec.ended_at = Some(now);
+    rec.end_reason = Some(reason);
+    rec.deadline = None;
+    rec.pending_until = None;
+    rec.revoking = None;
+}
+
+/// Starts taking a request's access away; it closes as `outcome` once the access is gone.
+pub(crate) fn start_revoking(
+    rec: &mut RequestRecord,
+    outcome: Status,
+    reason: String,
+    now: Millis,
+) {
+    let guard =
+        now.saturating_add(u64::try_from(super::REVOKE_GUARD.as_millis()).unwrap_or(60_000));
+    rec.status = Status::Revoking;
+    rec.revoking = Some(RevokingRecord {
+        outcome,
+        reason,
+        attempts: 0,
+        error: None,
+        next_retry: guard,
+    });
+    rec.deadline = Some(Deadline {
+        at: guard,
+        kind: DeadlineKind::RetryRevoke,
+    });
+}

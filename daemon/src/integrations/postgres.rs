@@ -1,0 +1,418 @@
+//! The `postgres` kind: one login role per session, with a generated password and
+//! `VALID UNTIL` set to the grant's end, so logins stop at expiry even if jitd is down.
+//!
+//! Grant: `CREATE ROLE … LOGIN PASSWORD <SCRAM verifier> VALID UNTIL …`, marked with a
+//! comment naming this daemon's instance, then per database `GRANT CONNECT` and, in every
+//! non-system schema, `USAGE` plus `SELECT` (read) or `SELECT, INSERT, UPDATE, DELETE`
+//! (write) on all tables and sequences that exist at grant time.
+//!
+//! Revoke: `NOLOGIN` (no new sessions), `pg_terminate_backend` for the role's backends
+//! (`DROP ROLE` alone leaves open sessions working), `DROP OWNED` in each database the role
+//! was granted on (it also revokes its privileges there), then `DROP ROLE`.
+//!
+//! The password reaches the server only as a SCRAM-SHA-256 verifier, so server-side
+//! statement logging never sees it. Identifiers and literals are quoted with the client
+//! library's escaping (DDL takes no bind parameters).
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use jit_api::RequestId;
+use jit_config::PostgresSettings;
+use postgres_protocol::escape::{escape_identifier as ident, escape_literal as lit};
+use tokio::sync::Mutex;
+use tokio_postgres::config::Host;
+use tokio_postgres::{Client, NoTls};
+
+use super::{AccessDetails, GrantSpec, Integration, IntegrationError, RevokeSpec};
+
+/// How long one statement batch may take before the attempt is abandoned.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// SQLSTATEs worth retrying: concurrent DDL on the same catalog rows, and deadlocks.
+const RETRYABLE: [&str; 2] = ["XX000", "40P01"];
+
+/// A PostgreSQL server.
+pub struct Postgres {
+    name: String,
+    admin: tokio_postgres::Config,
+    maintenance_db: String,
+    role_prefix: String,
+    marker: String,
+    client_host: String,
+    client_port: u16,
+    clients: Mutex<HashMap<String, Client>>,
+}
+
+impl Postgres {
+    /// Prepares the integration; connections are made when first needed.
+    pub fn new(
+        name: &str,
+        settings: &PostgresSettings,
+        marker: &str,
+    ) -> Result<Postgres, IntegrationError> {
+        let mut admin: tokio_postgres::Config = settings.url.expose().parse().map_err(|_| {
+            // The parse error may quote the URL, which may hold a password: say only where.
+            IntegrationError::new(format!(
+                "integration {name}: the admin url is not a valid PostgreSQL connection string"
+            ))
+        })?;
+        admin.connect_timeout(Duration::from_secs(5));
+        admin.application_name("jitd");
+        let maintenance_db = admin.get_dbname().unwrap_or("postgres").to_owned();
+        let host = match admin.get_hosts().first() {
+            Some(Host::Tcp(h)) => h.clone(),
+            _ => "localhost".to_owned(),
+        };
+        let port = admin.get_ports().first().copied().unwrap_or(5432);
+        Ok(Postgres {
+            name: name.to_owned(),
+            admin,
+            maintenance_db,
+            role_prefix: settings.role_prefix.clone(),
+            marker: format!("managed by jitd {marker}"),
+            client_host: settings.client_host.clone().unwrap_or(host),
+            client_port: settings.client_port.unwrap_or(port),
+            clients: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn err(&self, what: &str, e: &tokio_postgres::Error) -> IntegrationError {
+        let detail = e
+            .as_db_error()
+            .map_or_else(|| e.to_string(), |db| db.message().to_owned());
+        IntegrationError::new(match e.as_db_error() {
+            Some(db) => format!(
+                "{} ({}): {what}: {detail} [SQLSTATE {}]",
+                self.name,
+                self.client_host_port(),
+                db.code().code()
+            ),
+            None => format!(
+                "{} ({}): {what}: {detail}",
+                self.name,
+                self.client_host_port()
+            ),
+        })
+    }
+
+    fn client_host_port(&self) -> String {
+        format!("{}:{}", self.client_host, self.client_port)
+    }
+
+    /// Runs `f` with an admin connection to `db`, reconnecting once if the cached one died.
+    async fn with_db<T>(
+        &self,
+        db: &str,
+        what: &str,
+        sql: impl AsyncFnOnce(&Client) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<T, IntegrationError> {
+        let mut clients = self.clients.lock().await;
+        if clients.get(db).is_none_or(Client::is_closed) {
+            let mut cfg = self.admin.clone();
+            cfg.dbname(db);
+            let (client, conn) = cfg
+                .connect(NoTls)
+                .await
+                .map_err(|e| self.err(&format!("cannot connect to database {db}"), &e))?;
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            clients.insert(db.to_owned(), client);
+        }
+        let Some(client) = clients.get(db) else {
+            return Err(IntegrationError::new("no connection"));
+        };
+        match tokio::time::timeout(STATEMENT_TIMEOUT, sql(client)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                if client.is_closed() {
+                    clients.remove(db);
+                }
+                Err(self.err(what, &e))
+            }
+            Err(_) => {
+                clients.remove(db);
+                Err(IntegrationError::new(format!(
+                    "{}: {what}: timed out after {STATEMENT_TIMEOUT:?}",
+                    self.name
+                )))
+            }
+        }
+    }
+
+    /// Runs a batch of statements on `db`, retrying concurrent-DDL failures.
+    async fn batch(&self, db: &str, what: &str, sql: &str) -> Result<(), IntegrationError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let r = self
+                .with_db(db, what, async |c| c.batch_execute(sql).await)
+                .await;
+            match r {
+                Err(e) if attempt < 5 && RETRYABLE.iter().any(|code| e.message.contains(code)) => {
+                    tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn role_comment(&self, role: &str) -> Result<Option<Option<String>>, IntegrationError> {
+        let role = role.to_owned();
+        self.with_db(&self.maintenance_db, "look up role", async move |c| {
+            let row = c
+                .query_opt(
+                    "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1",
+                    &[&role],
+                )
+                .await?;
+            Ok(row.map(|r| r.get::<_, Option<String>>(0)))
+        })
+        .await
+    }
+
+    async fn database_exists(&self, db: &str) -> Result<bool, IntegrationError> {
+        let db = db.to_owned();
+        self.with_db(&self.maintenance_db, "look up database", async move |c| {
+            let row = c
+                .query_opt(
+                    "SELECT 1 FROM pg_database WHERE datname = $1 AND datallowconn",
+                    &[&db],
+                )
+                .await?;
+            Ok(row.is_some())
+        })
+        .await
+    }
+}
+
+fn sanitize(user: &str) -> String {
+    user.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .take(32)
+        .collect()
+}
+
+fn valid_until_literal(t: SystemTime) -> String {
+    let odt = time::OffsetDateTime::from(t);
+    let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]+00");
+    lit(&odt.format(&fmt).unwrap_or_else(|_| "infinity".into()))
+}
+
+#[async_trait]
+impl Integration for Postgres {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn principal_for(&self, requester: &str, request: RequestId) -> Option<String> {
+        Some(format!(
+            "{}{}_{}",
+            self.role_prefix,
+            sanitize(requester),
+            request
+        ))
+    }
+
+    fn uses_secret(&self) -> bool {
+        true
+    }
+
+    async fn grant(&self, spec: &GrantSpec) -> Result<(), IntegrationError> {
+        let role = spec
+            .principal
+            .as_deref()
+            .ok_or_else(|| IntegrationError::new("no role name"))?;
+        let secret = spec
+            .secret
+            .as_ref()
+            .ok_or_else(|| IntegrationError::new("no password"))?;
+        for db in &spec.resources {
+            if !self.database_exists(db).await? {
+                return Err(IntegrationError::new(format!(
+                    "{}: database \"{db}\" does not exist (or does not allow connections)",
+                    self.name
+                )));
+            }
+        }
+        let verifier = postgres_protocol::password::scram_sha_256(secret.0.as_bytes());
+        let until = valid_until_literal(spec.valid_until);
+        let q = ident(role);
+        let sql = match self.role_comment(role).await? {
+            Some(comment) if comment.as_deref() != Some(self.marker.as_str()) => {
+                return Err(IntegrationError::new(format!(
+                    "{}: role {role} already exists and was not made by this jitd; refusing to take it over",
+                    self.name
+                )));
+            }
+            Some(_) => format!(
+                "ALTER ROLE {q} WITH LOGIN PASSWORD {} VALID UNTIL {until}",
+                lit(&verifier)
+            ),
+            None => format!(
+                "BEGIN; CREATE ROLE {q} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD {} VALID UNTIL {until}; \
+                 COMMENT ON ROLE {q} IS {}; COMMIT",
+                lit(&verifier),
+                lit(&self.marker)
+            ),
+        };
+        self.batch(&self.maintenance_db, "create role", &sql)
+            .await?;
+        let write = spec.permissions.iter().any(|p| p == "write");
+        for db in &spec.resources {
+            self.batch(
+                &self.maintenance_db,
+                "grant connect",
+                &format!("GRANT CONNECT ON DATABASE {} TO {q}", ident(db)),
+            )
+            .await?;
+            let schemas: Vec<String> = self
+                .with_db(db, "list schemas", async |c| {
+                    let rows = c
+                        .query(
+                            "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'",
+                            &[],
+                        )
+                        .await?;
+                    Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+                })
+                .await?;
+            let mut sql = String::from("BEGIN;");
+            for s in &schemas {
+                let s = ident(s);
+                sql.push_str(&format!(
+                    "GRANT USAGE ON SCHEMA {s} TO {q}; GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO {q}; \
+                     GRANT SELECT ON ALL SEQUENCES IN SCHEMA {s} TO {q};"
+                ));
+                if write {
+                    sql.push_str(&format!(
+                        "GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {s} TO {q}; \
+                         GRANT USAGE, UPDATE ON ALL SEQUENCES IN SCHEMA {s} TO {q};"
+                    ));
+                }
+            }
+            sql.push_str("COMMIT");
+            self.batch(db, "grant privileges", &sql).await?;
+        }
+        Ok(())
+    }
+
+    async fn revoke(&self, spec: &RevokeSpec) -> Result<(), IntegrationError> {
+        let Some(role) = spec.principal.clone() else {
+            return Ok(());
+        };
+        match self.role_comment(&role).await? {
+            None => return Ok(()),
+            Some(comment) if comment.as_deref() != Some(self.marker.as_str()) => {
+                return Err(IntegrationError::new(format!(
+                    "{}: role {role} was not made by this jitd; not dropping it",
+                    self.name
+                )));
+            }
+            Some(_) => {}
+        }
+        let q = ident(&role);
+        self.batch(
+            &self.maintenance_db,
+            "disable login",
+            &format!("ALTER ROLE {q} NOLOGIN"),
+        )
+        .await?;
+        let r2 = role.clone();
+        let dbs: Vec<String> = self
+            .with_db(&self.maintenance_db, "end sessions", async move |c| {
+                c.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1",
+                    &[&r2],
+                )
+                .await?;
+                let rows = c
+                    .query(
+                        "SELECT d.datname FROM pg_database d, pg_roles r \
+                         WHERE r.rolname = $1 AND d.datallowconn \
+                         AND EXISTS (SELECT 1 FROM aclexplode(d.datacl) a WHERE a.grantee = r.oid)",
+                        &[&r2],
+                    )
+                    .await?;
+                Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+            })
+            .await?;
+        let mut all: Vec<String> = spec.resources.clone();
+        for d in dbs {
+            if !all.contains(&d) {
+                all.push(d);
+            }
+        }
+        for db in &all {
+            if !self.database_exists(db).await? {
+                continue;
+            }
+            self.batch(db, "drop owned", &format!("DROP OWNED BY {q}"))
+                .await?;
+        }
+        self.batch(
+            &self.maintenance_db,
+            "drop role",
+            &format!("DROP ROLE IF EXISTS {q}"),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn list_principals(&self) -> Result<Vec<String>, IntegrationError> {
+        let marker = self.marker.clone();
+        self.with_db(&self.maintenance_db, "list roles", async move |c| {
+            let rows = c
+                .query(
+                    "SELECT rolname FROM pg_roles WHERE shobj_description(oid, 'pg_authid') = $1",
+                    &[&marker],
+                )
+                .await?;
+            Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+        })
+        .await
+    }
+
+    fn access_details(&self, principal: &str, resources: &[String]) -> AccessDetails {
+        let db = resources.first().map_or("postgres", String::as_str);
+        AccessDetails {
+            host: Some(self.client_host.clone()),
+            port: Some(self.client_port),
+            instructions: format!(
+                "log in to PostgreSQL at {}:{} as {principal} with the password above, database {}",
+                self.client_host,
+                self.client_port,
+                resources.join(", ")
+            ),
+            example: Some(format!(
+                "psql \"host={} port={} user={principal} dbname={db}\"",
+                self.client_host, self.client_port
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_names_are_safe_identifiers() {
+        assert_eq!(sanitize("alice"), "alice");
+        assert_eq!(sanitize("Bob.Smith-2"), "bob_smith_2");
+        assert_eq!(sanitize("x\"; DROP"), "x___drop");
+    }
+
+    #[test]
+    fn valid_until_is_a_quoted_utc_timestamp() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert_eq!(valid_until_literal(t), "'2027-01-15 08:00:00+00'");
+    }
+}

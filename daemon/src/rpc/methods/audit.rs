@@ -1,0 +1,10 @@
+//! `audit.list`.
+
+use jit_api::methods::AuditList;
+use jsonrpsee::RpcModule;
+
+use super::{Ctx, register};
+
+pub fn register_all(m: &mut RpcModule<Ctx>) {
+    register::<AuditList, _, _>(m, async |engine, caller, p| engine.audit_list(&caller, &p));
+}

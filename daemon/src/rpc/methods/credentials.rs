@@ -1,0 +1,12 @@
+//! `credentials.reveal`.
+
+use jit_api::methods::CredentialsReveal;
+use jsonrpsee::RpcModule;
+
+use super::{Ctx, register};
+
+pub fn register_all(m: &mut RpcModule<Ctx>) {
+    register::<CredentialsReveal, _, _>(m, async |engine, caller, p| {
+        engine.reveal(&caller, p.id).await
+    });
+}

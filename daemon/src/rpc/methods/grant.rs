@@ -1,0 +1,10 @@
+//! `grant.revoke`.
+
+use jit_api::methods::GrantRevoke;
+use jsonrpsee::RpcModule;
+
+use super::{Ctx, register};
+
+pub fn register_all(m: &mut RpcModule<Ctx>) {
+    register::<GrantRevoke, _, _>(m, async |engine, caller, p| engine.revoke(&caller, p).await);
+}

@@ -1,0 +1,84 @@
+//! The method table: one file per method group, each registering its methods through
+//! [`register`], which parses parameters, finds the caller and maps engine errors.
+
+mod audit;
+mod catalog;
+mod credentials;
+mod daemon;
+mod grant;
+mod request;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use jit_api::Method;
+use jsonrpsee::RpcModule;
+use jsonrpsee::types::{ErrorObjectOwned, Params};
+
+use crate::engine::{Caller, Engine, EngineError};
+
+/// The context every handler gets.
+pub type Ctx = Arc<Engine>;
+
+/// Builds the method table with every method of [`jit_api::methods::ALL`].
+pub fn build(engine: Arc<Engine>) -> RpcModule<Ctx> {
+    let mut m = RpcModule::new(engine);
+    daemon::register_all(&mut m);
+    catalog::register_all(&mut m);
+    request::register_all(&mut m);
+    grant::register_all(&mut m);
+    credentials::register_all(&mut m);
+    audit::register_all(&mut m);
+    m
+}
+
+/// The JSON-RPC error for an engine error.
+pub fn rpc_error(e: &EngineError) -> ErrorObjectOwned {
+    if let EngineError::Store(inner) = e {
+        tracing::error!(error = %inner, "store failure while serving a call");
+    }
+    ErrorObjectOwned::owned::<()>(e.code().code(), e.to_string(), None)
+}
+
+fn parse<M: Method>(params: &Params<'_>) -> Result<M::Params, ErrorObjectOwned> {
+    let text = params.as_str().unwrap_or("{}");
+    serde_json::from_str(text).map_err(|e| {
+        ErrorObjectOwned::owned::<()>(
+            -32602,
+            format!("invalid params for {}: {e} (see docs/api.md)", M::NAME),
+            None,
+        )
+    })
+}
+
+/// Registers method `M`, handled by `f(engine, caller, params)`.
+pub fn register<M, F, Fut>(module: &mut RpcModule<Ctx>, f: F)
+where
+    M: Method,
+    F: Fn(Ctx, Arc<Caller>, M::Params) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<M::Output, EngineError>> + Send + 'static,
+{
+    let result = module.register_async_method(M::NAME, move |params, ctx, ext| {
+        let f = f.clone();
+        let parsed = parse::<M>(&params);
+        let caller = ext.get::<Arc<Caller>>().cloned();
+        async move {
+            let Some(caller) = caller else {
+                return Err(ErrorObjectOwned::owned::<()>(
+                    -32603,
+                    "no caller identity on this connection",
+                    None,
+                ));
+            };
+            let p = parsed?;
+            f((*ctx).clone(), caller, p)
+                .await
+                .map_err(|e| rpc_error(&e))
+        }
+    });
+    if let Err(e) = result {
+        // Method names are constants from the api crate; a clash is a programming error
+        // that the method-table test catches.
+        tracing::error!(method = M::NAME, error = %e, "cannot register method");
+    }
+}

@@ -1,0 +1,161 @@
+//! The socket: JSON-RPC 2.0 through jsonrpsee, framed as newline-delimited JSON on one
+//! Unix socket, with each connection's caller taken from its peer credentials.
+//!
+//! Invariant: only this module knows the transport and jsonrpsee. Handlers turn wire
+//! parameters into engine calls and engine errors into stable error codes.
+//!
+//! Per connection: the peer's uid is read at accept and mapped to a [`Caller`], which is
+//! put into a clone of the method table's extensions, so every handler sees it. Each line
+//! is one call, answered with one line, in order. Lines are capped at
+//! [`jit_api::MAX_MESSAGE_BYTES`]; a longer one is discarded and answered with an error,
+//! and the connection stays usable. Batches are refused; notifications get no answer.
+
+mod framing;
+mod methods;
+pub mod peer;
+
+use std::sync::Arc;
+
+use jit_api::{ErrorCode, MAX_MESSAGE_BYTES};
+use jsonrpsee::{Methods, RpcModule};
+use serde_json::{Value, json};
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+use crate::engine::{Caller, Engine};
+use framing::{Line, read_line};
+
+/// Builds the method table.
+pub fn module(engine: Arc<Engine>) -> RpcModule<Arc<Engine>> {
+    methods::build(engine)
+}
+
+/// Accepts connections until `shutdown` resolves.
+pub async fn serve(
+    listener: UnixListener,
+    engine: Arc<Engine>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let methods: Methods = module(engine.clone()).into();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let methods = methods.clone();
+                    let engine = engine.clone();
+                    tokio::spawn(async move { connection(stream, methods, engine).await });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}
+
+async fn connection(stream: UnixStream, mut methods: Methods, engine: Arc<Engine>) {
+    let cred = match stream.peer_cred() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read peer credentials; closing the connection");
+            return;
+        }
+    };
+    let (uid, gid) = (cred.uid(), cred.gid());
+    let (user, groups) = match tokio::task::spawn_blocking(move || peer::identify(uid, gid)).await {
+        Ok(id) => id,
+        Err(_) => return,
+    };
+    let caller: Arc<Caller> = Arc::new(engine.caller(uid, user, groups));
+    methods.extensions_mut().insert(caller);
+    let (rd, mut wr) = stream.into_split();
+    let mut reader = BufReader::with_capacity(64 * 1024, rd);
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+        let reply = match read_line(&mut reader, &mut buf, MAX_MESSAGE_BYTES).await {
+            Ok(Line::Eof) | Err(_) => break,
+            Ok(Line::TooLong) => Some(error_line(
+                &Value::Null,
+                ErrorCode::TooLarge.code(),
+                &format!("message too large: the limit is {MAX_MESSAGE_BYTES} bytes per line"),
+            )),
+            Ok(Line::Complete) => handle(&methods, &buf).await,
+        };
+        if let Some(mut out) = reply {
+            out.push('\n');
+            if wr.write_all(out.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+    }
+}
+
+fn error_line(id: &Value, code: i32, message: &str) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}).to_string()
+}
+
+/// Answers one line; `None` for notifications and blank lines.
+async fn handle(methods: &Methods, line: &[u8]) -> Option<String> {
+    let text = match std::str::from_utf8(line) {
+        Ok(t) => t.trim(),
+        Err(_) => {
+            return Some(error_line(
+                &Value::Null,
+                -32700,
+                "parse error: the message is not UTF-8",
+            ));
+        }
+    };
+    if text.is_empty() {
+        return None;
+    }
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            return Some(error_line(
+                &Value::Null,
+                -32700,
+                &format!("parse error: {e}; send one JSON-RPC 2.0 object per line"),
+            ));
+        }
+    };
+    let Some(obj) = value.as_object() else {
+        let msg = if value.is_array() {
+            "batch requests are not supported: send one call per line"
+        } else {
+            "invalid request: expected a JSON-RPC 2.0 object"
+        };
+        return Some(error_line(&Value::Null, -32600, msg));
+    };
+    let Some(id) = obj.get("id").cloned() else {
+        // A notification: nothing to answer, and no method has effects worth running blind.
+        return None;
+    };
+    if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0")
+        || !obj.get("method").is_some_and(Value::is_string)
+    {
+        return Some(error_line(
+            &id,
+            -32600,
+            "invalid request: needs \"jsonrpc\": \"2.0\", a string \"method\" and an \"id\"",
+        ));
+    }
+    match methods.raw_json_request(text, 1).await {
+        Ok((resp, _rx)) => {
+            let resp = resp.get();
+            if resp.len() > MAX_MESSAGE_BYTES {
+                Some(error_line(
+                    &id,
+                    ErrorCode::TooLarge.code(),
+                    "the answer is larger than the message limit: ask for less (use limit)",
+                ))
+            } else {
+                Some(resp.to_owned())
+            }
+        }
+        Err(e) => Some(error_line(&id, -32600, &format!("invalid request: {e}"))),
+    }
+}

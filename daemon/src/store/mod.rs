@@ -1,0 +1,712 @@
+//! The store: one redb file holding requests, their indexes, the deadline index, secrets
+//! not yet revealed, and the hash-chained audit log.
+//!
+//! Invariant: this is the only module that imports redb. Everything else sees typed
+//! records ([`model`]) and the two transaction types here.
+//!
+//! Writes go through one writer thread that commits with `Durability::Immediate`. Jobs
+//! that arrive while a commit is in flight are run together in the next transaction (group
+//! commit), so throughput is not capped at one fsync per request. A job's result reaches
+//! its caller only after its transaction is durable. A job that returns an error must not
+//! have written anything (validate first, then write); a storage error aborts the whole
+//! batch and every job in it gets the error.
+
+pub mod model;
+mod tables;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+
+use jit_api::{RequestId, Status};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
+
+use model::{AuditEntry, DeadlineKind, Millis, RequestRecord};
+use tables::*;
+
+/// The schema version this build writes. Opening a store with a newer version is refused.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// The most jobs committed in one transaction.
+const MAX_BATCH: usize = 1024;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file could not be opened or created.
+    #[error("cannot open store {path}: {source}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: redb::DatabaseError,
+    },
+    /// The store was written by a newer jitd.
+    #[error(
+        "store {path} has schema version {found}, newer than this jitd understands ({SCHEMA_VERSION}): use a newer jitd"
+    )]
+    TooNew {
+        /// The file.
+        path: PathBuf,
+        /// The version found.
+        found: u64,
+    },
+    /// A read or write failed.
+    #[error("store {op} failed: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// Why.
+        source: redb::Error,
+    },
+    /// A stored record could not be decoded.
+    #[error("store record {what} is corrupt: {source}")]
+    Corrupt {
+        /// Which record.
+        what: String,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// The writer thread is gone (the daemon is shutting down).
+    #[error("the store is closed")]
+    Closed,
+}
+
+fn io<E: Into<redb::Error>>(op: &'static str) -> impl FnOnce(E) -> StoreError {
+    move |e| StoreError::Io {
+        op,
+        source: e.into(),
+    }
+}
+
+type Deliver = Box<dyn FnOnce(Result<(), Arc<StoreError>>) + Send>;
+/// A job runs against the batch's transaction, or is told there is none (`None`: the
+/// transaction could not begin) and reports that failure without running.
+type Job = Box<dyn FnOnce(Option<&mut WriteTx>) -> Deliver + Send>;
+
+/// The store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+    jobs: std_mpsc::Sender<Job>,
+    instance_id: Arc<str>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("instance_id", &self.instance_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path` and starts its writer thread.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = Database::create(path).map_err(|source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        let instance_id = init_schema(&db, path)?;
+        let db = Arc::new(db);
+        let (tx, rx) = std_mpsc::channel::<Job>();
+        let writer_db = db.clone();
+        std::thread::Builder::new()
+            .name("jitd-store-writer".into())
+            .spawn(move || writer_loop(&writer_db, &rx))
+            .map_err(|e| StoreError::Io {
+                op: "start writer thread",
+                source: redb::Error::Io(e),
+            })?;
+        Ok(Store {
+            db,
+            jobs: tx,
+            instance_id: instance_id.into(),
+        })
+    }
+
+    /// A random id made when the store was created; integrations mark what they make with it.
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    /// Runs `f` in a write transaction and returns its result once the transaction is durable.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut WriteTx) -> Result<T, E> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T, E>>();
+        let job: Job = Box::new(move |wtx: Option<&mut WriteTx>| {
+            let out = match wtx {
+                Some(wtx) => f(wtx),
+                None => Err(E::from(StoreError::Closed)),
+            };
+            Box::new(move |committed: Result<(), Arc<StoreError>>| {
+                let result = match (committed, out) {
+                    (Ok(()), out) => out,
+                    (Err(e), _) => Err(E::from(shared_error(&e))),
+                };
+                let _ = tx.send(result);
+            })
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| E::from(StoreError::Closed))?;
+        rx.await.map_err(|_| E::from(StoreError::Closed))?
+    }
+
+    /// Runs `f` on a consistent snapshot.
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&ReadTx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let txn = self.db.begin_read().map_err(io("begin read"))?;
+        f(&ReadTx { txn })
+    }
+}
+
+/// Copies a batch-wide error for each job of the batch.
+fn shared_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Closed => StoreError::Closed,
+        other => StoreError::Io {
+            op: "commit",
+            source: redb::Error::Io(std::io::Error::other(other.to_string())),
+        },
+    }
+}
+
+fn init_schema(db: &Database, path: &Path) -> Result<String, StoreError> {
+    let txn = db.begin_write().map_err(io("begin write"))?;
+    let instance_id;
+    {
+        let mut meta = txn.open_table(META).map_err(io("open meta"))?;
+        let version = meta
+            .get(KEY_SCHEMA)
+            .map_err(io("read schema version"))?
+            .map(|v| v.value());
+        match version {
+            Some(found) if found > SCHEMA_VERSION => {
+                return Err(StoreError::TooNew {
+                    path: path.to_owned(),
+                    found,
+                });
+            }
+            Some(_) => {}
+            None => {
+                meta.insert(KEY_SCHEMA, SCHEMA_VERSION)
+                    .map_err(io("write schema version"))?;
+                meta.insert(KEY_NEXT_ID, 1).map_err(io("write next id"))?;
+                meta.insert(KEY_NEXT_SEQ, 1).map_err(io("write next seq"))?;
+            }
+        }
+        let mut text = txn.open_table(META_TEXT).map_err(io("open meta"))?;
+        let existing = text
+            .get(KEY_INSTANCE)
+            .map_err(io("read instance id"))?
+            .map(|v| v.value().to_owned());
+        instance_id = match existing {
+            Some(id) => id,
+            None => {
+                let id = format!("{:016x}", rand::random::<u64>());
+                text.insert(KEY_INSTANCE, id.as_str())
+                    .map_err(io("write instance id"))?;
+                text.insert(KEY_AUDIT_HEAD, ZERO_HASH)
+                    .map_err(io("write audit head"))?;
+                id
+            }
+        };
+        // Create every table so readers never meet a missing one.
+        txn.open_table(REQUESTS).map_err(io("open requests"))?;
+        txn.open_table(BY_REQUESTER)
+            .map_err(io("open by_requester"))?;
+        txn.open_table(OPEN).map_err(io("open open"))?;
+        txn.open_table(DEADLINES).map_err(io("open deadlines"))?;
+        txn.open_table(AUDIT).map_err(io("open audit"))?;
+        txn.open_table(SECRETS).map_err(io("open secrets"))?;
+    }
+    txn.commit().map_err(io("commit schema"))?;
+    Ok(instance_id)
+}
+
+fn writer_loop(db: &Database, jobs: &std_mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let txn = match db.begin_write() {
+            Ok(txn) => txn,
+            Err(e) => {
+                let err = Arc::new(io("begin write")(e));
+                tracing::error!(error = %err, "store write failed");
+                for job in batch {
+                    job(None)(Err(err.clone()));
+                }
+                continue;
+            }
+        };
+        let mut wtx = WriteTx {
+            txn,
+            poisoned: None,
+        };
+        let delivers: Vec<Deliver> = batch.into_iter().map(|job| job(Some(&mut wtx))).collect();
+        let result = match wtx.poisoned.take() {
+            Some(e) => {
+                let _ = wtx.txn.abort();
+                Err(Arc::new(e))
+            }
+            None => wtx.txn.commit().map_err(|e| Arc::new(io("commit")(e))),
+        };
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "store commit failed; the batch was not applied");
+        }
+        for d in delivers {
+            d(result.clone());
+        }
+    }
+}
+
+/// A write transaction, as seen by the jobs of one batch.
+pub struct WriteTx {
+    txn: redb::WriteTransaction,
+    poisoned: Option<StoreError>,
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    // Records are plain data (strings, numbers, enums): serializing them cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    what: impl FnOnce() -> String,
+    bytes: &[u8],
+) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt {
+        what: what(),
+        source,
+    })
+}
+
+/// The hex SHA-256 of an audit entry (with its own `hash` field empty) chained to `prev`.
+pub fn audit_hash(entry: &AuditEntry) -> String {
+    let mut unhashed = entry.clone();
+    unhashed.hash = String::new();
+    let mut h = Sha256::new();
+    h.update(entry.prev_hash.as_bytes());
+    h.update(encode(&unhashed));
+    hex(&h.finalize())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+impl WriteTx {
+    fn track<T>(&mut self, r: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(e) = &r
+            && self.poisoned.is_none()
+        {
+            self.poisoned = Some(StoreError::Io {
+                op: "write",
+                source: redb::Error::Io(std::io::Error::other(e.to_string())),
+            });
+        }
+        r
+    }
+
+    /// Takes the next request number.
+    pub fn next_request_id(&mut self) -> Result<RequestId, StoreError> {
+        let r = (|| {
+            let mut meta = self.txn.open_table(META).map_err(io("open meta"))?;
+            let id = meta
+                .get(KEY_NEXT_ID)
+                .map_err(io("read next id"))?
+                .map_or(1, |v| v.value());
+            meta.insert(KEY_NEXT_ID, id + 1)
+                .map_err(io("write next id"))?;
+            Ok(id)
+        })();
+        self.track(r)
+    }
+
+    /// Reads one request.
+    pub fn request(&mut self, id: RequestId) -> Result<Option<RequestRecord>, StoreError> {
+        let r = (|| {
+            let table = self.txn.open_table(REQUESTS).map_err(io("open requests"))?;
+            let got = table.get(id).map_err(io("read request"))?;
+            got.map(|v| decode(|| format!("request {id}"), v.value()))
+                .transpose()
+        })();
+        self.track(r)
+    }
+
+    /// Writes a request and keeps every index in step with it. `old` is the record as it
+    /// was read in this transaction (`None` for a new request).
+    pub fn put_request(
+        &mut self,
+        new: &RequestRecord,
+        old: Option<&RequestRecord>,
+    ) -> Result<(), StoreError> {
+        let r = (|| {
+            let id = new.id;
+            self.txn
+                .open_table(REQUESTS)
+                .map_err(io("open requests"))?
+                .insert(id, encode(new).as_slice())
+                .map_err(io("write request"))?;
+            if old.is_none() {
+                self.txn
+                    .open_table(BY_REQUESTER)
+                    .map_err(io("open by_requester"))?
+                    .insert((new.requester.as_str(), id), ())
+                    .map_err(io("write by_requester"))?;
+            }
+            let mut open = self.txn.open_table(OPEN).map_err(io("open open"))?;
+            if new.status.is_open() {
+                open.insert(id, status_code(new.status))
+                    .map_err(io("write open"))?;
+            } else if old.is_some_and(|o| o.status.is_open()) {
+                open.remove(id).map_err(io("remove open"))?;
+            }
+            drop(open);
+            let old_deadline = old.and_then(|o| o.deadline);
+            if old_deadline != new.deadline {
+                let mut deadlines = self
+                    .txn
+                    .open_table(DEADLINES)
+                    .map_err(io("open deadlines"))?;
+                if let Some(d) = old_deadline {
+                    deadlines
+                        .remove((d.at, id))
+                        .map_err(io("remove deadline"))?;
+                }
+                if let Some(d) = new.deadline {
+                    deadlines
+                        .insert((d.at, id), d.kind.code())
+                        .map_err(io("write deadline"))?;
+                }
+            }
+            Ok(())
+        })();
+        self.track(r)
+    }
+
+    /// Appends an audit entry, filling in its sequence number and hashes.
+    pub fn append_audit(&mut self, mut entry: AuditEntry) -> Result<u64, StoreError> {
+        let r = (|| {
+            let mut meta = self.txn.open_table(META).map_err(io("open meta"))?;
+            let seq = meta
+                .get(KEY_NEXT_SEQ)
+                .map_err(io("read next seq"))?
+                .map_or(1, |v| v.value());
+            meta.insert(KEY_NEXT_SEQ, seq + 1)
+                .map_err(io("write next seq"))?;
+            drop(meta);
+            let mut text = self.txn.open_table(META_TEXT).map_err(io("open meta"))?;
+            let prev = text
+                .get(KEY_AUDIT_HEAD)
+                .map_err(io("read audit head"))?
+                .map_or_else(|| ZERO_HASH.to_owned(), |v| v.value().to_owned());
+            entry.seq = seq;
+            entry.prev_hash = prev;
+            entry.hash = audit_hash(&entry);
+            text.insert(KEY_AUDIT_HEAD, entry.hash.as_str())
+                .map_err(io("write audit head"))?;
+            drop(text);
+            self.txn
+                .open_table(AUDIT)
+                .map_err(io("open audit"))?
+                .insert(seq, encode(&entry).as_slice())
+                .map_err(io("write audit"))?;
+            Ok(seq)
+        })();
+        self.track(r)
+    }
+
+    /// Stores a session's secret until it is revealed.
+    pub fn put_secret(
+        &mut self,
+        id: RequestId,
+        integration: &str,
+        sealed: &[u8],
+    ) -> Result<(), StoreError> {
+        let r = (|| {
+            self.txn
+                .open_table(SECRETS)
+                .map_err(io("open secrets"))?
+                .insert((id, integration), sealed)
+                .map_err(io("write secret"))?;
+            Ok(())
+        })();
+        self.track(r)
+    }
+
+    /// Removes and returns a session's secret.
+    pub fn take_secret(
+        &mut self,
+        id: RequestId,
+        integration: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let r = (|| {
+            let mut t = self.txn.open_table(SECRETS).map_err(io("open secrets"))?;
+            let v = t
+                .remove((id, integration))
+                .map_err(io("remove secret"))?
+                .map(|v| v.value().to_vec());
+            Ok(v)
+        })();
+        self.track(r)
+    }
+
+    /// Reads a session's secret without removing it.
+    pub fn secret(
+        &mut self,
+        id: RequestId,
+        integration: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let r = (|| {
+            let t = self.txn.open_table(SECRETS).map_err(io("open secrets"))?;
+            let v = t
+                .get((id, integration))
+                .map_err(io("read secret"))?
+                .map(|v| v.value().to_vec());
+            Ok(v)
+        })();
+        self.track(r)
+    }
+
+    /// Removes every secret of a request.
+    pub fn delete_secrets(&mut self, id: RequestId) -> Result<(), StoreError> {
+        let r = (|| {
+            let mut t = self.txn.open_table(SECRETS).map_err(io("open secrets"))?;
+            let keys: Vec<String> = t
+                .range((id, "")..)
+                .map_err(io("read secrets"))?
+                .map_while(|e| e.ok())
+                .take_while(|(k, _)| k.value().0 == id)
+                .map(|(k, _)| k.value().1.to_owned())
+                .collect();
+            for k in keys {
+                t.remove((id, k.as_str())).map_err(io("remove secret"))?;
+            }
+            Ok(())
+        })();
+        self.track(r)
+    }
+
+    /// Removes one entry of the deadline index.
+    pub fn remove_deadline(&mut self, at: Millis, id: RequestId) -> Result<(), StoreError> {
+        let r = (|| {
+            let mut t = self
+                .txn
+                .open_table(DEADLINES)
+                .map_err(io("open deadlines"))?;
+            t.remove((at, id)).map_err(io("remove deadline"))?;
+            Ok(())
+        })();
+        self.track(r)
+    }
+
+    /// Deadlines at or before `now`, earliest first, at most `limit`.
+    pub fn due(
+        &mut self,
+        now: Millis,
+        limit: usize,
+    ) -> Result<Vec<(Millis, RequestId, DeadlineKind)>, StoreError> {
+        let r = (|| {
+            let t = self
+                .txn
+                .open_table(DEADLINES)
+                .map_err(io("open deadlines"))?;
+            due_in(&t, now, limit)
+        })();
+        self.track(r)
+    }
+}
+
+fn due_in(
+    t: &impl ReadableTable<(u64, u64), u8>,
+    now: Millis,
+    limit: usize,
+) -> Result<Vec<(Millis, RequestId, DeadlineKind)>, StoreError> {
+    let mut out = Vec::new();
+    for entry in t
+        .range((0, 0)..=(now, u64::MAX))
+        .map_err(io("read deadlines"))?
+    {
+        let (k, v) = entry.map_err(io("read deadline"))?;
+        let (at, id) = k.value();
+        if let Some(kind) = DeadlineKind::from_code(v.value()) {
+            out.push((at, id, kind));
+        }
+        if out.len() >= limit {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+fn status_code(s: Status) -> u8 {
+    Status::ALL
+        .iter()
+        .position(|x| *x == s)
+        .map_or(0, |i| i as u8)
+}
+
+/// A read-only snapshot.
+pub struct ReadTx {
+    txn: redb::ReadTransaction,
+}
+
+impl ReadTx {
+    /// One request.
+    pub fn request(&self, id: RequestId) -> Result<Option<RequestRecord>, StoreError> {
+        let table = self.txn.open_table(REQUESTS).map_err(io("open requests"))?;
+        let got = table.get(id).map_err(io("read request"))?;
+        got.map(|v| decode(|| format!("request {id}"), v.value()))
+            .transpose()
+    }
+
+    /// A session's sealed secret, if it has not been revealed.
+    pub fn secret(&self, id: RequestId, integration: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let t = self.txn.open_table(SECRETS).map_err(io("open secrets"))?;
+        let v = t
+            .get((id, integration))
+            .map_err(io("read secret"))?
+            .map(|v| v.value().to_vec());
+        Ok(v)
+    }
+
+    /// The ids of every open request, with their status.
+    pub fn open_ids(&self) -> Result<Vec<(RequestId, Status)>, StoreError> {
+        let t = self.txn.open_table(OPEN).map_err(io("open open"))?;
+        let mut out = Vec::with_capacity(t.len().map_err(io("count open"))? as usize);
+        for e in t.iter().map_err(io("read open"))? {
+            let (k, v) = e.map_err(io("read open"))?;
+            let status = Status::ALL
+                .get(usize::from(v.value()))
+                .copied()
+                .unwrap_or(Status::Granted);
+            out.push((k.value(), status));
+        }
+        Ok(out)
+    }
+
+    /// A user's requests, newest first, that pass `keep`, at most `limit`.
+    pub fn by_requester(
+        &self,
+        user: &str,
+        limit: usize,
+        mut keep: impl FnMut(&RequestRecord) -> bool,
+    ) -> Result<Vec<RequestRecord>, StoreError> {
+        let idx = self
+            .txn
+            .open_table(BY_REQUESTER)
+            .map_err(io("open by_requester"))?;
+        let reqs = self.txn.open_table(REQUESTS).map_err(io("open requests"))?;
+        let mut out = Vec::new();
+        for e in idx
+            .range((user, 0)..=(user, u64::MAX))
+            .map_err(io("read by_requester"))?
+            .rev()
+        {
+            let (k, _) = e.map_err(io("read by_requester"))?;
+            let id = k.value().1;
+            if let Some(v) = reqs.get(id).map_err(io("read request"))? {
+                let rec: RequestRecord = decode(|| format!("request {id}"), v.value())?;
+                if keep(&rec) {
+                    out.push(rec);
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// All requests, newest first, that pass `keep`, at most `limit`.
+    pub fn all_requests(
+        &self,
+        limit: usize,
+        mut keep: impl FnMut(&RequestRecord) -> bool,
+    ) -> Result<Vec<RequestRecord>, StoreError> {
+        let reqs = self.txn.open_table(REQUESTS).map_err(io("open requests"))?;
+        let mut out = Vec::new();
+        for e in reqs.iter().map_err(io("read requests"))?.rev() {
+            let (k, v) = e.map_err(io("read request"))?;
+            let id = k.value();
+            let rec: RequestRecord = decode(|| format!("request {id}"), v.value())?;
+            if keep(&rec) {
+                out.push(rec);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The earliest deadline in the index.
+    pub fn earliest_deadline(&self) -> Result<Option<Millis>, StoreError> {
+        let t = self
+            .txn
+            .open_table(DEADLINES)
+            .map_err(io("open deadlines"))?;
+        let first = t.first().map_err(io("read deadlines"))?;
+        Ok(first.map(|(k, _)| k.value().0))
+    }
+
+    /// Deadlines at or before `now`, earliest first, at most `limit`.
+    pub fn due(
+        &self,
+        now: Millis,
+        limit: usize,
+    ) -> Result<Vec<(Millis, RequestId, DeadlineKind)>, StoreError> {
+        let t = self
+            .txn
+            .open_table(DEADLINES)
+            .map_err(io("open deadlines"))?;
+        due_in(&t, now, limit)
+    }
+
+    /// Audit entries with `seq > after`, oldest first, passing `keep`, at most `limit`.
+    pub fn audit(
+        &self,
+        after: u64,
+        limit: usize,
+        mut keep: impl FnMut(&AuditEntry) -> bool,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let t = self.txn.open_table(AUDIT).map_err(io("open audit"))?;
+        let mut out = Vec::new();
+        for e in t
+            .range(after.saturating_add(1)..)
+            .map_err(io("read audit"))?
+        {
+            let (k, v) = e.map_err(io("read audit"))?;
+            let seq = k.value();
+            let entry: AuditEntry = decode(|| format!("audit entry {seq}"), v.value())?;
+            if keep(&entry) {
+                out.push(entry);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,207 @@
+//! The records the store keeps, in their stored form (JSON values in redb tables).
+//!
+//! These are not the wire types: they carry bookkeeping the API does not show (the
+//! request's current deadline, the requester's uid, who asked for a revoke), and they
+//! change only with a schema version bump and a migration. Times are milliseconds since
+//! the Unix epoch.
+
+use jit_api::{ApprovalMode, CredentialState, RequestId, Status};
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = u64;
+
+/// A request and everything that happened to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    /// Request number.
+    pub id: RequestId,
+    /// Requester's user name.
+    pub requester: String,
+    /// Requester's uid when they asked.
+    pub requester_uid: u32,
+    /// The access flow that decided it.
+    pub flow: String,
+    /// Integration name.
+    pub integration: String,
+    /// Resource type.
+    pub resource_type: String,
+    /// Resources.
+    pub resources: Vec<String>,
+    /// Permissions.
+    pub permissions: Vec<String>,
+    /// Justification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+    /// Current status.
+    pub status: Status,
+    /// Length of the grant.
+    pub duration_secs: u64,
+    /// When it was created.
+    pub created_at: Millis,
+    /// Pending requests: when they time out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_until: Option<Millis>,
+    /// When access was granted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_at: Option<Millis>,
+    /// When access ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Millis>,
+    /// When the request closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<Millis>,
+    /// Why it closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_reason: Option<String>,
+    /// Provisioning error of a failed request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Approval rules and decisions.
+    pub approval: ApprovalRecord,
+    /// The request this one repeats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<RequestId>,
+    /// Sessions (one per integration), filled when the request is approved.
+    #[serde(default)]
+    pub sessions: Vec<SessionRecord>,
+    /// Set while the access is being taken away.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoking: Option<RevokingRecord>,
+    /// The request's entry in the deadline index, if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<Deadline>,
+    /// True when the integration provisions nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// A request's approval rules, copied from its flow when it was created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRecord {
+    /// Automatic or manual.
+    pub mode: ApprovalMode,
+    /// Approver rules as written in the flow.
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    /// Distinct approvals needed.
+    pub required: u32,
+    /// Approvals so far.
+    #[serde(default)]
+    pub approvals: Vec<DecisionRecord>,
+    /// A rejection by a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejection: Option<DecisionRecord>,
+}
+
+/// One person's decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    /// Who.
+    pub by: String,
+    /// When.
+    pub at: Millis,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The access on one integration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    /// Integration name.
+    pub integration: String,
+    /// Integration kind.
+    pub kind: String,
+    /// The principal (role) provisioned, if the kind makes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    /// Whether the secret can still be shown.
+    pub credentials: CredentialState,
+}
+
+/// A revoke in progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokingRecord {
+    /// What the request becomes when the access is gone: expired, revoked or failed.
+    pub outcome: Status,
+    /// The end reason to record then.
+    pub reason: String,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// Last error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// When the next attempt is due.
+    pub next_retry: Millis,
+}
+
+/// What a request's deadline is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineKind {
+    /// A pending request times out.
+    PendingTimeout,
+    /// A granted request expires.
+    Expire,
+    /// A revoke attempt is due (first try, a retry, or a guard against a lost attempt).
+    RetryRevoke,
+}
+
+impl DeadlineKind {
+    /// The byte stored in the deadline index.
+    pub fn code(self) -> u8 {
+        match self {
+            DeadlineKind::PendingTimeout => 1,
+            DeadlineKind::Expire => 2,
+            DeadlineKind::RetryRevoke => 3,
+        }
+    }
+    /// The kind for a stored byte.
+    pub fn from_code(code: u8) -> Option<DeadlineKind> {
+        match code {
+            1 => Some(DeadlineKind::PendingTimeout),
+            2 => Some(DeadlineKind::Expire),
+            3 => Some(DeadlineKind::RetryRevoke),
+            _ => None,
+        }
+    }
+}
+
+/// A request's one entry in the deadline index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deadline {
+    /// When.
+    pub at: Millis,
+    /// What for.
+    pub kind: DeadlineKind,
+}
+
+/// One audit log entry as stored (the hash chain is over its canonical JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Sequence number from 1.
+    pub seq: u64,
+    /// When.
+    pub at: Millis,
+    /// Who: a user, or `jitd`.
+    pub actor: String,
+    /// What (`request.created`, …).
+    pub action: String,
+    /// The request concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestId>,
+    /// The request's status after this entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// The reason given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Details.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<String>,
+    /// Hex SHA-256 of the previous entry.
+    pub prev_hash: String,
+    /// Hex SHA-256 of this entry (computed with `hash` empty).
+    pub hash: String,
+}

@@ -1,0 +1,33 @@
+//! Table definitions and meta keys: the stored layout, versioned by `SCHEMA_VERSION`.
+
+use redb::TableDefinition;
+
+/// Counters and the schema version.
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Text metadata: the instance id and the audit chain's head hash.
+pub const META_TEXT: TableDefinition<&str, &str> = TableDefinition::new("meta_text");
+/// Every request by id (JSON `RequestRecord`).
+pub const REQUESTS: TableDefinition<u64, &[u8]> = TableDefinition::new("requests");
+/// Every request by requester: `(user, id) → ()`.
+pub const BY_REQUESTER: TableDefinition<(&str, u64), ()> = TableDefinition::new("by_requester");
+/// Open requests: `id → status index`. Restart reads only this, never the history.
+pub const OPEN: TableDefinition<u64, u8> = TableDefinition::new("open");
+/// The deadline index: `(deadline ms, id) → kind`.
+pub const DEADLINES: TableDefinition<(u64, u64), u8> = TableDefinition::new("deadlines");
+/// The audit log: `seq → JSON AuditEntry`.
+pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+/// Secrets not yet revealed: `(id, integration) → sealed bytes`.
+pub const SECRETS: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("secrets");
+
+/// `META` key: schema version.
+pub const KEY_SCHEMA: &str = "schema_version";
+/// `META` key: next request id.
+pub const KEY_NEXT_ID: &str = "next_request_id";
+/// `META` key: next audit sequence number.
+pub const KEY_NEXT_SEQ: &str = "next_audit_seq";
+/// `META_TEXT` key: instance id.
+pub const KEY_INSTANCE: &str = "instance_id";
+/// `META_TEXT` key: hash of the last audit entry.
+pub const KEY_AUDIT_HEAD: &str = "audit_head";
+/// The `prev_hash` of the first audit entry.
+pub const ZERO_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
