@@ -5,8 +5,87 @@
 //! resource types and permissions the integration offers, durations within bounds — so the
 //! daemon never re-checks what this crate checked.
 
-use std::path::PathBuf;
+mod duration;
+mod error;
+mod raw;
+mod suggest;
+mod validate;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+pub use error::{ConfigError, Problem};
+
+/// Reads and checks the config file at `path`.
+///
+/// Environment variables named by `url_env` are read, and files named by `url_file` (relative
+/// to the config file's directory), now: a config that loads is complete.
+///
+/// # Errors
+///
+/// [`ConfigError::Read`] when the file cannot be read; [`ConfigError::Invalid`] with every
+/// problem found otherwise.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+        path: path.to_owned(),
+        error,
+    })?;
+    parse(&text, path)
+}
+
+/// Checks config `text` as if read from `path` (used in messages and to resolve relative
+/// `url_file` paths). Reads the environment and `url_file`s like [`load`].
+///
+/// # Errors
+///
+/// [`ConfigError::Invalid`] with every problem found (for a TOML syntax error: the first one).
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    parse_with_env(text, path, &|name| std::env::var_os(name))
+}
+
+/// [`parse`] with environment variables (for `url_env`) looked up through `env` instead of the
+/// process environment, which tests cannot safely change.
+///
+/// # Errors
+///
+/// As [`parse`].
+pub fn parse_with_env(
+    text: &str,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> Result<Config, ConfigError> {
+    let mut problems = error::Problems::new(path, text);
+    let mut root = match toml::de::DeTable::parse(text) {
+        Ok(root) => root,
+        Err(e) => {
+            problems.at(
+                &e.span().unwrap_or(0..0),
+                format!("invalid TOML: {}", e.message().trim().replace('\n', "; ")),
+                "correct the TOML syntax here (see https://toml.io)",
+            );
+            return Err(problems.into_error());
+        }
+    };
+    raw::remove_unknown_keys(root.get_mut(), &mut problems);
+    let file: raw::RawFile =
+        match serde::Deserialize::deserialize(toml::de::Deserializer::from(root.clone())) {
+            Ok(file) => file,
+            Err(e) => {
+                raw::report_serde_error(&root, &e, &mut problems);
+                return Err(problems.into_error());
+            }
+        };
+    let mut checker = validate::Checker {
+        problems,
+        env,
+        base_dir: path.parent().map(Path::to_owned).unwrap_or_default(),
+    };
+    match validate::config(file, path, &mut checker) {
+        Some(config) if checker.problems.is_empty() => Ok(config),
+        _ => Err(checker.problems.into_error()),
+    }
+}
 
 /// A validated configuration.
 #[derive(Debug, Clone)]
@@ -19,6 +98,18 @@ pub struct Config {
     pub integrations: Vec<Integration>,
     /// The `[[flows]]`, in file order (the first flow that allows a request decides it).
     pub flows: Vec<Flow>,
+}
+
+impl Config {
+    /// The integration called `name`.
+    pub fn integration(&self, name: &str) -> Option<&Integration> {
+        self.integrations.iter().find(|i| i.name == name)
+    }
+
+    /// The flow called `name`.
+    pub fn flow(&self, name: &str) -> Option<&Flow> {
+        self.flows.iter().find(|f| f.name == name)
+    }
 }
 
 /// The `[daemon]` table.
@@ -66,8 +157,8 @@ impl Principal {
     }
 }
 
-/// A secret value from the config, an environment variable or a file. Its `Debug` and
-/// `Display` never show it.
+/// A secret value from the config, an environment variable or a file. Its `Debug` never
+/// shows it, and it has no `Display`, so it cannot end up in a message by accident.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
@@ -100,6 +191,13 @@ pub struct Integration {
     pub resource_types: Vec<ResourceType>,
     /// Kind-specific settings.
     pub kind: IntegrationKind,
+}
+
+impl Integration {
+    /// Its resource type called `name`.
+    pub fn resource_type(&self, name: &str) -> Option<&ResourceType> {
+        self.resource_types.iter().find(|t| t.name == name)
+    }
 }
 
 /// A resource type and the permissions that exist on it.

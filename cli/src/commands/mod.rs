@@ -1,0 +1,146 @@
+//! The command line: global flags, one subcommand per file, and what they share.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::client::Client;
+use crate::error::exit;
+use crate::output::Out;
+
+pub mod again;
+pub mod approve;
+pub mod audit;
+pub mod cancel;
+pub mod catalog;
+pub mod creds;
+pub mod ls;
+pub mod reject;
+pub mod request;
+pub mod revoke;
+pub mod shared;
+pub mod show;
+pub mod status;
+
+/// jit asks jitd, the local just-in-time access daemon, for access that ends by itself.
+///
+/// Request access to a resource for a while ("read on pg-main/database orders for 1h"),
+/// get it approved (automatically or by approvers, as the admin's access flows say), see
+/// your credentials once, and let it expire or revoke it early.
+#[derive(Debug, Parser)]
+#[command(
+    name = "jit",
+    version,
+    propagate_version = true,
+    arg_required_else_help = true,
+    after_help = "Start with `jit catalog` to see what you may request.\n\
+                  Exit codes, `--json` fields and examples: docs/cli.md"
+)]
+pub struct Cli {
+    /// The jitd socket [default: $XDG_RUNTIME_DIR/jit/jitd.sock if it exists, else
+    /// /run/jit/jitd.sock]
+    #[arg(
+        long,
+        global = true,
+        env = "JIT_SOCKET",
+        value_name = "PATH",
+        help_heading = "Global options"
+    )]
+    pub socket: Option<PathBuf>,
+
+    /// Print the result as JSON (errors as {"error":{"code","name","message"}})
+    #[arg(long, global = true, help_heading = "Global options")]
+    pub json: bool,
+
+    /// What to do
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    // The help texts are the doc comments of each command's `Args`.
+    #[command(visible_alias = "req")]
+    Request(request::Args),
+    #[command(visible_alias = "list")]
+    Ls(ls::Args),
+    Show(show::Args),
+    Approve(approve::Args),
+    Reject(reject::Args),
+    Cancel(cancel::Args),
+    Revoke(revoke::Args),
+    Again(again::Args),
+    Creds(creds::Args),
+    Catalog(catalog::Args),
+    Status(status::Args),
+    Audit(audit::Args),
+}
+
+/// How a command that ran without error ended, as far as the exit code is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// What was asked for happened.
+    Done,
+    /// The request ended badly (rejected, failed, canceled) while jit waited.
+    EndedBadly,
+    /// Not there yet: a wait timed out, or a revoke is still being retried.
+    StillWaiting,
+}
+
+impl Outcome {
+    /// The process exit code.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Done => exit::OK,
+            Outcome::EndedBadly => exit::ENDED_BADLY,
+            Outcome::StillWaiting => exit::STILL_WAITING,
+        }
+    }
+}
+
+/// What every command gets: the connection and the way to print.
+#[derive(Debug)]
+pub struct Ctx {
+    /// The connection to jitd.
+    pub client: Client,
+    /// Output settings.
+    pub out: Out,
+}
+
+/// Runs one command.
+pub async fn run(command: Command, ctx: &mut Ctx) -> anyhow::Result<Outcome> {
+    match command {
+        Command::Request(args) => request::run(ctx, args).await,
+        Command::Ls(args) => ls::run(ctx, args).await,
+        Command::Show(args) => show::run(ctx, args).await,
+        Command::Approve(args) => approve::run(ctx, args).await,
+        Command::Reject(args) => reject::run(ctx, args).await,
+        Command::Cancel(args) => cancel::run(ctx, args).await,
+        Command::Revoke(args) => revoke::run(ctx, args).await,
+        Command::Again(args) => again::run(ctx, args).await,
+        Command::Creds(args) => creds::run(ctx, args).await,
+        Command::Catalog(args) => catalog::run(ctx, args).await,
+        Command::Status(args) => status::run(ctx, args).await,
+        Command::Audit(args) => audit::run(ctx, args).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_work_after_the_subcommand() {
+        let cli =
+            Cli::try_parse_from(["jit", "ls", "--json", "--socket", "/tmp/s"]).expect("parses");
+        assert!(cli.json);
+        assert_eq!(cli.socket, Some(PathBuf::from("/tmp/s")));
+    }
+}

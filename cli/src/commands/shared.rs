@@ -1,0 +1,510 @@
+//! What several commands share: the one-line headline of a request, its "when" and status
+//! cells, the report after creating one, and waiting on `request.wait`.
+
+use std::time::{Duration, Instant};
+
+use jit_api::methods::{RequestWait, WaitFor, WaitParams};
+use jit_api::{ApprovalMode, CredentialState, Request, Status};
+
+use super::{Ctx, Outcome};
+use crate::format::{self, Paint, Style, span_secs};
+use crate::output::Out;
+
+/// The longest single `request.wait` call; longer waits loop, so a dead daemon is noticed.
+const WAIT_CALL_SECS: u64 = 60;
+
+/// How much longer than the daemon's own wait timeout jit waits for the answer.
+const WAIT_MARGIN: Duration = Duration::from_secs(10);
+
+/// Whether `req` is where `until` wants it.
+pub fn reached(req: &Request, until: WaitFor) -> bool {
+    match until {
+        WaitFor::Settled => req.status != Status::Granting,
+        WaitFor::Decided => !matches!(
+            req.status,
+            Status::Pending | Status::Scheduled | Status::Granting
+        ),
+        WaitFor::Closed => !req.status.is_open(),
+    }
+}
+
+/// Waits with `request.wait` until request `id` reaches `until`, or `total` has passed;
+/// returns the request as it is then.
+pub async fn wait(
+    ctx: &mut Ctx,
+    id: u64,
+    until: WaitFor,
+    total: Duration,
+) -> anyhow::Result<Request> {
+    let deadline = Instant::now() + total;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let secs = left.as_secs().clamp(1, WAIT_CALL_SECS);
+        let params = WaitParams {
+            id,
+            until,
+            timeout_secs: Some(secs),
+        };
+        let started = Instant::now();
+        let req = ctx
+            .client
+            .call_within::<RequestWait>(&params, Duration::from_secs(secs) + WAIT_MARGIN)
+            .await?;
+        if reached(&req, until) || Instant::now() >= deadline {
+            return Ok(req);
+        }
+        // A daemon that answers at once without the status changing would make this loop
+        // spin; pace it.
+        if started.elapsed() < Duration::from_millis(100) {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+}
+
+/// After `request.create` or `request.again`: waits as asked, prints the result, and says
+/// how it ended.
+///
+/// Without `--wait`, a request that is being provisioned is waited for until it settles,
+/// so the requester sees Granted or Failed. With `--wait`, a pending request is waited for
+/// until it is decided (and provisioned), up to `timeout`.
+pub async fn follow(
+    ctx: &mut Ctx,
+    req: Request,
+    wait_for_decision: bool,
+    timeout: Duration,
+) -> anyhow::Result<Outcome> {
+    let until = if wait_for_decision {
+        WaitFor::Decided
+    } else {
+        WaitFor::Settled
+    };
+    let mut req = req;
+    if !reached(&req, until) {
+        if !ctx.out.json && matches!(req.status, Status::Pending | Status::Scheduled) {
+            // stderr may not be the terminal stdout is: no colour there.
+            let plain = Out {
+                style: Style { color: false },
+                ..ctx.out
+            };
+            ctx.out.note(&format!(
+                "{}\nwaiting up to {} (Ctrl-C stops waiting; the request stays)",
+                headline(&req, &plain),
+                span_secs(timeout.as_secs())
+            ));
+        }
+        req = wait(ctx, req.id, until, timeout).await?;
+    }
+    if ctx.out.json {
+        ctx.out.json(&req)?;
+    } else {
+        ctx.out.print(&report(&req, &ctx.out))?;
+    }
+    Ok(match req.status {
+        Status::Failed | Status::Rejected | Status::Canceled => Outcome::EndedBadly,
+        Status::Granting => Outcome::StillWaiting,
+        Status::Pending | Status::Scheduled if wait_for_decision => Outcome::StillWaiting,
+        _ => Outcome::Done,
+    })
+}
+
+/// "Request 42 Granted — expires in 30m (14:05)", one line for any status.
+pub fn headline(req: &Request, out: &Out) -> String {
+    let c = &out.clock;
+    let label = out.style.status(req.status);
+    let id = req.id;
+    let rest = match req.status {
+        Status::Pending => {
+            let a = &req.approval;
+            let mut text = format!(
+                "waiting for approval by {}",
+                format::approvers(&a.approvers)
+            );
+            if a.required > 1 {
+                text.push_str(&format!(
+                    " ({} of {} approvals)",
+                    a.approvals.len(),
+                    a.required
+                ));
+            }
+            text
+        }
+        Status::Scheduled => "approved; access starts at its scheduled time".into(),
+        Status::Granting => "access is being provisioned".into(),
+        Status::Granted => match req.expires_at {
+            Some(t) => format!("expires {}", c.both(t)),
+            None => "access is ready".into(),
+        },
+        Status::Revoking => revoking_text(req, out),
+        Status::Expired | Status::Revoked => match req.ended_at {
+            Some(t) => format!("access ended {}", c.both(t)),
+            None => "access is gone".into(),
+        },
+        Status::Rejected | Status::Failed | Status::Canceled => {
+            why_closed(req).unwrap_or_else(|| req.status.as_str().into())
+        }
+    };
+    let dry = if req.dry_run { " [dry-run]" } else { "" };
+    format!("Request {id} {label}{dry} — {rest}")
+}
+
+/// When a revoke is tried next: "next try in 4s (14:05)", or "retrying now" when due.
+pub fn next_try(r: &jit_api::Revoking, out: &Out) -> String {
+    if r.next_retry_at > out.clock.now {
+        format!("next try {}", out.clock.both(r.next_retry_at))
+    } else {
+        "retrying now".into()
+    }
+}
+
+/// "access still exists; next try in 4s (14:05) (attempt 3 failed: connection refused)".
+fn revoking_text(req: &Request, out: &Out) -> String {
+    let Some(r) = &req.revoking else {
+        return "access is being taken away".into();
+    };
+    let mut text = format!("access still exists; {}", next_try(r, out));
+    if let Some(error) = &r.error {
+        text.push_str(&format!(" (attempt {} failed: {error})", r.attempts));
+    }
+    text
+}
+
+/// Why a closed request ended, in words, if the daemon said.
+pub fn why_closed(req: &Request) -> Option<String> {
+    if let Some(rejection) = &req.approval.rejection {
+        return Some(match &rejection.reason {
+            Some(reason) => format!("rejected by {}: {reason}", rejection.by),
+            None => format!("rejected by {}", rejection.by),
+        });
+    }
+    req.error.clone().or_else(|| req.end_reason.clone())
+}
+
+/// "alice: read on pg-main/database orders, payments for 1h".
+pub fn summary(req: &Request) -> String {
+    format!(
+        "{}: {} on {}/{} {} for {}",
+        req.requester,
+        req.permissions.join(", "),
+        req.integration,
+        req.resource_type,
+        format::list(&req.resources, 60),
+        span_secs(req.duration_secs)
+    )
+}
+
+/// After approve, reject or cancel: "Approved request 42 (alice: …)" and the headline.
+pub fn decided(verb: &str, req: &Request, out: &Out) -> String {
+    format!(
+        "{verb} request {} ({})\n{}\n",
+        req.id,
+        summary(req),
+        headline(req, out)
+    )
+}
+
+/// The report after creating a request: the headline, the admins' messages, and what to
+/// do next.
+pub fn report(req: &Request, out: &Out) -> String {
+    let id = req.id;
+    let mut lines = vec![headline(req, out)];
+    if let Some(repeats) = req.repeats {
+        lines.push(format!("(repeats request {repeats})"));
+    }
+    match req.status {
+        Status::Granted => {
+            for s in &req.sessions {
+                if let Some(message) = &s.message {
+                    lines.push(format!(
+                        "Message from your admin about {}: {message}",
+                        s.integration
+                    ));
+                }
+            }
+            if req.dry_run || req.sessions.iter().any(|s| s.dry_run) {
+                lines.push("dry-run: nothing was provisioned".into());
+            }
+            if req
+                .sessions
+                .iter()
+                .any(|s| s.credentials == CredentialState::Unrevealed)
+            {
+                lines.push(format!(
+                    "Run `jit creds {id}` to see your credentials once."
+                ));
+            }
+        }
+        Status::Pending => {
+            let a = &req.approval;
+            if a.mode == ApprovalMode::Manual {
+                let needed = if a.required > 1 {
+                    format!("{} approvals needed", a.required)
+                } else {
+                    "1 approval needed".into()
+                };
+                lines.push(format!(
+                    "Who can approve: {} ({needed}). They run `jit approve {id}`.",
+                    format::approvers(&a.approvers)
+                ));
+            }
+            if let Some(t) = req.pending_until {
+                lines.push(format!(
+                    "If nobody decides, it is rejected {}.",
+                    out.clock.both(t)
+                ));
+            }
+            lines.push(format!(
+                "Follow it with `jit show {id}`; withdraw it with `jit cancel {id}`."
+            ));
+        }
+        Status::Scheduled | Status::Granting => {
+            lines.push(format!("Follow it with `jit show {id}`."));
+        }
+        Status::Failed => {
+            lines.push(
+                "Nothing was left provisioned. Contact your admin if the error is theirs to fix."
+                    .into(),
+            );
+            lines.push(format!(
+                "Try again later with `jit again {id} --reason TEXT`."
+            ));
+        }
+        Status::Rejected | Status::Canceled | Status::Expired | Status::Revoked => {
+            lines.push(format!("Ask again with `jit again {id} --reason TEXT`."));
+        }
+        Status::Revoking => {}
+    }
+    let mut text = lines.join("\n");
+    text.push('\n');
+    text
+}
+
+/// The STATUS cell of a request: its label, with "retry in 4s" while revoking.
+pub fn status_cell(req: &Request, out: &Out) -> (Paint, String) {
+    let mut text = req.status.label().to_owned();
+    if let Some(r) = &req.revoking {
+        if req.status != Status::Revoking {
+            text = Status::Revoking.label().to_owned();
+        }
+        if r.next_retry_at > out.clock.now {
+            text.push_str(&format!(
+                " (retry in {})",
+                out.clock.span_to(r.next_retry_at)
+            ));
+        } else {
+            text.push_str(" (retrying)");
+        }
+        return (Paint::Red, text);
+    }
+    if req.dry_run {
+        text.push_str(" [dry-run]");
+    }
+    (Paint::of(req.status), text)
+}
+
+/// The WHEN cell: "expires in 42m", "pending 3m", "ended 2h ago".
+pub fn when_cell(req: &Request, out: &Out) -> String {
+    let c = &out.clock;
+    match req.status {
+        Status::Pending => format!("pending {}", c.span_to(req.created_at)),
+        Status::Scheduled => format!("scheduled {}", c.relative(req.created_at)),
+        Status::Granting => match req.granted_at {
+            Some(t) => format!("granting {}", c.span_to(t)),
+            None => format!("granting {}", c.span_to(req.created_at)),
+        },
+        Status::Granted => match req.expires_at {
+            Some(t) => format!("expires {}", c.relative(t)),
+            None => "granted".into(),
+        },
+        Status::Revoking => match req.expires_at {
+            Some(t) if t <= c.now => format!("was due {}", c.relative(t)),
+            Some(t) => format!("expires {}", c.relative(t)),
+            None => "revoking".into(),
+        },
+        _ => format!(
+            "ended {}",
+            c.relative(req.ended_at.unwrap_or(req.created_at))
+        ),
+    }
+}
+
+#[cfg(test)]
+pub mod tests {
+    //! Hand-built requests for the renderers' tests.
+
+    use super::*;
+    use crate::format::{Clock, Style};
+    use jit_api::{Approval, Decision, Revoking, Session};
+    use time::macros::{datetime, offset};
+
+    /// Output without colour, at 2025-11-23 13:35 UTC, local offset UTC+1.
+    pub fn out() -> Out {
+        Out {
+            json: false,
+            tty: false,
+            style: Style::PLAIN,
+            clock: Clock {
+                now: datetime!(2025-11-23 13:35:00 UTC),
+                offset: Some(offset!(+1)),
+            },
+        }
+    }
+
+    /// Request 42: alice, read on pg-main/database orders, granted 30m ago for 1h.
+    pub fn granted() -> Request {
+        Request {
+            id: 42,
+            requester: "alice".into(),
+            flow: "dba-read".into(),
+            integration: "pg-main".into(),
+            resource_type: "database".into(),
+            resources: vec!["orders".into()],
+            permissions: vec!["read".into()],
+            justification: Some("INC-4312".into()),
+            status: Status::Granted,
+            duration_secs: 3600,
+            created_at: datetime!(2025-11-23 13:05:00 UTC),
+            pending_until: None,
+            granted_at: Some(datetime!(2025-11-23 13:05:00 UTC)),
+            expires_at: Some(datetime!(2025-11-23 14:05:00 UTC)),
+            ended_at: None,
+            end_reason: None,
+            error: None,
+            approval: Approval {
+                mode: ApprovalMode::Auto,
+                approvers: vec![],
+                required: 0,
+                approvals: vec![],
+                rejection: None,
+            },
+            repeats: None,
+            sessions: vec![Session {
+                integration: "pg-main".into(),
+                kind: "postgres".into(),
+                principal: Some("jit_alice_42".into()),
+                credentials: CredentialState::Unrevealed,
+                message: Some("use the read replica for reports".into()),
+                dry_run: false,
+            }],
+            revoking: None,
+            dry_run: false,
+        }
+    }
+
+    /// Request 43: bob, pending for 3m, manual approval by carol or %dba.
+    pub fn pending() -> Request {
+        Request {
+            id: 43,
+            requester: "bob".into(),
+            status: Status::Pending,
+            created_at: datetime!(2025-11-23 13:32:00 UTC),
+            pending_until: Some(datetime!(2025-11-23 15:35:00 UTC)),
+            granted_at: None,
+            expires_at: None,
+            sessions: vec![],
+            approval: Approval {
+                mode: ApprovalMode::Manual,
+                approvers: vec!["carol".into(), "%dba".into()],
+                required: 1,
+                approvals: vec![],
+                rejection: None,
+            },
+            ..granted()
+        }
+    }
+
+    /// Request 44: expired 2h ago.
+    pub fn expired() -> Request {
+        Request {
+            id: 44,
+            status: Status::Expired,
+            created_at: datetime!(2025-11-23 10:35:00 UTC),
+            granted_at: Some(datetime!(2025-11-23 10:35:00 UTC)),
+            expires_at: Some(datetime!(2025-11-23 11:35:00 UTC)),
+            ended_at: Some(datetime!(2025-11-23 11:35:00 UTC)),
+            end_reason: Some("expired".into()),
+            sessions: vec![],
+            ..granted()
+        }
+    }
+
+    /// Request 45: revoking, next retry in 4s after a failed attempt.
+    pub fn revoking() -> Request {
+        Request {
+            id: 45,
+            status: Status::Revoking,
+            revoking: Some(Revoking {
+                error: Some("connection refused".into()),
+                attempts: 3,
+                next_retry_at: datetime!(2025-11-23 13:35:04 UTC),
+                outcome: Status::Revoked,
+            }),
+            ..granted()
+        }
+    }
+
+    #[test]
+    fn granted_report_has_expiry_admin_message_and_next_step() {
+        let text = report(&granted(), &out());
+        assert_eq!(
+            text,
+            "Request 42 Granted — expires in 30m (15:05)\n\
+             Message from your admin about pg-main: use the read replica for reports\n\
+             Run `jit creds 42` to see your credentials once.\n"
+        );
+    }
+
+    #[test]
+    fn pending_report_names_the_approvers() {
+        let text = report(&pending(), &out());
+        assert!(text.starts_with("Request 43 Pending — waiting for approval by carol, %dba\n"));
+        assert!(text.contains("Who can approve: carol, %dba (1 approval needed)"));
+        assert!(text.contains("`jit approve 43`"));
+        assert!(text.contains("rejected in 2h (16:35)"));
+    }
+
+    #[test]
+    fn dry_run_says_nothing_was_provisioned() {
+        let mut req = granted();
+        req.dry_run = true;
+        req.sessions[0].dry_run = true;
+        req.sessions[0].credentials = CredentialState::None;
+        req.sessions[0].message = None;
+        let text = report(&req, &out());
+        assert!(text.contains("[dry-run]"));
+        assert!(text.contains("dry-run: nothing was provisioned"));
+        assert!(!text.contains("jit creds"));
+    }
+
+    #[test]
+    fn rejected_headline_names_who_and_why() {
+        let mut req = pending();
+        req.status = Status::Rejected;
+        req.approval.rejection = Some(Decision {
+            by: "carol".into(),
+            at: datetime!(2025-11-23 13:34:00 UTC),
+            reason: Some("not during the freeze".into()),
+        });
+        assert_eq!(
+            headline(&req, &out()),
+            "Request 43 Rejected — rejected by carol: not during the freeze"
+        );
+    }
+
+    #[test]
+    fn status_and_when_cells() {
+        let o = out();
+        assert_eq!(status_cell(&revoking(), &o).1, "Revoking (retry in 4s)");
+        assert_eq!(when_cell(&granted(), &o), "expires in 30m");
+        assert_eq!(when_cell(&pending(), &o), "pending 3m");
+        assert_eq!(when_cell(&expired(), &o), "ended 2h ago");
+    }
+
+    #[test]
+    fn waiting_targets() {
+        assert!(reached(&granted(), WaitFor::Settled));
+        assert!(reached(&pending(), WaitFor::Settled));
+        assert!(!reached(&pending(), WaitFor::Decided));
+        assert!(!reached(&revoking(), WaitFor::Closed));
+        assert!(reached(&expired(), WaitFor::Closed));
+    }
+}

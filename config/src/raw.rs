@@ -1,0 +1,491 @@
+//! The file as written: serde structs that keep each value's position, the table of allowed
+//! keys, and the checks that run on the parsed TOML tree before serde sees it.
+//!
+//! Every field is optional here so that serde fails only on a value of the wrong type; whether a
+//! key is required, and every other rule, is checked in `validate`, which can report all
+//! problems at once.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use serde::Deserialize;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::error::Problems;
+use crate::suggest;
+
+/// A string and where it is.
+pub(crate) type Str = Spanned<String>;
+/// A list of strings, and where the list and each string are.
+pub(crate) type StrList = Spanned<Vec<Str>>;
+
+/// The whole file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFile {
+    pub daemon: Option<Spanned<RawDaemon>>,
+    #[serde(default)]
+    pub integrations: Vec<Spanned<RawIntegration>>,
+    #[serde(default)]
+    pub flows: Vec<Spanned<RawFlow>>,
+}
+
+/// `[daemon]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDaemon {
+    pub admins: Option<StrList>,
+    pub pending_ttl: Option<Str>,
+    pub socket_mode: Option<Str>,
+    pub log: Option<Str>,
+}
+
+/// One `[[integrations]]` entry; the keys of every kind (which key suits which kind is checked
+/// later, with a better message than serde's).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawIntegration {
+    pub name: Option<Str>,
+    pub kind: Option<Str>,
+    pub message: Option<Str>,
+    pub url: Option<Str>,
+    pub url_env: Option<Str>,
+    pub url_file: Option<Str>,
+    pub role_prefix: Option<Str>,
+    pub client_host: Option<Str>,
+    pub client_port: Option<Spanned<i64>>,
+    pub resource_types: Option<Spanned<BTreeMap<Str, StrList>>>,
+}
+
+/// One `[[flows]]` entry.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFlow {
+    pub name: Option<Str>,
+    pub requesters: Option<StrList>,
+    pub integration: Option<Str>,
+    pub resource_types: Option<StrList>,
+    pub resources: Option<StrList>,
+    pub permissions: Option<StrList>,
+    pub approval: Option<Str>,
+    pub approvers: Option<StrList>,
+    pub approvals_required: Option<Spanned<i64>>,
+    pub default_duration: Option<Str>,
+    pub max_duration: Option<Str>,
+    pub justification: Option<Str>,
+    pub justification_pattern: Option<Str>,
+    pub pending_ttl: Option<Str>,
+}
+
+/// The keys a table may hold: the single source for unknown-key and wrong-type messages.
+/// (`tests::schema_matches_raw_structs` keeps it in step with the structs above.)
+pub(crate) struct Schema {
+    /// How the table is written in the file.
+    pub table: &'static str,
+    /// For arrays of tables: the word for one entry (`flow`), used with its name.
+    pub entry: Option<&'static str>,
+    pub keys: &'static [Key],
+}
+
+/// One allowed key.
+pub(crate) struct Key {
+    pub name: &'static str,
+    /// What its value must be, as a phrase: "a duration like \"4h\"".
+    pub expects: &'static str,
+    /// The schema of the table (or of each table in the array) it holds, if any.
+    pub child: Option<&'static Schema>,
+}
+
+const fn key(name: &'static str, expects: &'static str) -> Key {
+    Key {
+        name,
+        expects,
+        child: None,
+    }
+}
+
+const DURATION: &str = "a duration like \"30m\", \"1h 30m\" or \"2d\"";
+const PRINCIPALS: &str = "a list of principals like [\"alice\", \"%dev\"] (\"*\" is anyone)";
+const STRINGS: &str = "a list of strings";
+
+pub(crate) const TOP: Schema = Schema {
+    table: "the top level of the file",
+    entry: None,
+    keys: &[
+        Key {
+            name: "daemon",
+            expects: "a table: [daemon]",
+            child: Some(&DAEMON),
+        },
+        Key {
+            name: "integrations",
+            expects: "an array of tables: [[integrations]]",
+            child: Some(&INTEGRATION),
+        },
+        Key {
+            name: "flows",
+            expects: "an array of tables: [[flows]]",
+            child: Some(&FLOW),
+        },
+    ],
+};
+
+pub(crate) const DAEMON: Schema = Schema {
+    table: "[daemon]",
+    entry: None,
+    keys: &[
+        key("admins", PRINCIPALS),
+        key("pending_ttl", DURATION),
+        key("socket_mode", "a string of octal digits like \"0660\""),
+        key("log", "a log filter string like \"info\" or \"jitd=debug\""),
+    ],
+};
+
+pub(crate) const INTEGRATION: Schema = Schema {
+    table: "[[integrations]]",
+    entry: Some("integration"),
+    keys: &[
+        key("name", "a string like \"pg-main\""),
+        key("kind", "a string: \"postgres\" or \"dry-run\""),
+        key("message", "a string"),
+        key(
+            "url",
+            "a string like \"postgres://USER@HOST:5432/DATABASE\"",
+        ),
+        key(
+            "url_env",
+            "the name of an environment variable, as a string",
+        ),
+        key("url_file", "a file path, as a string"),
+        key("role_prefix", "a string like \"jit_\""),
+        key("client_host", "a host name, as a string"),
+        key("client_port", "a port number like 5432 (no quotes)"),
+        key(
+            "resource_types",
+            "a table of resource types, each with a list of permissions, like { database = [\"read\", \"write\"] }",
+        ),
+    ],
+};
+
+pub(crate) const FLOW: Schema = Schema {
+    table: "[[flows]]",
+    entry: Some("flow"),
+    keys: &[
+        key("name", "a string like \"pg-read\""),
+        key("requesters", PRINCIPALS),
+        key("integration", "the name of an integration, as a string"),
+        key("resource_types", STRINGS),
+        key(
+            "resources",
+            "a list of resource names or patterns like [\"orders\", \"report_*\"]",
+        ),
+        key("permissions", STRINGS),
+        key("approval", "a string: \"auto\" or \"manual\""),
+        key("approvers", PRINCIPALS),
+        key("approvals_required", "a whole number like 2 (no quotes)"),
+        key("default_duration", DURATION),
+        key("max_duration", DURATION),
+        key("justification", "a string: \"required\" or \"optional\""),
+        key("justification_pattern", "a regular expression, as a string"),
+        key("pending_ttl", DURATION),
+    ],
+};
+
+impl Schema {
+    fn key(&self, name: &str) -> Option<&'static Key> {
+        self.keys.iter().find(|k| k.name == name)
+    }
+
+    fn key_list(&self) -> String {
+        let names: Vec<&str> = self.keys.iter().map(|k| k.name).collect();
+        names.join(", ")
+    }
+
+    /// How to name one table of this schema at the start of a message: `flow "pg-read": `,
+    /// `flow #2: `, `[daemon]: `, or nothing at the top level.
+    fn prefix(&self, table: &DeTable<'_>, index: Option<usize>) -> String {
+        if self.table == TOP.table {
+            String::new()
+        } else {
+            format!("{}: ", self.label(table, index))
+        }
+    }
+
+    /// How to name one table of this schema in a message: `flow "pg-read"`, `flow #2`, `[daemon]`.
+    fn label(&self, table: &DeTable<'_>, index: Option<usize>) -> String {
+        match (self.entry, index) {
+            (Some(entry), Some(index)) => entry_label(
+                entry,
+                table.get("name").and_then(|v| v.get_ref().as_str()),
+                index,
+            ),
+            _ => self.table.to_owned(),
+        }
+    }
+}
+
+/// How to name an array entry in a message: by its name when it has a usable one, else by its
+/// place in the file.
+pub(crate) fn entry_label(entry: &str, name: Option<&str>, index: usize) -> String {
+    match name {
+        Some(name) if !name.trim().is_empty() && name.len() <= 64 && !name.contains('"') => {
+            format!("{entry} \"{name}\"")
+        }
+        _ => format!("{entry} #{}", index + 1),
+    }
+}
+
+/// Reports every key that no schema allows and removes it, so that serde (which denies unknown
+/// fields) goes on to check the rest.
+pub(crate) fn remove_unknown_keys(root: &mut DeTable<'_>, problems: &mut Problems<'_>) {
+    remove_unknown(root, &TOP, None, problems);
+}
+
+fn remove_unknown(
+    table: &mut DeTable<'_>,
+    schema: &'static Schema,
+    index: Option<usize>,
+    problems: &mut Problems<'_>,
+) {
+    let unknown: Vec<(String, Range<usize>)> = table
+        .keys()
+        .filter(|k| schema.key(k.get_ref()).is_none())
+        .map(|k| (k.get_ref().to_string(), k.span()))
+        .collect();
+    if !unknown.is_empty() {
+        let label = schema.label(table, index);
+        for (name, span) in &unknown {
+            let names = schema.keys.iter().map(|k| k.name);
+            let hint = match suggest::closest(name, names) {
+                Some(close) => format!("did you mean \"{close}\"? "),
+                None => String::new(),
+            };
+            problems.at(
+                span,
+                format!("unknown key \"{}\" in {label}", suggest::clip(name)),
+                format!(
+                    "{hint}the keys of {} are: {}",
+                    schema.table,
+                    schema.key_list()
+                ),
+            );
+        }
+        for (name, _) in &unknown {
+            table.remove(name.as_str());
+        }
+    }
+    for (k, value) in table.iter_mut() {
+        let Some(child) = schema.key(k.get_ref()).and_then(|k| k.child) else {
+            continue;
+        };
+        match value.get_mut() {
+            DeValue::Table(t) => remove_unknown(t, child, None, problems),
+            DeValue::Array(items) => {
+                for (i, item) in items.iter_mut().enumerate() {
+                    if let DeValue::Table(t) = item.get_mut() {
+                        remove_unknown(t, child, Some(i), problems);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Turns a serde error (in practice: a value of the wrong type) into a problem naming the key,
+/// what it must be and what was found — never the value itself, which could be a secret.
+pub(crate) fn report_serde_error(
+    root: &Spanned<DeTable<'_>>,
+    error: &toml::de::Error,
+    problems: &mut Problems<'_>,
+) {
+    let span = error.span().unwrap_or(0..0);
+    match locate(root.get_ref(), &TOP, None, &span) {
+        Some(found) => {
+            let what = article(found.value_type);
+            problems.at(
+                &span,
+                format!(
+                    "{}wrong type for {} (found {what})",
+                    found.prefix, found.key.name
+                ),
+                format!("write {} as {}", found.key.name, found.key.expects),
+            );
+        }
+        // Not expected: every serde failure should be at some key. Say what serde said, with
+        // anything quoted taken out.
+        None => problems.at(
+            &span,
+            scrub_quoted(error.message()),
+            "compare the file with docs/config.md",
+        ),
+    }
+}
+
+struct Located {
+    prefix: String,
+    key: &'static Key,
+    value_type: &'static str,
+}
+
+/// Finds the key whose value holds `span`. Tables are searched whole: the span of a table
+/// written as `[daemon]` covers only its header, not the keys below it.
+fn locate(
+    table: &DeTable<'_>,
+    schema: &'static Schema,
+    index: Option<usize>,
+    span: &Range<usize>,
+) -> Option<Located> {
+    let contains = |r: Range<usize>| r.start <= span.start && span.start < r.end.max(r.start + 1);
+    for (k, value) in table.iter() {
+        let Some(key) = schema.key(k.get_ref()) else {
+            continue;
+        };
+        if let Some(child) = key.child {
+            let deeper = match value.get_ref() {
+                DeValue::Table(t) => locate(t, child, None, span),
+                DeValue::Array(items) => items.iter().enumerate().find_map(|(i, item)| match item
+                    .get_ref()
+                {
+                    DeValue::Table(t) => locate(t, child, Some(i), span),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            if deeper.is_some() {
+                return deeper;
+            }
+        }
+        if contains(value.span()) || contains(k.span()) {
+            return Some(Located {
+                prefix: schema.prefix(table, index),
+                key,
+                value_type: innermost_type(value, span),
+            });
+        }
+    }
+    None
+}
+
+/// The type of the innermost value containing `span`: the wrong element of a list, not the list.
+fn innermost_type(value: &Spanned<DeValue<'_>>, span: &Range<usize>) -> &'static str {
+    let inner = match value.get_ref() {
+        DeValue::Array(items) => items.iter().find(|v| v.span().contains(&span.start)),
+        DeValue::Table(t) => t.values().find(|v| v.span().contains(&span.start)),
+        _ => None,
+    };
+    match inner {
+        Some(inner) => innermost_type(inner, span),
+        None => value.get_ref().type_str(),
+    }
+}
+
+fn article(type_str: &str) -> String {
+    let name = match type_str {
+        "array" => "list",
+        other => other,
+    };
+    if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        format!("an {name}")
+    } else {
+        format!("a {name}")
+    }
+}
+
+/// Replaces every double-quoted part of a message with `"…"`.
+fn scrub_quoted(message: &str) -> String {
+    let mut out = String::new();
+    let mut quoted = false;
+    for (i, part) in message.split('"').enumerate() {
+        if i > 0 {
+            out.push('"');
+        }
+        if quoted {
+            out.push('…');
+        } else {
+            out.push_str(part);
+        }
+        quoted = !quoted;
+    }
+    out.replace('\n', "; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Captures the field names a derived `Deserialize` asks for.
+    #[derive(Debug)]
+    struct Fields(Vec<&'static str>);
+
+    impl std::fmt::Display for Fields {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{:?}", self.0)
+        }
+    }
+
+    impl std::error::Error for Fields {}
+
+    impl serde::de::Error for Fields {
+        fn custom<T: std::fmt::Display>(_: T) -> Self {
+            Fields(Vec::new())
+        }
+    }
+
+    struct FieldNames;
+
+    impl<'de> serde::Deserializer<'de> for FieldNames {
+        type Error = Fields;
+
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Fields> {
+            Err(Fields(Vec::new()))
+        }
+
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Fields> {
+            Err(Fields(fields.to_vec()))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+
+    fn fields_of<'de, T: Deserialize<'de>>() -> Vec<&'static str> {
+        let mut fields = T::deserialize(FieldNames)
+            .err()
+            .map(|f| f.0)
+            .unwrap_or_default();
+        fields.sort_unstable();
+        fields
+    }
+
+    fn keys_of(schema: &Schema) -> Vec<&'static str> {
+        let mut keys: Vec<&str> = schema.keys.iter().map(|k| k.name).collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    #[test]
+    fn schema_matches_raw_structs() {
+        assert_eq!(fields_of::<RawFile>(), keys_of(&TOP));
+        assert_eq!(fields_of::<RawDaemon>(), keys_of(&DAEMON));
+        assert_eq!(fields_of::<RawIntegration>(), keys_of(&INTEGRATION));
+        assert_eq!(fields_of::<RawFlow>(), keys_of(&FLOW));
+    }
+
+    #[test]
+    fn scrub_removes_quoted_parts() {
+        assert_eq!(
+            scrub_quoted("invalid type: string \"secret\", expected u16"),
+            "invalid type: string \"…\", expected u16"
+        );
+    }
+}

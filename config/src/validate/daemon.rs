@@ -1,0 +1,102 @@
+//! The `[daemon]` table.
+
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::{Checker, principals};
+use crate::raw::RawDaemon;
+use crate::{DaemonSection, duration, suggest};
+
+/// `pending_ttl` when the file gives none.
+const DEFAULT_PENDING_TTL: Duration = Duration::from_secs(2 * 60 * 60);
+/// `socket_mode` when the file gives none: every local user may connect; the engine decides
+/// what each may do.
+const DEFAULT_SOCKET_MODE: u32 = 0o666;
+
+/// Checks `[daemon]` (absent: all defaults).
+pub(super) fn check(
+    raw: Option<&Spanned<RawDaemon>>,
+    ck: &mut Checker<'_>,
+) -> Option<DaemonSection> {
+    let Some(raw) = raw else {
+        return Some(DaemonSection {
+            admins: Vec::new(),
+            pending_ttl: DEFAULT_PENDING_TTL,
+            socket_mode: DEFAULT_SOCKET_MODE,
+            log: None,
+        });
+    };
+    let raw = raw.get_ref();
+    let label = "[daemon]";
+
+    let admins = match &raw.admins {
+        Some(list) => principals(list, "admins", label, ck),
+        None => Some(Vec::new()),
+    };
+    let pending_ttl = match &raw.pending_ttl {
+        Some(v) => duration::parse(v, "pending_ttl", label, &mut ck.problems),
+        None => Some(DEFAULT_PENDING_TTL),
+    };
+    let socket_mode = match &raw.socket_mode {
+        Some(v) => {
+            let mode = parse_mode(v.get_ref());
+            if mode.is_none() {
+                ck.problems.at(
+                    &v.span(),
+                    format!(
+                        "{label}: socket_mode \"{}\" is not a file mode",
+                        suggest::clip(v.get_ref())
+                    ),
+                    "write 3 or 4 octal digits, at most \"0777\", like \"0660\"",
+                );
+            }
+            mode
+        }
+        None => Some(DEFAULT_SOCKET_MODE),
+    };
+    let log = match &raw.log {
+        Some(v) if v.get_ref().trim().is_empty() => {
+            ck.problems.at(
+                &v.span(),
+                format!("{label}: log is empty"),
+                "write a filter like \"info\" or \"jitd=debug\", or remove log",
+            );
+            None
+        }
+        Some(v) => Some(Some(v.get_ref().trim().to_owned())),
+        None => Some(None),
+    };
+
+    Some(DaemonSection {
+        admins: admins?,
+        pending_ttl: pending_ttl?,
+        socket_mode: socket_mode?,
+        log: log?,
+    })
+}
+
+/// `"0666"`, `"666"` or `"0o666"` → 0o666; permission bits only.
+fn parse_mode(s: &str) -> Option<u32> {
+    let digits = s.strip_prefix("0o").unwrap_or(s);
+    if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b))
+    {
+        return None;
+    }
+    u32::from_str_radix(digits, 8).ok().filter(|&m| m <= 0o777)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes() {
+        assert_eq!(parse_mode("0666"), Some(0o666));
+        assert_eq!(parse_mode("660"), Some(0o660));
+        assert_eq!(parse_mode("0o600"), Some(0o600));
+        for bad in ["", "0999", "4755", "rw-rw-rw-", "00666", "0o", "-1"] {
+            assert_eq!(parse_mode(bad), None, "{bad:?}");
+        }
+    }
+}
