@@ -143,6 +143,19 @@ async fn handle(methods: &Methods, line: &[u8]) -> Option<String> {
             "invalid request: needs \"jsonrpc\": \"2.0\", a string \"method\" and an \"id\"",
         ));
     }
+    let name = obj
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if methods.method(name).is_none() {
+        return Some(error_line(
+            &id,
+            -32601,
+            &format!(
+                "unknown method \"{name}\"; see docs/api.md for the methods (daemon.status lists the protocol version)"
+            ),
+        ));
+    }
     match methods.raw_json_request(text, 1).await {
         Ok((resp, _rx)) => {
             let resp = resp.get();

@@ -1,0 +1,154 @@
+//! Real PostgreSQL for tests: a database per test (dropped after), `psql` as the client,
+//! and the one pg_hba rule that makes the server check jit roles' passwords.
+
+use std::process::{Command, Output, Stdio};
+use std::sync::Once;
+
+/// The admin URL of the machine's PostgreSQL.
+pub const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Runs SQL as the `postgres` superuser and returns its unaligned output.
+pub fn admin_sql(db: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            db,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-Atc",
+            sql,
+        ])
+        .output()
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "psql as postgres failed on {sql:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Runs SQL as `user` with `password` over TCP; the output (success or not) is returned.
+pub fn user_sql(user: &str, password: &str, db: &str, sql: &str) -> Output {
+    Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            user,
+            "-d",
+            db,
+            "-w",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-Atc",
+            sql,
+        ])
+        .env("PGPASSWORD", password)
+        .env("PGCONNECT_TIMEOUT", "5")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run psql")
+}
+
+static HBA: Once = Once::new();
+
+/// The pg_hba lines that make the server check passwords over TCP for every role but
+/// `postgres` (the machine's default is trust for everyone, which would let any existing
+/// role in without a password and make password tests meaningless). PostgreSQL 15 has no
+/// regular expressions for user names in pg_hba, so the rule cannot name jit's roles alone.
+pub const HBA_RULES: [&str; 2] = [
+    "host all postgres 127.0.0.1/32 trust",
+    "host all all 127.0.0.1/32 scram-sha-256",
+];
+
+/// Puts [`HBA_RULES`] first in the server's pg_hba.conf (once) and reloads it.
+pub fn require_passwords_for_test_roles() {
+    HBA.call_once(|| {
+        let hba = admin_sql("postgres", "SHOW hba_file");
+        let text = std::fs::read_to_string(&hba).unwrap_or_else(|e| panic!("read {hba}: {e}"));
+        let mut lines = text.lines();
+        let present = HBA_RULES.iter().all(|r| text.lines().any(|l| l.trim() == *r))
+            && lines.find(|l| !l.trim().is_empty() && !l.starts_with('#')).map(str::trim) == Some(HBA_RULES[0]);
+        if !present {
+            let kept: Vec<&str> = text
+                .lines()
+                .filter(|l| !HBA_RULES.contains(&l.trim()) && !l.contains("/^(jt|jit_)") && !l.starts_with("# jit tests"))
+                .collect();
+            let new = format!(
+                "# jit tests: roles other than postgres must log in with their password over TCP\n{}\n{}\n{}\n",
+                HBA_RULES[0],
+                HBA_RULES[1],
+                kept.join("\n")
+            );
+            std::fs::write(&hba, new).unwrap_or_else(|e| panic!("write {hba}: {e}"));
+        }
+        admin_sql("postgres", "SELECT pg_reload_conf()");
+    });
+}
+
+/// A database made for one test, with a table `orders`, dropped (with its sessions) on drop.
+pub struct TestDb {
+    /// Its name.
+    pub name: String,
+}
+
+impl TestDb {
+    /// Creates `jt<random>` with `orders(id int, item text)` holding one row.
+    pub fn create() -> TestDb {
+        require_passwords_for_test_roles();
+        let name = format!("jt{}", crate::unique());
+        admin_sql("postgres", &format!("CREATE DATABASE {name}"));
+        admin_sql(
+            &name,
+            "CREATE TABLE orders (id serial PRIMARY KEY, item text); INSERT INTO orders (item) VALUES ('book')",
+        );
+        TestDb { name }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-Atc",
+            ])
+            .arg(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .output();
+    }
+}
+
+/// Roles whose names start with `prefix`.
+pub fn roles_with_prefix(prefix: &str) -> Vec<String> {
+    let out = admin_sql(
+        "postgres",
+        &format!("SELECT rolname FROM pg_roles WHERE rolname LIKE '{prefix}%'"),
+    );
+    out.lines()
+        .map(str::to_owned)
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// Number of server sessions logged in as `role`.
+pub fn sessions_of(role: &str) -> usize {
+    admin_sql(
+        "postgres",
+        &format!("SELECT count(*) FROM pg_stat_activity WHERE usename = '{role}'"),
+    )
+    .parse()
+    .unwrap_or(0)
+}
