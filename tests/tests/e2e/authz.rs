@@ -85,7 +85,7 @@ fn only_the_flows_approvers_decide_and_nobody_sees_what_is_not_theirs() {
             .as_array()
             .expect("list")
             .iter()
-            .any(|x| x["id"].to_string() == wid),
+            .any(|x| x["id"].as_u64().map(|n| n.to_string()) == Some(wid.clone())),
         "{review}"
     );
     fails_with(&d, &bob, &["cancel", &wid], "no request");
