@@ -9,6 +9,11 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use jitd::paths::{self, Mode};
 
+// mimalloc: the daemon allocates many small, short-lived buffers per call (JSON, records);
+// measured faster than glibc malloc on the create benchmark.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// jitd — the jit daemon: grants just-in-time access and takes it away on time.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]

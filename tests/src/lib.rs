@@ -5,6 +5,7 @@
 //! Invariant: nothing here fakes a system jit provisions. Waiting is bounded polling
 //! ([`wait_until`]), never a bare sleep.
 
+pub mod bench_store;
 pub mod pg;
 pub mod support;
 pub mod users;

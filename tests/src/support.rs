@@ -184,6 +184,11 @@ impl Daemon {
         }
     }
 
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// Calls method `M` as root (an admin) on a fresh connection.
     pub fn call<M: Method>(&self, params: &M::Params) -> Result<M::Output, RpcError> {
         self.connect().call::<M>(params)
@@ -240,6 +245,18 @@ pub struct Conn {
 }
 
 impl Conn {
+    /// Connects to the socket at `path`.
+    pub fn open(path: &Path) -> Conn {
+        let s = UnixStream::connect(path).expect("connect to jitd");
+        s.set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("timeout");
+        Conn {
+            reader: BufReader::new(s.try_clone().expect("clone")),
+            writer: s,
+            next_id: 1,
+        }
+    }
+
     /// Calls method `M`.
     pub fn call<M: Method>(&mut self, params: &M::Params) -> Result<M::Output, RpcError> {
         let id = self.next_id;

@@ -226,15 +226,17 @@ impl Engine {
         Ok(n)
     }
 
-    /// At start: redo what a crash interrupted (grants in Granting, revokes in Revoking),
-    /// then remove orphans: principals this daemon made that no open request owns.
+    /// At start: redo what a crash interrupted (grants in Granting, revokes in Revoking).
+    /// Orphans are removed separately ([`crate::provision::reconcile_orphans`]).
     pub async fn recover(self: &Arc<Self>) -> Result<(), EngineError> {
-        let open = self.open_records()?;
+        // The open table carries each request's status, so this reads no request record:
+        // start-up time does not grow with the number of active grants or with history.
+        let open = self.store.read(|r| r.open_ids())?;
         let mut actions = Vec::new();
-        for rec in &open {
-            match rec.status {
-                Status::Granting => actions.push(Action::Grant(rec.id)),
-                Status::Revoking => actions.push(Action::Revoke(rec.id)),
+        for (id, status) in open {
+            match status {
+                Status::Granting => actions.push(Action::Grant(id)),
+                Status::Revoking => actions.push(Action::Revoke(id)),
                 _ => {}
             }
         }

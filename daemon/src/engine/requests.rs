@@ -433,6 +433,12 @@ impl Engine {
         let reason = clean_reason(p.reason)?;
         let who = caller.clone();
         self.transition(caller, p.id, move |eng, wtx, rec, now| {
+            if rec.approval.mode == ApprovalMode::Auto {
+                return Err(EngineError::InvalidState(format!(
+                    "request {} was approved automatically by flow {}; there is nothing to approve",
+                    rec.id, rec.flow
+                )));
+            }
             if rec.requester == who.user {
                 return Err(EngineError::Forbidden(format!(
                     "you cannot approve your own request {}; approvers: {}",
@@ -484,6 +490,12 @@ impl Engine {
         let reason = clean_reason(p.reason)?;
         let who = caller.clone();
         self.transition(caller, p.id, move |eng, _wtx, rec, now| {
+            if rec.requester == who.user {
+                return Err(EngineError::Forbidden(format!(
+                    "you cannot reject your own request {}: cancel it instead",
+                    rec.id
+                )));
+            }
             if !(eng.is_approver(&who, rec) || who.admin) {
                 let hint = if rec.requester == who.user {
                     " (to withdraw your own request, use cancel)"
@@ -683,6 +695,12 @@ impl Engine {
                     };
                     s.credentials = CredentialState::Revealed;
                     secrets.push((s.integration.clone(), s.principal.clone().unwrap_or_default(), secret));
+                }
+                if secrets.is_empty() && !rec.sessions.iter().any(|s| s.credentials == CredentialState::Revealed) {
+                    return Err(EngineError::InvalidState(format!(
+                        "request {} has no credentials: its access is tied to your own account",
+                        rec.id
+                    )));
                 }
                 if secrets.is_empty() {
                     return Err(EngineError::AlreadyRevealed(format!(

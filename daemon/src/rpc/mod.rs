@@ -98,20 +98,56 @@ fn error_line(id: &Value, code: i32, message: &str) -> String {
 }
 
 /// Answers one line; `None` for notifications and blank lines.
+///
+/// The common case (a well-formed call) goes straight to jsonrpsee, which parses it once;
+/// only a line jsonrpsee cannot take is parsed again here, to say precisely what is wrong.
 async fn handle(methods: &Methods, line: &[u8]) -> Option<String> {
-    let text = match std::str::from_utf8(line) {
-        Ok(t) => t.trim(),
-        Err(_) => {
-            return Some(error_line(
-                &Value::Null,
-                -32700,
-                "parse error: the message is not UTF-8",
-            ));
-        }
+    let Ok(text) = std::str::from_utf8(line).map(str::trim) else {
+        return Some(error_line(
+            &Value::Null,
+            -32700,
+            "parse error: the message is not UTF-8",
+        ));
     };
     if text.is_empty() {
         return None;
     }
+    if text.starts_with('{')
+        && let Ok((resp, _rx)) = methods.raw_json_request(text, 1).await
+    {
+        let resp = resp.get();
+        if resp.len() > MAX_MESSAGE_BYTES {
+            return Some(error_line(
+                &id_of(text),
+                ErrorCode::TooLarge.code(),
+                "the answer is larger than the message limit: ask for less (use limit)",
+            ));
+        }
+        if resp.contains("\"code\":-32601") {
+            let name = serde_json::from_str::<Value>(text)
+                .ok()
+                .and_then(|v| v.get("method").and_then(Value::as_str).map(str::to_owned))
+                .unwrap_or_default();
+            return Some(error_line(
+                &id_of(text),
+                -32601,
+                &format!("unknown method \"{name}\"; see docs/api.md for the methods"),
+            ));
+        }
+        return Some(resp.to_owned());
+    }
+    diagnose(text)
+}
+
+fn id_of(text: &str) -> Value {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| v.get("id").cloned())
+        .unwrap_or(Value::Null)
+}
+
+/// Says what is wrong with a line jsonrpsee could not take as a call.
+fn diagnose(text: &str) -> Option<String> {
     let value: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
@@ -130,45 +166,11 @@ async fn handle(methods: &Methods, line: &[u8]) -> Option<String> {
         };
         return Some(error_line(&Value::Null, -32600, msg));
     };
-    let Some(id) = obj.get("id").cloned() else {
-        // A notification: nothing to answer, and no method has effects worth running blind.
-        return None;
-    };
-    if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0")
-        || !obj.get("method").is_some_and(Value::is_string)
-    {
-        return Some(error_line(
-            &id,
-            -32600,
-            "invalid request: needs \"jsonrpc\": \"2.0\", a string \"method\" and an \"id\"",
-        ));
-    }
-    let name = obj
-        .get("method")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if methods.method(name).is_none() {
-        return Some(error_line(
-            &id,
-            -32601,
-            &format!(
-                "unknown method \"{name}\"; see docs/api.md for the methods (daemon.status lists the protocol version)"
-            ),
-        ));
-    }
-    match methods.raw_json_request(text, 1).await {
-        Ok((resp, _rx)) => {
-            let resp = resp.get();
-            if resp.len() > MAX_MESSAGE_BYTES {
-                Some(error_line(
-                    &id,
-                    ErrorCode::TooLarge.code(),
-                    "the answer is larger than the message limit: ask for less (use limit)",
-                ))
-            } else {
-                Some(resp.to_owned())
-            }
-        }
-        Err(e) => Some(error_line(&id, -32600, &format!("invalid request: {e}"))),
-    }
+    // A notification (no id) gets no answer, and no method has effects worth running blind.
+    let id = obj.get("id").cloned()?;
+    Some(error_line(
+        &id,
+        -32600,
+        "invalid request: needs \"jsonrpc\": \"2.0\", a string \"method\", an \"id\" and object \"params\"",
+    ))
 }

@@ -29,6 +29,10 @@ use tables::*;
 /// The schema version this build writes. Opening a store with a newer version is refused.
 pub const SCHEMA_VERSION: u64 = 1;
 
+/// redb's page cache. Its default (1 GiB) would let the daemon's memory grow with the store;
+/// the hot set (open requests, the deadline index, the newest history) is far smaller.
+const CACHE_BYTES: usize = 16 << 20;
+
 /// The most jobs committed in one transaction.
 const MAX_BATCH: usize = 1024;
 
@@ -105,10 +109,13 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (or creates) the store at `path` and starts its writer thread.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db = Database::create(path).map_err(|source| StoreError::Open {
-            path: path.to_owned(),
-            source,
-        })?;
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|source| StoreError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
         let instance_id = init_schema(&db, path)?;
         let db = Arc::new(db);
         let (tx, rx) = std_mpsc::channel::<Job>();
