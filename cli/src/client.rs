@@ -27,26 +27,40 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The sockets to try, in order.
 ///
-/// `--socket`/`JIT_SOCKET` wins alone. Otherwise the user-mode socket
-/// `$XDG_RUNTIME_DIR/jit/jitd.sock` comes first when it exists, then the system socket; a
-/// stale user socket (nothing listening) falls through to the system one.
+/// `--socket`/`JIT_SOCKET` wins alone. Otherwise the user-mode socket in `user_dir` (see
+/// [`user_socket_dir`]) comes first when it exists, then the system socket; a stale user
+/// socket (nothing listening) falls through to the system one.
 pub fn candidates(
     explicit: Option<&Path>,
-    runtime_dir: Option<OsString>,
+    user_dir: Option<OsString>,
     exists: impl Fn(&Path) -> bool,
 ) -> Vec<PathBuf> {
     if let Some(path) = explicit {
         return vec![path.to_path_buf()];
     }
     let mut paths = Vec::with_capacity(2);
-    if let Some(dir) = runtime_dir.filter(|d| !d.is_empty()) {
-        let user = PathBuf::from(dir).join("jit").join("jitd.sock");
+    if let Some(dir) = user_dir.filter(|d| !d.is_empty()) {
+        let user = PathBuf::from(dir).join("jitd.sock");
         if exists(&user) {
             paths.push(user);
         }
     }
     paths.push(PathBuf::from(SYSTEM_SOCKET));
     paths
+}
+
+/// Where a user-mode jitd puts its socket, as the daemon decides it: `$XDG_RUNTIME_DIR/jit`,
+/// or without a runtime dir its state dir, `$XDG_STATE_HOME/jit` (`~/.local/state/jit`).
+pub fn user_socket_dir(var: impl Fn(&str) -> Option<OsString>) -> Option<OsString> {
+    let nonempty = |name: &str| var(name).filter(|v| !v.is_empty());
+    let dir = match nonempty("XDG_RUNTIME_DIR") {
+        Some(run) => PathBuf::from(run).join("jit"),
+        None => match nonempty("XDG_STATE_HOME") {
+            Some(state) => PathBuf::from(state).join("jit"),
+            None => PathBuf::from(nonempty("HOME")?).join(".local/state/jit"),
+        },
+    };
+    Some(dir.into_os_string())
 }
 
 /// A connection to jitd.
@@ -270,7 +284,7 @@ mod tests {
 
     #[test]
     fn user_socket_first_when_it_exists() {
-        let paths = candidates(None, Some("/run/user/1000".into()), |_| true);
+        let paths = candidates(None, Some("/run/user/1000/jit".into()), |_| true);
         assert_eq!(
             paths,
             vec![
@@ -278,9 +292,33 @@ mod tests {
                 PathBuf::from(SYSTEM_SOCKET)
             ]
         );
-        let paths = candidates(None, Some("/run/user/1000".into()), |_| false);
+        let paths = candidates(None, Some("/run/user/1000/jit".into()), |_| false);
         assert_eq!(paths, vec![PathBuf::from(SYSTEM_SOCKET)]);
         let paths = candidates(None, None, |_| true);
         assert_eq!(paths, vec![PathBuf::from(SYSTEM_SOCKET)]);
+    }
+
+    #[test]
+    fn user_socket_dir_follows_the_daemon() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| OsString::from(*v))
+            }
+        };
+        assert_eq!(
+            user_socket_dir(env(&[("XDG_RUNTIME_DIR", "/run/user/7"), ("HOME", "/h")])),
+            Some("/run/user/7/jit".into())
+        );
+        assert_eq!(
+            user_socket_dir(env(&[("XDG_STATE_HOME", "/s"), ("HOME", "/h")])),
+            Some("/s/jit".into())
+        );
+        assert_eq!(
+            user_socket_dir(env(&[("HOME", "/h")])),
+            Some("/h/.local/state/jit".into())
+        );
+        assert_eq!(user_socket_dir(env(&[])), None);
     }
 }

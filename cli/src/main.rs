@@ -62,7 +62,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli, out: Out) -> anyhow::Result<u8> {
     let paths = client::candidates(
         cli.socket.as_deref(),
-        std::env::var_os("XDG_RUNTIME_DIR"),
+        client::user_socket_dir(|k| std::env::var_os(k)),
         |p| p.exists(),
     );
     let client = client::Client::connect(&paths).await?;

@@ -173,11 +173,18 @@ fn init_tracing(filter: Option<&str>) {
         .ok()
         .or_else(|| filter.map(str::to_owned))
         .unwrap_or_else(|| "info".into());
+    let (env_filter, bad) = match EnvFilter::try_new(&filter) {
+        Ok(f) => (f, None),
+        Err(e) => (EnvFilter::new("info"), Some(e)),
+    };
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(env_filter)
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
+    if let Some(e) = bad {
+        tracing::warn!(filter = %filter, error = %e, "invalid log filter (RUST_LOG or [daemon] log); logging at info");
+    }
 }
 
 async fn shutdown_signal() {

@@ -89,3 +89,31 @@ fn a_grant_due_while_jitd_is_down_is_revoked_right_after_restart() {
         (d.jit_json(None, &["show", &id])["status"] == "expired").then_some(())
     });
 }
+
+#[test]
+fn a_role_no_request_owns_is_removed_at_start() {
+    // A store restored from a backup taken before a grant: the grant's role is an orphan.
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let db = TestDb::create();
+    let prefix = crate::prefix();
+    let mut d = Daemon::start(&crate::config(&prefix, pg::ADMIN_URL, &dev, &dba));
+    d.stop();
+    let backup = d.dir().join("backup");
+    let cp = std::process::Command::new("cp").arg("-a").arg(&d.state).arg(&backup).status().expect("cp");
+    assert!(cp.success());
+    d.restart();
+    let r = d.jit_json(None, &["request", "pg-main/database", &db.name, "--perm", "read", "--reason", "orphan"]);
+    let role = r["sessions"][0]["principal"].as_str().expect("role").to_owned();
+    assert_eq!(pg::roles_with_prefix(&role), vec![role.clone()]);
+    d.kill9();
+    std::fs::remove_dir_all(&d.state).expect("rm state");
+    std::fs::rename(&backup, &d.state).expect("restore backup");
+    d.restart();
+    wait_until(Duration::from_secs(5), "the orphan role to be removed", || {
+        pg::roles_with_prefix(&role).is_empty().then_some(())
+    });
+    let audit = String::from_utf8_lossy(&d.jit(None, &["--json", "audit"]).stdout).into_owned();
+    assert!(audit.contains("orphan.removed") && audit.contains(&role), "{audit}");
+    assert!(d.log_text().contains("orphan"), "the removal is logged");
+}
