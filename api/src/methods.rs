@@ -7,7 +7,8 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::types::{
-    AuditRecord, CatalogEntry, Credentials, DaemonStatus, Request, RequestId, Timestamp,
+    AuditRecord, CatalogEntry, ConnectKind, ConnectPlan, Credentials, DaemonStatus, Request,
+    RequestId, Timestamp,
 };
 
 /// A JSON-RPC method of the jit protocol.
@@ -60,8 +61,16 @@ methods! {
     RequestAgain = "request.again" (AgainParams) -> Request;
     /// Take granted access away now (the requester or an admin).
     GrantRevoke = "grant.revoke" (DecideParams) -> Request;
+    /// Ask for more time on a granted request, within the flow's limits.
+    GrantExtend = "grant.extend" (ExtendParams) -> Request;
     /// Show a granted request's secrets, once; they are erased afterwards.
     CredentialsReveal = "credentials.reveal" (IdParams) -> Credentials;
+    /// New secrets for every session of a granted request; the old ones stop working.
+    CredentialsReset = "credentials.reset" (DecideParams) -> Request;
+    /// What to launch to use a session without seeing its secret.
+    SessionConnect = "session.connect" (ConnectParams) -> ConnectPlan;
+    /// Register a process launched by `session.connect`, so it ends with the access.
+    SessionRegister = "session.register" (RegisterParams) -> Empty;
     /// Read the audit log (admins: all; others: entries about their own requests).
     AuditList = "audit.list" (AuditParams) -> Vec<AuditRecord>;
 }
@@ -71,18 +80,33 @@ methods! {
 #[serde(deny_unknown_fields)]
 pub struct Empty {}
 
-/// Parameters of `request.create`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Parameters of `request.create`: an integration, resource type, resources and
+/// permissions — or a bundle.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateParams {
-    /// Integration name (`pg-main`).
+    /// Integration name (`pg-main`); not with `bundle`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub integration: String,
-    /// Resource type (`database`).
+    /// Resource type (`database`); not with `bundle`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub resource_type: String,
-    /// Resources, 1 to 1,000.
+    /// Resources, 1 to 1,000; not with `bundle`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<String>,
-    /// Permissions, at least one.
+    /// Permissions, at least one; not with `bundle`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub permissions: Vec<String>,
+    /// A bundle name instead of the four fields above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
+    /// Start the access later (a scheduled start); at once when omitted.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub start_at: Option<Timestamp>,
     /// How long the access should last; the flow's default when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_secs: Option<u64>,
@@ -166,6 +190,45 @@ pub struct DecideParams {
     /// Why, recorded in the request and the audit log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// Parameters of `grant.extend`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendParams {
+    /// The request's number.
+    pub id: RequestId,
+    /// How much longer.
+    pub duration_secs: u64,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Parameters of `session.connect`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectParams {
+    /// The request's number.
+    pub id: RequestId,
+    /// The session (integration name); needed when the request has several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// How to connect; the first the session offers when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ConnectKind>,
+}
+
+/// Parameters of `session.register`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterParams {
+    /// The request's number.
+    pub id: RequestId,
+    /// The session (integration name).
+    pub session: String,
+    /// The process launched; it must belong to the caller.
+    pub pid: u32,
 }
 
 /// Parameters of `request.again`.

@@ -161,6 +161,32 @@ pub enum CredentialState {
     Revealed,
 }
 
+/// One thing a request asks for: resources of one resource type on one integration, with
+/// permissions. A plain request has one entry; a bundle has one or more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The integration (`pg-main`).
+    pub integration: String,
+    /// The resource type (`database`).
+    pub resource_type: String,
+    /// The resources (`orders`).
+    pub resources: Vec<String>,
+    /// The permissions (`read`).
+    pub permissions: Vec<String>,
+}
+
+/// How a session can be used without copying credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectKind {
+    /// Open the integration's client in a terminal (`psql`).
+    Terminal,
+    /// Open a web page the admin configured (`browser_url`).
+    Browser,
+    /// Open a connection URI in a desktop app (`postgres://…`, without the secret).
+    App,
+}
+
 /// The access a granted request gives on one integration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
@@ -171,8 +197,18 @@ pub struct Session {
     /// What was provisioned: the login role, user or principal name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal: Option<String>,
+    /// The resources this session opens (over all of the request's entries on this integration).
+    #[serde(default)]
+    pub resources: Vec<String>,
     /// Whether the secret can still be shown.
     pub credentials: CredentialState,
+    /// True when the secret changed since the requester last saw or used it (an admin's
+    /// reset, a rotation): saved credentials or client profiles may no longer work.
+    #[serde(default)]
+    pub rotated: bool,
+    /// The ways `session.connect` can open this session; empty when it cannot.
+    #[serde(default)]
+    pub connect: Vec<ConnectKind>,
     /// The admin's message for this integration, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -205,14 +241,11 @@ pub struct Request {
     pub requester: String,
     /// The access flow that decided it.
     pub flow: String,
-    /// The integration (`pg-main`).
-    pub integration: String,
-    /// The resource type (`database`).
-    pub resource_type: String,
-    /// The resources (`orders`), at most 1,000.
-    pub resources: Vec<String>,
-    /// The permissions (`read`).
-    pub permissions: Vec<String>,
+    /// The bundle requested, if this is a bundle request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
+    /// What is asked for: one entry, or a bundle's entries (at most 1,000 resources in all).
+    pub entries: Vec<Entry>,
     /// Why the requester needs it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub justification: Option<String>,
@@ -223,6 +256,13 @@ pub struct Request {
     /// When it was asked for.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: Timestamp,
+    /// A scheduled start: the access is provisioned then (and its clock starts then).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub start_at: Option<Timestamp>,
     /// When a pending request is rejected as timed out.
     #[serde(
         default,
@@ -271,6 +311,77 @@ pub struct Request {
     /// True when nothing is really provisioned (kind `dry-run`).
     #[serde(default)]
     pub dry_run: bool,
+    /// True for a break-glass request: granted without approval, approvers told, flagged.
+    #[serde(default)]
+    pub break_glass: bool,
+    /// Extensions granted so far.
+    #[serde(default)]
+    pub extensions: Vec<Extension>,
+    /// An extension waiting for approval, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_extension: Option<Extension>,
+}
+
+/// One extension of a grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Extension {
+    /// Who asked.
+    pub by: String,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: Timestamp,
+    /// How much longer.
+    pub added_secs: u64,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Approvals, when extensions need approval.
+    #[serde(default)]
+    pub approvals: Vec<Decision>,
+}
+
+/// What `session.connect` tells the client to launch. The daemon never runs programs in a
+/// user's session; the client launches this. Holds the secret: never print or log it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectPlan {
+    /// The request.
+    pub id: RequestId,
+    /// The session's integration.
+    pub integration: String,
+    /// Which kind of launch this is.
+    pub kind: ConnectKind,
+    /// For `terminal`: the program and its arguments (no secret in them).
+    #[serde(default)]
+    pub argv: Vec<String>,
+    /// For `terminal`: environment variables to set; may hold the secret (`PGPASSWORD`).
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
+    /// For `browser` and `app`: the URL or URI to open (never with the secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The admin's message for this integration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl std::fmt::Debug for ConnectPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectPlan")
+            .field("id", &self.id)
+            .field("integration", &self.integration)
+            .field("kind", &self.kind)
+            .field("argv", &self.argv)
+            .field(
+                "env",
+                &self
+                    .env
+                    .iter()
+                    .map(|(k, _)| (k, "<redacted>"))
+                    .collect::<Vec<_>>(),
+            )
+            .field("url", &self.url)
+            .finish()
+    }
 }
 
 /// Credentials for one session, shown once.
@@ -340,10 +451,19 @@ pub struct ResourceTypeEntry {
 pub struct CatalogEntry {
     /// The access flow's name.
     pub flow: String,
-    /// The integration it covers.
+    /// The integration it covers (empty for a bundle flow).
     pub integration: String,
-    /// The integration's kind.
+    /// The integration's kind (empty for a bundle flow).
     pub kind: String,
+    /// The bundles it grants (a bundle flow), each with its entries.
+    #[serde(default)]
+    pub bundles: Vec<BundleEntry>,
+    /// Extensions allowed per grant.
+    #[serde(default)]
+    pub max_extensions: u32,
+    /// True for a break-glass flow (granted at once, approvers told, flagged).
+    #[serde(default)]
+    pub break_glass: bool,
     /// Resource types and permissions.
     pub resource_types: Vec<ResourceTypeEntry>,
     /// Resource patterns (`*`, `orders`, `report_*`).
@@ -370,6 +490,18 @@ pub struct CatalogEntry {
     /// True when the integration provisions nothing.
     #[serde(default)]
     pub dry_run: bool,
+}
+
+/// A bundle a flow grants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleEntry {
+    /// The bundle's name.
+    pub name: String,
+    /// The admin's message for the bundle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// What it grants.
+    pub entries: Vec<Entry>,
 }
 
 /// Who the daemon thinks the caller is (from the socket's peer credentials).

@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 
 use jit_api::methods::{
-    AuditList, CatalogList, CredentialsReveal, DaemonStatusMethod, GrantRevoke, RequestAgain,
-    RequestApprove, RequestCancel, RequestCreate, RequestGet, RequestList, RequestReject,
-    RequestWait,
+    AuditList, CatalogList, CredentialsReset, CredentialsReveal, DaemonStatusMethod, GrantExtend,
+    GrantRevoke, RequestAgain, RequestApprove, RequestCancel, RequestCreate, RequestGet,
+    RequestList, RequestReject, RequestWait, SessionConnect, SessionRegister,
 };
 use jit_api::{ErrorCode, Method, PROTOCOL_VERSION, Status, methods};
 use serde_json::Value;
@@ -399,7 +399,11 @@ fn check_named(name: &str, call: &Value, answer: &Value) -> Result<(), String> {
         RequestCancel,
         RequestAgain,
         GrantRevoke,
+        GrantExtend,
         CredentialsReveal,
+        CredentialsReset,
+        SessionConnect,
+        SessionRegister,
         AuditList,
     );
     if methods::ALL.contains(&name) {

@@ -1,11 +1,13 @@
 //! Value parsers for command-line arguments: `INTEGRATION/RESOURCE_TYPE` targets,
-//! durations (`30m`, `1h30m`) and `--since` times. clap calls these, so a bad value is a
-//! usage error (exit code 2) with the reason.
+//! durations (`30m`, `1h30m`), `--since` and `--at` times. clap calls these, so a bad
+//! value is a usage error (exit code 2) with the reason.
 
 use std::time::Duration;
 
 use jit_api::Timestamp;
 use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{PrimitiveDateTime, UtcOffset};
 
 /// What `jit request` names: an integration and one of its resource types.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +91,51 @@ pub fn since(text: &str) -> Result<Since, String> {
         })
 }
 
+/// `--at`: when a scheduled access starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartAt {
+    /// An RFC 3339 time, with its offset.
+    At(Timestamp),
+    /// A local date and time without an offset (`2026-12-01T02:00`): the local offset
+    /// applies, known only once the clock is read.
+    Local(PrimitiveDateTime),
+}
+
+impl StartAt {
+    /// The instant meant, given the local offset (`None`: unknown, so UTC, as the
+    /// times jit prints then are).
+    pub fn resolve(self, offset: Option<UtcOffset>) -> Timestamp {
+        match self {
+            StartAt::At(t) => t,
+            StartAt::Local(local) => local.assume_offset(offset.unwrap_or(UtcOffset::UTC)),
+        }
+    }
+}
+
+/// Parses `--at`: RFC 3339 (`2026-12-01T02:00:00+01:00`), or a local time written
+/// `2026-12-01T02:00` or `2026-12-01 02:00` (seconds optional).
+pub fn start_at(text: &str) -> Result<StartAt, String> {
+    let text = text.trim();
+    if let Ok(t) = Timestamp::parse(text, &Rfc3339) {
+        return Ok(StartAt::At(t));
+    }
+    let formats = [
+        format_description!("[year]-[month]-[day]T[hour]:[minute]"),
+        format_description!("[year]-[month]-[day] [hour]:[minute]"),
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
+        format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"),
+    ];
+    formats
+        .iter()
+        .find_map(|f| PrimitiveDateTime::parse(text, f).ok())
+        .map(StartAt::Local)
+        .ok_or_else(|| {
+            "expected a local time (2026-12-01T02:00 or \"2026-12-01 02:00\") or RFC 3339 \
+             (2026-12-01T02:00:00+01:00)"
+                .into()
+        })
+}
+
 /// Removes repeated values, keeping the first of each.
 pub fn dedup(values: Vec<String>) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
@@ -145,6 +192,33 @@ mod tests {
             );
         }
         assert!(since("yesterday").is_err());
+    }
+
+    #[test]
+    fn start_times_are_rfc3339_or_local() {
+        let plus_one = Some(time::macros::offset!(+1));
+        assert_eq!(
+            start_at("2026-12-01T02:00:00Z").map(|s| s.resolve(plus_one)),
+            Ok(datetime!(2026-12-01 02:00:00 UTC))
+        );
+        for text in [
+            "2026-12-01T02:00",
+            "2026-12-01 02:00",
+            " 2026-12-01T02:00:00 ",
+        ] {
+            assert_eq!(
+                start_at(text).map(|s| s.resolve(plus_one)),
+                Ok(datetime!(2026-12-01 01:00:00 UTC)),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            start_at("2026-12-01 02:00").map(|s| s.resolve(None)),
+            Ok(datetime!(2026-12-01 02:00:00 UTC))
+        );
+        for bad in ["tomorrow", "2026-12-01", "02:00", "2026-13-01T02:00"] {
+            assert!(start_at(bad).is_err(), "{bad:?} should be refused");
+        }
     }
 
     #[test]

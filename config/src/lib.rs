@@ -1,9 +1,10 @@
 //! The jitd configuration: the validated, typed [`Config`] the daemon runs on, and
 //! [`load`]/[`parse`], which read TOML and report every problem with file, line and the fix.
 //!
-//! Invariant: a [`Config`] that exists is valid — every flow names a configured integration,
-//! resource types and permissions the integration offers, durations within bounds — so the
-//! daemon never re-checks what this crate checked.
+//! Invariant: a [`Config`] that exists is valid — every flow names a configured integration
+//! (with resource types and permissions it offers) or configured bundles, every bundle entry
+//! names an integration, resource type, resources and permissions that exist, durations are
+//! within bounds — so the daemon never re-checks what this crate checked.
 
 mod duration;
 mod error;
@@ -98,6 +99,8 @@ pub struct Config {
     pub integrations: Vec<Integration>,
     /// The `[[flows]]`, in file order (the first flow that allows a request decides it).
     pub flows: Vec<Flow>,
+    /// The `[[bundles]]`, in file order.
+    pub bundles: Vec<Bundle>,
 }
 
 impl Config {
@@ -109,6 +112,11 @@ impl Config {
     /// The flow called `name`.
     pub fn flow(&self, name: &str) -> Option<&Flow> {
         self.flows.iter().find(|f| f.name == name)
+    }
+
+    /// The bundle called `name`.
+    pub fn bundle(&self, name: &str) -> Option<&Bundle> {
+        self.bundles.iter().find(|b| b.name == name)
     }
 }
 
@@ -186,6 +194,13 @@ pub struct Integration {
     pub name: String,
     /// The admin's message shown with every grant (`message`).
     pub message: Option<String>,
+    /// A URL template for Connect's browser option (`browser_url`): `http://` or `https://`,
+    /// with only the placeholders `{host}`, `{port}`, `{user}` and `{database}`, which the
+    /// daemon fills in. `None`: no browser option.
+    pub browser_url: Option<String>,
+    /// How often the secret of a live grant is rotated (`rotate_every`, at least a minute).
+    /// `None`: never, for the grant's lifetime.
+    pub rotate_every: Option<Duration>,
     /// The resource types it offers, each with its permissions (built in for the kind,
     /// or configured for `dry-run`).
     pub resource_types: Vec<ResourceType>,
@@ -265,33 +280,91 @@ pub enum Approval {
     },
 }
 
+/// Whether extending a grant needs approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtensionApproval {
+    /// Extended at once (within the flow's limits).
+    Auto,
+    /// Goes back to the flow's approvers (its [`Approval::Manual`] approvers, or for a
+    /// break-glass flow its [`Flow::notify`] list), who approve as for a request.
+    Manual,
+}
+
 /// One `[[flows]]` entry: who may request what, and how it is approved.
+///
+/// A flow covers either one integration (`integration` is `Some`, `bundles` is empty) or
+/// whole bundles (`integration` is `None`, `bundles` is not empty, and `resource_types`,
+/// `resources` and `permissions` are empty: the bundles' entries say what is granted).
 #[derive(Debug, Clone)]
 pub struct Flow {
     /// Its name, unique.
     pub name: String,
     /// Who may request through it.
     pub requesters: Vec<Principal>,
-    /// The integration it covers.
-    pub integration: String,
-    /// Resource types it allows (all of the integration's when the key is absent).
+    /// The integration it covers; `None` for a bundle flow.
+    pub integration: Option<String>,
+    /// The bundles it grants, each configured; empty for an integration flow.
+    pub bundles: Vec<String>,
+    /// Resource types it allows (all of the integration's when the key is absent); empty for
+    /// a bundle flow.
     pub resource_types: Vec<String>,
-    /// Resource patterns it allows: exact names, or `*` wildcards (`report_*`).
+    /// Resource patterns it allows: exact names, or `*` wildcards (`report_*`); empty for a
+    /// bundle flow.
     pub resources: Vec<String>,
-    /// Permissions it allows (all of the allowed types' when the key is absent).
+    /// Permissions it allows (all of the allowed types' when the key is absent); empty for a
+    /// bundle flow.
     pub permissions: Vec<String>,
-    /// Automatic or manual approval.
+    /// Automatic or manual approval ([`Approval::Auto`] for a break-glass flow).
     pub approval: Approval,
+    /// Break-glass (`break_glass`): granted at once without approval, a justification is
+    /// required, and [`Flow::notify`] are told; the request and its audit entries are flagged.
+    pub break_glass: bool,
+    /// Who is told when a break-glass flow is used (its `approvers`, never empty then);
+    /// empty for other flows.
+    pub notify: Vec<Principal>,
     /// Duration when the request names none.
     pub default_duration: Duration,
-    /// The longest duration it allows.
+    /// The longest duration it allows (of the initial grant).
     pub max_duration: Duration,
+    /// How many times a grant may be extended (0: never).
+    pub max_extensions: u32,
+    /// The longest a grant may last in total, initial duration plus extensions: at least
+    /// `max_duration`; `max_duration × (1 + max_extensions)` (at most 366 days) when not
+    /// written, so `max_duration` when extending is not allowed.
+    pub max_total_duration: Duration,
+    /// Whether an extension needs approval (always `Auto` when `max_extensions` is 0).
+    pub extension_approval: ExtensionApproval,
     /// Whether a justification is required.
     pub justification: Justification,
     /// A regular expression the justification must match (implies required).
     pub justification_pattern: Option<regex::Regex>,
     /// How long a request may stay pending (the daemon's `pending_ttl` when absent).
     pub pending_ttl: Option<Duration>,
+}
+
+/// One `[[bundles]]` entry: a named set of grants over one or more integrations, requested
+/// and provisioned as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bundle {
+    /// Its name, unique among bundles.
+    pub name: String,
+    /// The admin's message shown with every grant of the bundle.
+    pub message: Option<String>,
+    /// What it grants, in file order (at least one entry; two may name the same integration).
+    pub entries: Vec<BundleEntry>,
+}
+
+/// One `[[bundles.entries]]` table: permissions on resources of one integration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleEntry {
+    /// A configured integration.
+    pub integration: String,
+    /// One of the integration's resource types.
+    pub resource_type: String,
+    /// Exact resource names (no patterns), not empty, without repeats.
+    pub resources: Vec<String>,
+    /// Permissions of the resource type, not empty, without repeats.
+    pub permissions: Vec<String>,
 }
 
 /// Whether `name` matches a flow's resource `pattern` (`*` matches any run of characters).

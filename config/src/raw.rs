@@ -29,6 +29,8 @@ pub(crate) struct RawFile {
     pub integrations: Vec<Spanned<RawIntegration>>,
     #[serde(default)]
     pub flows: Vec<Spanned<RawFlow>>,
+    #[serde(default)]
+    pub bundles: Vec<Spanned<RawBundle>>,
 }
 
 /// `[daemon]`.
@@ -49,6 +51,8 @@ pub(crate) struct RawIntegration {
     pub name: Option<Str>,
     pub kind: Option<Str>,
     pub message: Option<Str>,
+    pub browser_url: Option<Str>,
+    pub rotate_every: Option<Str>,
     pub url: Option<Str>,
     pub url_env: Option<Str>,
     pub url_file: Option<Str>,
@@ -65,17 +69,41 @@ pub(crate) struct RawFlow {
     pub name: Option<Str>,
     pub requesters: Option<StrList>,
     pub integration: Option<Str>,
+    pub bundles: Option<StrList>,
     pub resource_types: Option<StrList>,
     pub resources: Option<StrList>,
     pub permissions: Option<StrList>,
     pub approval: Option<Str>,
     pub approvers: Option<StrList>,
     pub approvals_required: Option<Spanned<i64>>,
+    pub break_glass: Option<Spanned<bool>>,
     pub default_duration: Option<Str>,
     pub max_duration: Option<Str>,
+    pub max_extensions: Option<Spanned<i64>>,
+    pub max_total_duration: Option<Str>,
+    pub extension_approval: Option<Str>,
     pub justification: Option<Str>,
     pub justification_pattern: Option<Str>,
     pub pending_ttl: Option<Str>,
+}
+
+/// One `[[bundles]]` entry.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBundle {
+    pub name: Option<Str>,
+    pub message: Option<Str>,
+    pub entries: Option<Spanned<Vec<Spanned<RawBundleEntry>>>>,
+}
+
+/// One `[[bundles.entries]]` table of a bundle.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBundleEntry {
+    pub integration: Option<Str>,
+    pub resource_type: Option<Str>,
+    pub resources: Option<StrList>,
+    pub permissions: Option<StrList>,
 }
 
 /// The keys a table may hold: the single source for unknown-key and wrong-type messages.
@@ -128,6 +156,12 @@ pub(crate) const TOP: Schema = Schema {
             expects: "an array of tables: [[flows]]",
             child: Some(&FLOW),
         },
+        // Last, so that the list of top-level keys in messages reads as it always did.
+        Key {
+            name: "bundles",
+            expects: "an array of tables: [[bundles]]",
+            child: Some(&BUNDLE),
+        },
     ],
 };
 
@@ -149,6 +183,11 @@ pub(crate) const INTEGRATION: Schema = Schema {
         key("name", "a string like \"pg-main\""),
         key("kind", "a string: \"postgres\" or \"dry-run\""),
         key("message", "a string"),
+        key(
+            "browser_url",
+            "a URL template like \"https://pgweb.example.com/?host={host}&db={database}\"",
+        ),
+        key("rotate_every", DURATION),
         key(
             "url",
             "a string like \"postgres://USER@HOST:5432/DATABASE\"",
@@ -175,6 +214,7 @@ pub(crate) const FLOW: Schema = Schema {
         key("name", "a string like \"pg-read\""),
         key("requesters", PRINCIPALS),
         key("integration", "the name of an integration, as a string"),
+        key("bundles", "a list of bundle names like [\"oncall\"]"),
         key("resource_types", STRINGS),
         key(
             "resources",
@@ -184,11 +224,43 @@ pub(crate) const FLOW: Schema = Schema {
         key("approval", "a string: \"auto\" or \"manual\""),
         key("approvers", PRINCIPALS),
         key("approvals_required", "a whole number like 2 (no quotes)"),
+        key("break_glass", "true or false (no quotes)"),
         key("default_duration", DURATION),
         key("max_duration", DURATION),
+        key("max_extensions", "a whole number like 2 (no quotes)"),
+        key("max_total_duration", DURATION),
+        key("extension_approval", "a string: \"auto\" or \"manual\""),
         key("justification", "a string: \"required\" or \"optional\""),
         key("justification_pattern", "a regular expression, as a string"),
         key("pending_ttl", DURATION),
+    ],
+};
+
+pub(crate) const BUNDLE: Schema = Schema {
+    table: "[[bundles]]",
+    entry: Some("bundle"),
+    keys: &[
+        key("name", "a string like \"oncall\""),
+        key("message", "a string"),
+        Key {
+            name: "entries",
+            expects: "an array of tables: [[bundles.entries]]",
+            child: Some(&BUNDLE_ENTRY),
+        },
+    ],
+};
+
+pub(crate) const BUNDLE_ENTRY: Schema = Schema {
+    table: "[[bundles.entries]]",
+    entry: Some("entry"),
+    keys: &[
+        key("integration", "the name of an integration, as a string"),
+        key("resource_type", "the name of a resource type, as a string"),
+        key(
+            "resources",
+            "a list of exact resource names like [\"orders\", \"billing\"]",
+        ),
+        key("permissions", STRINGS),
     ],
 };
 
@@ -204,22 +276,30 @@ impl Schema {
 
     /// How to name one table of this schema at the start of a message: `flow "pg-read": `,
     /// `flow #2: `, `[daemon]: `, or nothing at the top level.
-    fn prefix(&self, table: &DeTable<'_>, index: Option<usize>) -> String {
+    fn prefix(&self, label: &str) -> String {
         if self.table == TOP.table {
             String::new()
         } else {
-            format!("{}: ", self.label(table, index))
+            format!("{label}: ")
         }
     }
 
-    /// How to name one table of this schema in a message: `flow "pg-read"`, `flow #2`, `[daemon]`.
-    fn label(&self, table: &DeTable<'_>, index: Option<usize>) -> String {
+    /// How to name one table of this schema in a message: `flow "pg-read"`, `flow #2`,
+    /// `[daemon]`, `bundle "oncall" entry #2`. `parent` names the array entry that holds this
+    /// one, if any.
+    fn label(&self, table: &DeTable<'_>, index: Option<usize>, parent: Option<&str>) -> String {
         match (self.entry, index) {
-            (Some(entry), Some(index)) => entry_label(
-                entry,
-                table.get("name").and_then(|v| v.get_ref().as_str()),
-                index,
-            ),
+            (Some(entry), Some(index)) => {
+                let own = entry_label(
+                    entry,
+                    table.get("name").and_then(|v| v.get_ref().as_str()),
+                    index,
+                );
+                match parent {
+                    Some(parent) => format!("{parent} {own}"),
+                    None => own,
+                }
+            }
             _ => self.table.to_owned(),
         }
     }
@@ -239,22 +319,25 @@ pub(crate) fn entry_label(entry: &str, name: Option<&str>, index: usize) -> Stri
 /// Reports every key that no schema allows and removes it, so that serde (which denies unknown
 /// fields) goes on to check the rest.
 pub(crate) fn remove_unknown_keys(root: &mut DeTable<'_>, problems: &mut Problems<'_>) {
-    remove_unknown(root, &TOP, None, problems);
+    remove_unknown(root, &TOP, None, None, problems);
 }
 
 fn remove_unknown(
     table: &mut DeTable<'_>,
     schema: &'static Schema,
     index: Option<usize>,
+    parent: Option<&str>,
     problems: &mut Problems<'_>,
 ) {
+    let label = schema.label(table, index, parent);
+    // The entries of an array inside an array entry are named after it.
+    let here = schema.entry.is_some().then_some(label.as_str());
     let unknown: Vec<(String, Range<usize>)> = table
         .keys()
         .filter(|k| schema.key(k.get_ref()).is_none())
         .map(|k| (k.get_ref().to_string(), k.span()))
         .collect();
     if !unknown.is_empty() {
-        let label = schema.label(table, index);
         for (name, span) in &unknown {
             let names = schema.keys.iter().map(|k| k.name);
             let hint = match suggest::closest(name, names) {
@@ -280,11 +363,11 @@ fn remove_unknown(
             continue;
         };
         match value.get_mut() {
-            DeValue::Table(t) => remove_unknown(t, child, None, problems),
+            DeValue::Table(t) => remove_unknown(t, child, None, here, problems),
             DeValue::Array(items) => {
                 for (i, item) in items.iter_mut().enumerate() {
                     if let DeValue::Table(t) = item.get_mut() {
-                        remove_unknown(t, child, Some(i), problems);
+                        remove_unknown(t, child, Some(i), here, problems);
                     }
                 }
             }
@@ -301,7 +384,7 @@ pub(crate) fn report_serde_error(
     problems: &mut Problems<'_>,
 ) {
     let span = error.span().unwrap_or(0..0);
-    match locate(root.get_ref(), &TOP, None, &span) {
+    match locate(root.get_ref(), &TOP, None, None, &span) {
         Some(found) => {
             let what = article(found.value_type);
             problems.at(
@@ -335,8 +418,11 @@ fn locate(
     table: &DeTable<'_>,
     schema: &'static Schema,
     index: Option<usize>,
+    parent: Option<&str>,
     span: &Range<usize>,
 ) -> Option<Located> {
+    let label = schema.label(table, index, parent);
+    let here = schema.entry.is_some().then_some(label.as_str());
     let contains = |r: Range<usize>| r.start <= span.start && span.start < r.end.max(r.start + 1);
     for (k, value) in table.iter() {
         let Some(key) = schema.key(k.get_ref()) else {
@@ -344,11 +430,11 @@ fn locate(
         };
         if let Some(child) = key.child {
             let deeper = match value.get_ref() {
-                DeValue::Table(t) => locate(t, child, None, span),
+                DeValue::Table(t) => locate(t, child, None, here, span),
                 DeValue::Array(items) => items.iter().enumerate().find_map(|(i, item)| match item
                     .get_ref()
                 {
-                    DeValue::Table(t) => locate(t, child, Some(i), span),
+                    DeValue::Table(t) => locate(t, child, Some(i), here, span),
                     _ => None,
                 }),
                 _ => None,
@@ -359,7 +445,7 @@ fn locate(
         }
         if contains(value.span()) || contains(k.span()) {
             return Some(Located {
-                prefix: schema.prefix(table, index),
+                prefix: schema.prefix(&label),
                 key,
                 value_type: innermost_type(value, span),
             });
@@ -479,6 +565,8 @@ mod tests {
         assert_eq!(fields_of::<RawDaemon>(), keys_of(&DAEMON));
         assert_eq!(fields_of::<RawIntegration>(), keys_of(&INTEGRATION));
         assert_eq!(fields_of::<RawFlow>(), keys_of(&FLOW));
+        assert_eq!(fields_of::<RawBundle>(), keys_of(&BUNDLE));
+        assert_eq!(fields_of::<RawBundleEntry>(), keys_of(&BUNDLE_ENTRY));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod engine;
 pub mod integrations;
 pub mod paths;
+pub mod procs;
 pub mod provision;
 pub mod rpc;
 pub mod scheduler;
@@ -33,6 +34,14 @@ pub struct Options {
     pub state_dir: PathBuf,
     /// `system` or `user`.
     pub mode: paths::Mode,
+}
+
+/// Checks what the config crate cannot: that every integration can be built from its
+/// settings (a PostgreSQL URL that parses, …). Nothing is connected to.
+pub fn check(config: &Config) -> anyhow::Result<()> {
+    integrations::build(config, "check")
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", config.path.display()))
 }
 
 /// Opens the store, starts the provisioner and the scheduler, recovers what a stop
@@ -62,10 +71,11 @@ pub async fn run(
         deadline_added: deadline_added.clone(),
         mode: options.mode.as_str(),
     }));
-    tokio::spawn(provision::run(engine.clone(), actions_rx));
+    let limits = provision::limits(&engine);
+    tokio::spawn(provision::run(engine.clone(), actions_rx, limits.clone()));
     engine.recover().await?;
     tokio::spawn(scheduler::run(engine.clone(), deadline_added));
-    tokio::spawn(provision::reconcile_orphans(engine.clone()));
+    tokio::spawn(provision::reconcile_orphans(engine.clone(), limits));
     tracing::info!(store = %store_path.display(), mode = options.mode.as_str(), "jitd is serving");
     ready();
     rpc::serve(listener, engine, shutdown).await;

@@ -39,6 +39,9 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    // Everything jitd creates (store, key, state dir) is its own; the socket's mode is set
+    // explicitly after binding.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let args = Args::parse();
     let mode = if args.user {
         Mode::User
@@ -55,7 +58,10 @@ fn main() -> ExitCode {
         } else {
             file.clone()
         };
-        return match jit_config::load(&file) {
+        return match jit_config::load(&file)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .and_then(|c| jitd::check(&c).map(|()| c))
+        {
             Ok(cfg) => {
                 println!(
                     "{}: ok ({} integrations, {} access flows)",
@@ -91,6 +97,8 @@ fn start(args: &Args, mode: Mode) -> anyhow::Result<()> {
         .unwrap_or_else(|| paths::config_file(mode));
     let config = jit_config::load(&config_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     init_tracing(config.daemon.log.as_deref());
+    jitd::check(&config)?;
+    raise_fd_limit();
     let state_dir = args
         .state_dir
         .clone()
@@ -151,8 +159,18 @@ fn bind(
             .mode(dir_mode)
             .create(dir)
             .with_context(|| format!("create socket directory {}", dir.display()))?;
+        // The umask is 077; other users must reach a system socket.
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(dir_mode))
+            .with_context(|| format!("chmod socket directory {}", dir.display()))?;
     }
-    if path.exists() {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        use std::os::unix::fs::FileTypeExt;
+        if !meta.file_type().is_socket() {
+            bail!(
+                "{} exists and is not a socket: move it away or choose another --socket",
+                path.display()
+            );
+        }
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             bail!("another jitd is already listening on {}", path.display());
         }
@@ -167,6 +185,18 @@ fn bind(
     Ok(l)
 }
 
+/// Raises the soft limit on open files to the hard limit: every connection and every
+/// database connection is a file descriptor.
+fn raise_fd_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE)
+        && soft < hard
+        && let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
+    {
+        tracing::warn!(error = %e, soft, hard, "cannot raise the open-file limit");
+    }
+}
+
 fn init_tracing(filter: Option<&str>) {
     use tracing_subscriber::EnvFilter;
     let filter = std::env::var("RUST_LOG")
@@ -177,11 +207,27 @@ fn init_tracing(filter: Option<&str>) {
         Ok(f) => (f, None),
         Err(e) => (EnvFilter::new("info"), Some(e)),
     };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(env_filter)
+    use tracing_subscriber::layer::{Layer, SubscriberExt};
+    use tracing_subscriber::util::SubscriberInitExt;
+    // Libraries that log message bodies or SQL at debug/trace would log secrets (a revealed
+    // password in a JSON-RPC response, a password verifier in CREATE ROLE): whatever the
+    // filter says, they are heard at INFO and above only.
+    let no_secrets = tracing_subscriber::filter::filter_fn(|meta| {
+        let chatty = ["jsonrpsee", "tokio_postgres", "postgres_protocol"];
+        *meta.level() <= tracing::Level::INFO
+            || !chatty.iter().any(|t| meta.target().starts_with(t))
+    });
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal; journald and log files get plain text.
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
         .with_target(false)
-        .try_init();
+        .with_filter(env_filter)
+        .with_filter(no_secrets);
+    let _ = tracing_subscriber::registry().with(layer).try_init();
     if let Some(e) = bad {
         tracing::warn!(filter = %filter, error = %e, "invalid log filter (RUST_LOG or [daemon] log); logging at info");
     }

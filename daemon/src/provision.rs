@@ -13,8 +13,8 @@ use jit_api::Status;
 use rand::distr::{Alphanumeric, SampleString};
 use tokio::sync::{Semaphore, mpsc};
 
-use crate::engine::{Action, Engine};
-use crate::integrations::{GrantSpec, RevokeSpec, SessionSecret};
+use crate::engine::{Action, Engine, from_ms, pending_key};
+use crate::integrations::{GrantEntry, GrantSpec, RevokeSpec, SessionSecret};
 
 /// Length of generated passwords (alphanumeric: about 190 bits).
 const SECRET_LEN: usize = 32;
@@ -24,13 +24,27 @@ pub fn generate_secret() -> String {
     Alphanumeric.sample_string(&mut rand::rng(), SECRET_LEN)
 }
 
+/// One semaphore per integration, shared by everything that calls it (actions and orphan
+/// removal), sized by its `concurrency()`.
+pub type Limits = Arc<HashMap<String, Arc<Semaphore>>>;
+
+/// The semaphores for the engine's integrations.
+pub fn limits(engine: &Engine) -> Limits {
+    Arc::new(
+        engine
+            .integrations()
+            .iter()
+            .map(|(name, i)| (name.clone(), Arc::new(Semaphore::new(i.concurrency()))))
+            .collect(),
+    )
+}
+
 /// Runs actions until the channel closes.
-pub async fn run(engine: Arc<Engine>, mut actions: mpsc::UnboundedReceiver<Action>) {
-    let limits: HashMap<String, Arc<Semaphore>> = engine
-        .integrations()
-        .iter()
-        .map(|(name, i)| (name.clone(), Arc::new(Semaphore::new(i.concurrency()))))
-        .collect();
+pub async fn run(
+    engine: Arc<Engine>,
+    mut actions: mpsc::UnboundedReceiver<Action>,
+    limits: Limits,
+) {
     while let Some(action) = actions.recv().await {
         let engine = engine.clone();
         let limits = limits.clone();
@@ -38,12 +52,28 @@ pub async fn run(engine: Arc<Engine>, mut actions: mpsc::UnboundedReceiver<Actio
             match action {
                 Action::Grant(id) => grant(&engine, &limits, id).await,
                 Action::Revoke(id) => revoke(&engine, &limits, id).await,
+                Action::Reset(id) => reset(&engine, &limits, id).await,
+                Action::Extend(id) => extend(&engine, &limits, id).await,
             }
         });
     }
 }
 
-async fn grant(engine: &Arc<Engine>, limits: &HashMap<String, Arc<Semaphore>>, id: u64) {
+async fn permit(limits: &Limits, integration: &str) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    match limits.get(integration) {
+        Some(s) => s.clone().acquire_owned().await.ok(),
+        None => None,
+    }
+}
+
+fn unseal(engine: &Engine, id: u64, key: &str) -> Option<SessionSecret> {
+    match engine.store().read(|r| r.secret(id, key)) {
+        Ok(Some(b)) => engine.sealer().open(&b).map(SessionSecret),
+        _ => None,
+    }
+}
+
+async fn grant(engine: &Arc<Engine>, limits: &Limits, id: u64) {
     let rec = match engine.store().read(|r| r.request(id)) {
         Ok(Some(rec)) if rec.status == Status::Granting => rec,
         Ok(_) => return,
@@ -52,50 +82,46 @@ async fn grant(engine: &Arc<Engine>, limits: &HashMap<String, Arc<Semaphore>>, i
             return;
         }
     };
-    let Some(integ) = engine.integrations().get(&rec.integration).cloned() else {
-        let _ = engine
-            .record_granted(
-                id,
-                engine.clock().now(),
-                engine.clock().now(),
-                Err(format!("integration {} is not configured", rec.integration)),
-            )
-            .await;
-        return;
-    };
-    let _permit = match limits.get(&rec.integration) {
-        Some(s) => s.clone().acquire_owned().await.ok(),
-        None => None,
-    };
     let mut outcome = Ok(());
     let start = engine.clock().now();
     let end = start + Duration::from_secs(rec.duration_secs);
+    // All or nothing: one session after the other; the first failure stops, and the engine
+    // rolls back every session (revoke is idempotent, so unprovisioned ones cost nothing).
     for s in &rec.sessions {
+        let Some(integ) = engine.integrations().get(&s.integration).cloned() else {
+            outcome = Err(format!("integration {} is not configured", s.integration));
+            break;
+        };
         let secret = if integ.uses_secret() {
-            let sealed = engine.store().read(|r| r.secret(id, &s.integration));
-            match sealed {
-                Ok(Some(b)) => engine.sealer().open(&b).map(SessionSecret),
-                _ => None,
-            }
+            unseal(engine, id, &s.integration)
         } else {
             None
         };
         if integ.uses_secret() && secret.is_none() {
-            outcome = Err("the session's secret is missing or cannot be opened".to_owned());
+            outcome = Err(format!(
+                "{}: the session's secret is missing or cannot be opened",
+                s.integration
+            ));
             break;
         }
         let spec = GrantSpec {
             request: id,
             requester: rec.requester.clone(),
             principal: s.principal.clone(),
-            resource_type: rec.resource_type.clone(),
-            resources: rec.resources.clone(),
-            permissions: rec.permissions.clone(),
+            entries: rec
+                .entries_on(&s.integration)
+                .map(|e| GrantEntry {
+                    resource_type: e.resource_type.clone(),
+                    resources: e.resources.clone(),
+                    permissions: e.permissions.clone(),
+                })
+                .collect(),
             secret,
             valid_until: end,
         };
+        let _permit = permit(limits, &s.integration).await;
         if let Err(e) = integ.grant(&spec).await {
-            tracing::warn!(id, integration = %rec.integration, error = %e, "grant failed; rolling back");
+            tracing::warn!(id, integration = %s.integration, error = %e, "grant failed; rolling back");
             outcome = Err(e.message);
             break;
         }
@@ -105,7 +131,72 @@ async fn grant(engine: &Arc<Engine>, limits: &HashMap<String, Arc<Semaphore>>, i
     }
 }
 
-async fn revoke(engine: &Arc<Engine>, limits: &HashMap<String, Arc<Semaphore>>, id: u64) {
+async fn reset(engine: &Arc<Engine>, limits: &Limits, id: u64) {
+    let rec = match engine.store().read(|r| r.request(id)) {
+        Ok(Some(rec)) if rec.status == Status::Granted && rec.resetting.is_some() => rec,
+        _ => return,
+    };
+    let until = rec.expires_at.map_or_else(|| engine.clock().now(), from_ms);
+    let mut outcomes = Vec::new();
+    for s in &rec.sessions {
+        let (Some(integ), Some(principal)) = (
+            engine.integrations().get(&s.integration).cloned(),
+            s.principal.clone(),
+        ) else {
+            continue;
+        };
+        let Some(secret) = unseal(engine, id, &pending_key(&s.integration)) else {
+            continue;
+        };
+        let _permit = permit(limits, &s.integration).await;
+        let r = integ
+            .reset(&principal, &secret, until)
+            .await
+            .map_err(|e| e.message);
+        if let Err(e) = &r {
+            tracing::warn!(id, integration = %s.integration, error = %e, "credentials reset failed");
+        }
+        outcomes.push((s.integration.clone(), r));
+    }
+    if let Err(e) = engine.record_reset(id, outcomes).await {
+        tracing::error!(id, error = %e, "cannot record reset outcome");
+    }
+}
+
+async fn extend(engine: &Arc<Engine>, limits: &Limits, id: u64) {
+    let rec = match engine.store().read(|r| r.request(id)) {
+        Ok(Some(rec)) if rec.status == Status::Granted => rec,
+        _ => return,
+    };
+    let Some(until) = rec.expires_at.map(from_ms) else {
+        return;
+    };
+    for s in &rec.sessions {
+        let (Some(integ), Some(principal)) = (
+            engine.integrations().get(&s.integration).cloned(),
+            s.principal.clone(),
+        ) else {
+            continue;
+        };
+        // The target's clock only ever ends access early if this fails (the old, earlier end
+        // stays), so a few tries and a loud log are enough.
+        for attempt in 1..=3u64 {
+            let r = {
+                let _permit = permit(limits, &s.integration).await;
+                integ.extend(&principal, until).await
+            };
+            match r {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(id, integration = %s.integration, attempt, error = %e, "cannot move the target's end of access");
+                    tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+                }
+            }
+        }
+    }
+}
+
+async fn revoke(engine: &Arc<Engine>, limits: &Limits, id: u64) {
     let rec = match engine.store().read(|r| r.request(id)) {
         Ok(Some(rec)) if rec.status == Status::Revoking => rec,
         Ok(_) => return,
@@ -114,39 +205,39 @@ async fn revoke(engine: &Arc<Engine>, limits: &HashMap<String, Arc<Semaphore>>, 
             return;
         }
     };
-    let Some(integ) = engine.integrations().get(&rec.integration).cloned() else {
-        let _ = engine
-            .record_revoked(
-                id,
-                Err(format!(
-                    "integration {} is not configured; restore it so the access can be removed",
-                    rec.integration
-                )),
-            )
-            .await;
-        return;
-    };
-    let _permit = match limits.get(&rec.integration) {
-        Some(s) => s.clone().acquire_owned().await.ok(),
-        None => None,
-    };
+    // Processes `jit connect` launched end with the access, alongside the integration's own
+    // session kill.
+    let processes: Vec<_> = rec
+        .sessions
+        .iter()
+        .flat_map(|s| s.processes.iter().copied())
+        .collect();
+    if !processes.is_empty() {
+        tokio::spawn(crate::procs::end(processes));
+    }
     let mut outcome = Ok(());
     for s in &rec.sessions {
+        let Some(integ) = engine.integrations().get(&s.integration).cloned() else {
+            outcome = Err(format!(
+                "integration {} is not configured; restore it so the access can be removed",
+                s.integration
+            ));
+            break;
+        };
         let spec = RevokeSpec {
             request: Some(id),
             principal: s.principal.clone(),
-            resources: rec.resources.clone(),
+            resources: rec.resources_on(&s.integration),
         };
+        let _permit = permit(limits, &s.integration).await;
         if let Err(e) = integ.revoke(&spec).await {
             outcome = Err(e.message);
             break;
         }
     }
     match &outcome {
-        Ok(()) => tracing::info!(id, integration = %rec.integration, "access removed"),
-        Err(e) => {
-            tracing::warn!(id, integration = %rec.integration, error = %e, "revoke failed; will retry")
-        }
+        Ok(()) => tracing::info!(id, "access removed"),
+        Err(e) => tracing::warn!(id, error = %e, "revoke failed; will retry"),
     }
     if let Err(e) = engine.record_revoked(id, outcome).await {
         tracing::error!(id, error = %e, "cannot record revoke outcome; retried by the scheduler");
@@ -154,8 +245,11 @@ async fn revoke(engine: &Arc<Engine>, limits: &HashMap<String, Arc<Semaphore>>, 
 }
 
 /// Removes principals this daemon made that no open request owns, on every integration.
-pub async fn reconcile_orphans(engine: Arc<Engine>) {
+pub async fn reconcile_orphans(engine: Arc<Engine>, limits: Limits) {
     for (name, integ) in engine.integrations().clone() {
+        for warning in integ.preflight().await {
+            tracing::warn!(integration = %name, "{warning}");
+        }
         let made = match integ.list_principals().await {
             Ok(m) => m,
             Err(e) => {
@@ -181,7 +275,10 @@ pub async fn reconcile_orphans(engine: Arc<Engine>) {
                 principal: Some(principal.clone()),
                 resources: Vec::new(),
             };
-            let outcome = integ.revoke(&spec).await.map_err(|e| e.message);
+            let outcome = {
+                let _permit = permit(&limits, &name).await;
+                integ.revoke(&spec).await.map_err(|e| e.message)
+            };
             match &outcome {
                 Ok(()) => {
                     tracing::warn!(integration = %name, %principal, "removed an orphan: no open request owns it")

@@ -5,7 +5,9 @@ use std::path::Path;
 
 use jit_api::{ApprovalMode, CredentialState, Status};
 use jitd::store::Store;
-use jitd::store::model::{ApprovalRecord, Deadline, DeadlineKind, RequestRecord, SessionRecord};
+use jitd::store::model::{
+    ApprovalRecord, Deadline, DeadlineKind, EntryRecord, RequestRecord, SessionRecord,
+};
 
 /// Writes `closed` expired requests and `open` granted ones (expiring in an hour) into the
 /// store at `path` (which must not be open elsewhere).
@@ -30,10 +32,13 @@ pub fn fill(path: &Path, closed: u64, open: u64) {
                     requester: format!("user{}", i % 500),
                     requester_uid: 1000,
                     flow: "demo-any".into(),
-                    integration: "demo".into(),
-                    resource_type: "database".into(),
-                    resources: vec![format!("db{i}")],
-                    permissions: vec!["read".into()],
+                    bundle: None,
+                    entries: vec![EntryRecord {
+                        integration: "demo".into(),
+                        resource_type: "database".into(),
+                        resources: vec![format!("db{i}")],
+                        permissions: vec!["read".into()],
+                    }],
                     justification: Some("bench".into()),
                     status: if granted {
                         Status::Granted
@@ -42,6 +47,7 @@ pub fn fill(path: &Path, closed: u64, open: u64) {
                     },
                     duration_secs: 3600,
                     created_at: now - 10_000,
+                    start_at: None,
                     pending_until: None,
                     granted_at: Some(now - 10_000),
                     expires_at: Some(now + 3_600_000),
@@ -61,6 +67,8 @@ pub fn fill(path: &Path, closed: u64, open: u64) {
                         kind: "dry-run".into(),
                         principal: None,
                         credentials: CredentialState::None,
+                        rotated: false,
+                        processes: Vec::new(),
                     }],
                     revoking: None,
                     deadline: granted.then_some(Deadline {
@@ -68,6 +76,11 @@ pub fn fill(path: &Path, closed: u64, open: u64) {
                         kind: DeadlineKind::Expire,
                     }),
                     dry_run: true,
+                    break_glass: false,
+                    extensions: Vec::new(),
+                    pending_extension: None,
+                    resetting: None,
+                    next_rotation: None,
                 };
                 wtx.put_request(&rec, None)?;
             }

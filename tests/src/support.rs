@@ -115,7 +115,9 @@ impl Daemon {
             .arg(&self.socket)
             .arg("--state-dir")
             .arg(&self.state)
-            .env("RUST_LOG", "info")
+            // The most verbose level, so tests that look for secrets in the log look at
+            // everything the daemon could write.
+            .env("RUST_LOG", "trace")
             .env_remove("JIT_SOCKET")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

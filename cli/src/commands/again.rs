@@ -9,8 +9,9 @@ use crate::parse;
 
 /// Ask again for what a closed request asked for, with a new justification.
 ///
-/// The new request names the same integration, resource type, resources and permissions,
-/// records which request it repeats, and goes through its access flow like any other.
+/// The new request names the same integration, resource type, resources and permissions
+/// (or the same bundle), records which request it repeats, and goes through its access
+/// flow like any other.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  jit again 42 --reason \"INC-4312 still open\" --for 30m")]
 pub struct Args {

@@ -10,7 +10,9 @@ use crate::output::Out;
 /// List your open requests (or closed ones, or those you may review).
 ///
 /// Open requests are Pending, Scheduled, Granting, Granted and Revoking; closed ones are
-/// Expired, Revoked, Rejected, Failed and Canceled. Newest first.
+/// Expired, Revoked, Rejected, Failed and Canceled. Newest first. A bundle request shows as
+/// "bundle NAME"; STATUS is tagged [rotated] when a session's credentials changed since you
+/// last saw or used them.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Closed requests (history) instead of open ones
@@ -95,9 +97,9 @@ pub fn render(requests: &[Request], scope: Scope, closed: bool, out: &Out) -> St
         }
         row.extend([
             Cell::painted(paint, status),
-            format!("{}/{}", req.integration, req.resource_type).into(),
-            format::list(&req.resources, 32).into(),
-            format::truncate(&req.permissions.join(","), 24).into(),
+            shared::target(req).into(),
+            format::list(&shared::resources(req), 32).into(),
+            format::truncate(&shared::permissions(req).join(","), 24).into(),
             shared::when_cell(req, out).into(),
         ]);
         if closed {
@@ -106,13 +108,22 @@ pub fn render(requests: &[Request], scope: Scope, closed: bool, out: &Out) -> St
         }
         table.row(row);
     }
-    table.render(out.style)
+    let mut text = table.render(out.style);
+    if requests.iter().any(shared::rotated) {
+        text.push_str(&out.style.paint(
+            Paint::Yellow,
+            "[rotated]: credentials rotated — saved credentials or client profiles may no \
+             longer work (`jit show ID` says which)",
+        ));
+        text.push('\n');
+    }
+    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::shared::tests::{expired, granted, out, pending, revoking};
+    use crate::commands::shared::tests::{bundle, expired, granted, out, pending, revoking};
 
     #[test]
     fn open_requests_table() {
@@ -146,6 +157,21 @@ mod tests {
             Some(
                 "44  alice      Expired  pg-main/database  orders     read   ended 2h ago  expired"
             )
+        );
+    }
+
+    #[test]
+    fn bundles_and_rotated_credentials() {
+        let mut rotated = granted();
+        rotated.sessions[0].rotated = true;
+        let text = render(&[bundle(), rotated], Scope::Mine, false, &out());
+        assert_eq!(
+            text,
+            "ID  STATUS             INTEGRATION/TYPE  RESOURCES        PERMS       WHEN\n\
+             46  Granted            bundle oncall     orders, scratch  read,write  expires in 30m\n\
+             42  Granted [rotated]  pg-main/database  orders           read        expires in 30m\n\
+             [rotated]: credentials rotated — saved credentials or client profiles may no longer \
+             work (`jit show ID` says which)\n"
         );
     }
 

@@ -13,10 +13,13 @@ pub mod approve;
 pub mod audit;
 pub mod cancel;
 pub mod catalog;
+pub mod connect;
 pub mod creds;
+pub mod extend;
 pub mod ls;
 pub mod reject;
 pub mod request;
+pub mod reset;
 pub mod revoke;
 pub mod shared;
 pub mod show;
@@ -25,8 +28,9 @@ pub mod status;
 /// jit asks jitd, the local just-in-time access daemon, for access that ends by itself.
 ///
 /// Request access to a resource for a while ("read on pg-main/database orders for 1h"),
-/// get it approved (automatically or by approvers, as the admin's access flows say), see
-/// your credentials once, and let it expire or revoke it early.
+/// get it approved (automatically or by approvers, as the admin's access flows say),
+/// connect without seeing the secret (or see your credentials once), extend it, and let it
+/// expire or revoke it early.
 #[derive(Debug, Parser)]
 #[command(
     name = "jit",
@@ -71,7 +75,10 @@ pub enum Command {
     Cancel(cancel::Args),
     Revoke(revoke::Args),
     Again(again::Args),
+    Extend(extend::Args),
+    Connect(connect::Args),
     Creds(creds::Args),
+    Reset(reset::Args),
     Catalog(catalog::Args),
     Status(status::Args),
     Audit(audit::Args),
@@ -86,6 +93,9 @@ pub enum Outcome {
     EndedBadly,
     /// Not there yet: a wait timed out, or a revoke is still being retried.
     StillWaiting,
+    /// This exit code exactly: a program `jit connect` launched ended with it, or the
+    /// person answered no.
+    Exit(u8),
 }
 
 impl Outcome {
@@ -95,6 +105,7 @@ impl Outcome {
             Outcome::Done => exit::OK,
             Outcome::EndedBadly => exit::ENDED_BADLY,
             Outcome::StillWaiting => exit::STILL_WAITING,
+            Outcome::Exit(code) => code,
         }
     }
 }
@@ -119,7 +130,10 @@ pub async fn run(command: Command, ctx: &mut Ctx) -> anyhow::Result<Outcome> {
         Command::Cancel(args) => cancel::run(ctx, args).await,
         Command::Revoke(args) => revoke::run(ctx, args).await,
         Command::Again(args) => again::run(ctx, args).await,
+        Command::Extend(args) => extend::run(ctx, args).await,
+        Command::Connect(args) => connect::run(ctx, args).await,
         Command::Creds(args) => creds::run(ctx, args).await,
+        Command::Reset(args) => reset::run(ctx, args).await,
         Command::Catalog(args) => catalog::run(ctx, args).await,
         Command::Status(args) => status::run(ctx, args).await,
         Command::Audit(args) => audit::run(ctx, args).await,

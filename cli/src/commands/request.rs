@@ -5,41 +5,76 @@ use std::time::Duration;
 use jit_api::methods::{CreateParams, RequestCreate};
 
 use super::{Ctx, Outcome, shared};
-use crate::parse::{self, Target};
+use crate::format::Clock;
+use crate::parse::{self, StartAt, Target};
 
-/// Ask for access to resources of an integration.
+/// Ask for access to resources of an integration, or for a bundle.
 ///
 /// Names one integration and resource type, one or more resources (up to 1,000), and one
-/// or more permissions. The access flow your admin wrote decides whether it is approved at
-/// once or waits for approvers, and how long it may last. The clock starts when access is
-/// granted, not when you ask.
+/// or more permissions — or, with --bundle, a bundle your admin defined (several
+/// integrations at once, granted all or nothing). The access flow your admin wrote decides
+/// whether it is approved at once or waits for approvers, and how long it may last. The
+/// clock starts when access is granted (or at the scheduled start, with --at or --in), not
+/// when you ask.
 ///
 /// Auto-approved requests are followed until they are Granted (or Failed); pending ones
 /// are left to the approvers unless you pass --wait.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
     jit request pg-main/database orders --perm read --for 1h --reason INC-4312\n  \
-    jit request pg-main/database orders payments --perm read,write --wait\n\n\
+    jit request pg-main/database orders payments --perm read,write --wait\n  \
+    jit request --bundle oncall --for 2h --reason INC-4312\n  \
+    jit request pg-main/database orders -p write --at 2026-12-01T02:00 --for 2h\n  \
+    jit request pg-main/database orders -p read --in 3h\n\n\
     `jit catalog` lists what you may request.")]
 pub struct Args {
-    /// The integration and resource type, e.g. pg-main/database
-    #[arg(value_name = "INTEGRATION/RESOURCE_TYPE", value_parser = parse::target)]
-    pub target: Target,
+    /// The integration and resource type, e.g. pg-main/database (not with --bundle)
+    #[arg(
+        value_name = "INTEGRATION/RESOURCE_TYPE",
+        value_parser = parse::target,
+        required_unless_present = "bundle"
+    )]
+    pub target: Option<Target>,
 
-    /// The resources, e.g. orders (up to 1,000)
-    #[arg(value_name = "RESOURCE", required = true)]
+    /// The resources, e.g. orders (up to 1,000; not with --bundle)
+    #[arg(value_name = "RESOURCE", required_unless_present = "bundle")]
     pub resources: Vec<String>,
 
-    /// A permission on the resources; repeat it or give a comma list (read,write)
+    /// A permission on the resources; repeat it or give a comma list (read,write) (not with
+    /// --bundle)
     #[arg(
         long = "perm",
         short = 'p',
         value_name = "PERMISSION",
-        required = true,
+        required_unless_present = "bundle",
         value_delimiter = ',',
         value_parser = parse::permission
     )]
     pub permissions: Vec<String>,
+
+    /// A bundle to request, instead of INTEGRATION/RESOURCE_TYPE, RESOURCE and --perm
+    /// (`jit catalog` lists the bundles you may request)
+    #[arg(
+        long,
+        short = 'b',
+        value_name = "NAME",
+        conflicts_with_all = ["target", "resources", "permissions"]
+    )]
+    pub bundle: Option<String>,
+
+    /// Start the access at this time instead of as soon as it is approved: a local time
+    /// (2026-12-01T02:00, "2026-12-01 02:00") or RFC 3339
+    #[arg(long, value_name = "TIME", value_parser = parse::start_at)]
+    pub at: Option<StartAt>,
+
+    /// Start the access this long from now (3h, 1d), instead of as soon as it is approved
+    #[arg(
+        long = "in",
+        value_name = "DURATION",
+        value_parser = parse::duration,
+        conflicts_with = "at"
+    )]
+    pub start_in: Option<Duration>,
 
     /// How long the access should last once granted (30m, 1h30m, 2d) [default: the access
     /// flow's]
@@ -60,30 +95,44 @@ pub struct Args {
 }
 
 impl Args {
-    /// The `request.create` parameters.
-    pub fn params(&self) -> CreateParams {
-        CreateParams {
-            integration: self.target.integration.clone(),
-            resource_type: self.target.resource_type.clone(),
-            resources: parse::dedup(self.resources.clone()),
-            permissions: parse::dedup(self.permissions.clone()),
+    /// The `request.create` parameters; `clock` turns --at and --in into a time.
+    pub fn params(&self, clock: &Clock) -> CreateParams {
+        let start_at = match (self.at, self.start_in) {
+            (Some(at), _) => Some(at.resolve(clock.offset)),
+            (None, Some(d)) => Some(clock.now + d),
+            (None, None) => None,
+        };
+        let mut params = CreateParams {
+            bundle: self.bundle.clone(),
+            start_at,
             duration_secs: self.duration.map(|d| d.as_secs()),
             justification: self.reason.clone(),
+            ..CreateParams::default()
+        };
+        if let Some(target) = &self.target {
+            params.integration.clone_from(&target.integration);
+            params.resource_type.clone_from(&target.resource_type);
+            params.resources = parse::dedup(self.resources.clone());
+            params.permissions = parse::dedup(self.permissions.clone());
         }
+        params
     }
 }
 
 /// Runs `jit request`.
 pub async fn run(ctx: &mut Ctx, args: Args) -> anyhow::Result<Outcome> {
-    let req = ctx.client.call::<RequestCreate>(&args.params()).await?;
+    let params = args.params(&ctx.out.clock);
+    let req = ctx.client.call::<RequestCreate>(&params).await?;
     shared::follow(ctx, req, args.wait, args.timeout).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::shared::tests::out;
     use crate::commands::{Cli, Command};
     use clap::Parser;
+    use time::macros::datetime;
 
     fn parse(argv: &[&str]) -> Result<Args, clap::Error> {
         let cli = Cli::try_parse_from(argv)?;
@@ -113,7 +162,7 @@ mod tests {
         ])
         .expect("parses");
         assert_eq!(
-            args.params(),
+            args.params(&out().clock),
             CreateParams {
                 integration: "pg-main".into(),
                 resource_type: "database".into(),
@@ -121,10 +170,107 @@ mod tests {
                 permissions: vec!["read".into(), "write".into()],
                 duration_secs: Some(5400),
                 justification: Some("INC-4312".into()),
+                ..CreateParams::default()
             }
         );
         assert!(!args.wait);
         assert_eq!(args.timeout, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn a_bundle_replaces_the_target() {
+        let args = parse(&[
+            "jit", "request", "--bundle", "oncall", "--for", "2h", "-r", "x",
+        ])
+        .expect("parses");
+        assert_eq!(
+            args.params(&out().clock),
+            CreateParams {
+                bundle: Some("oncall".into()),
+                duration_secs: Some(7200),
+                justification: Some("x".into()),
+                ..CreateParams::default()
+            }
+        );
+        for argv in [
+            &["jit", "request", "--bundle", "oncall", "pg-main/database"][..],
+            &["jit", "request", "--bundle", "oncall", "-p", "read"],
+            &[
+                "jit",
+                "request",
+                "pg-main/database",
+                "orders",
+                "-p",
+                "read",
+                "--bundle",
+                "oncall",
+            ],
+        ] {
+            let err = parse(argv).expect_err("refused");
+            assert_eq!(err.exit_code(), 2, "{argv:?}");
+            assert!(
+                err.to_string().contains("cannot be used with"),
+                "{argv:?}: {err}"
+            );
+        }
+        let err = parse(&["jit", "request"]).expect_err("refused");
+        assert!(
+            err.to_string().contains("INTEGRATION/RESOURCE_TYPE"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn at_and_in_become_the_start() {
+        let o = out();
+        let args = parse(&[
+            "jit",
+            "request",
+            "pg-main/database",
+            "orders",
+            "-p",
+            "read",
+            "--at",
+            "2026-12-01T02:00",
+        ])
+        .expect("parses");
+        // The test clock's local offset is +1.
+        assert_eq!(
+            args.params(&o.clock).start_at,
+            Some(datetime!(2026-12-01 01:00:00 UTC))
+        );
+        let args = parse(&[
+            "jit",
+            "request",
+            "--bundle",
+            "oncall",
+            "--at",
+            "2026-12-01T02:00:00Z",
+        ])
+        .expect("parses");
+        assert_eq!(
+            args.params(&o.clock).start_at,
+            Some(datetime!(2026-12-01 02:00:00 UTC))
+        );
+        let args = parse(&["jit", "request", "--bundle", "oncall", "--in", "3h"]).expect("parses");
+        assert_eq!(
+            args.params(&o.clock).start_at,
+            Some(datetime!(2025-11-23 16:35:00 UTC))
+        );
+        let err = parse(&[
+            "jit",
+            "request",
+            "--bundle",
+            "b",
+            "--in",
+            "3h",
+            "--at",
+            "2026-12-01 02:00",
+        ])
+        .expect_err("refused");
+        assert!(err.to_string().contains("cannot be used with"), "{err}");
+        let err = parse(&["jit", "request", "--bundle", "b", "--at", "noon"]).expect_err("bad");
+        assert_eq!(err.exit_code(), 2);
     }
 
     #[test]

@@ -1,10 +1,11 @@
-//! What several commands share: the one-line headline of a request, its "when" and status
-//! cells, the report after creating one, and waiting on `request.wait`.
+//! What several commands share: the one-line headline of a request, what it is for, its
+//! "when" and status cells, the report after creating one (with the "Access granted"
+//! block), and waiting on `request.wait`.
 
 use std::time::{Duration, Instant};
 
 use jit_api::methods::{RequestWait, WaitFor, WaitParams};
-use jit_api::{ApprovalMode, CredentialState, Request, Status};
+use jit_api::{ApprovalMode, ConnectKind, CredentialState, Entry, Request, Status};
 
 use super::{Ctx, Outcome};
 use crate::format::{self, Paint, Style, span_secs};
@@ -15,6 +16,11 @@ const WAIT_CALL_SECS: u64 = 60;
 
 /// How much longer than the daemon's own wait timeout jit waits for the answer.
 const WAIT_MARGIN: Duration = Duration::from_secs(10);
+
+/// The `request.wait` call length while polling for a scheduled request's approval: the
+/// daemon's `decided` target only fires at the start time, so jit asks more often and
+/// checks for Scheduled itself.
+const POLL_CALL_SECS: u64 = 2;
 
 /// Whether `req` is where `until` wants it.
 pub fn reached(req: &Request, until: WaitFor) -> bool {
@@ -36,10 +42,22 @@ pub async fn wait(
     until: WaitFor,
     total: Duration,
 ) -> anyhow::Result<Request> {
+    wait_for(ctx, id, until, total, WAIT_CALL_SECS, |_| false).await
+}
+
+/// [`wait`], with calls of at most `call_secs`, that also stops when `done` says so.
+async fn wait_for(
+    ctx: &mut Ctx,
+    id: u64,
+    until: WaitFor,
+    total: Duration,
+    call_secs: u64,
+    done: impl Fn(&Request) -> bool,
+) -> anyhow::Result<Request> {
     let deadline = Instant::now() + total;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let secs = left.as_secs().clamp(1, WAIT_CALL_SECS);
+        let secs = left.as_secs().clamp(1, call_secs);
         let params = WaitParams {
             id,
             until,
@@ -50,7 +68,7 @@ pub async fn wait(
             .client
             .call_within::<RequestWait>(&params, Duration::from_secs(secs) + WAIT_MARGIN)
             .await?;
-        if reached(&req, until) || Instant::now() >= deadline {
+        if reached(&req, until) || done(&req) || Instant::now() >= deadline {
             return Ok(req);
         }
         // A daemon that answers at once without the status changing would make this loop
@@ -66,7 +84,8 @@ pub async fn wait(
 ///
 /// Without `--wait`, a request that is being provisioned is waited for until it settles,
 /// so the requester sees Granted or Failed. With `--wait`, a pending request is waited for
-/// until it is decided (and provisioned), up to `timeout`.
+/// until it is decided (and provisioned), up to `timeout`; a request with a scheduled start
+/// counts as decided once it is Scheduled (approved), not at its start.
 pub async fn follow(
     ctx: &mut Ctx,
     req: Request,
@@ -78,8 +97,9 @@ pub async fn follow(
     } else {
         WaitFor::Settled
     };
+    let approved_for_later = |r: &Request| wait_for_decision && r.status == Status::Scheduled;
     let mut req = req;
-    if !reached(&req, until) {
+    if !reached(&req, until) && !approved_for_later(&req) {
         if !ctx.out.json && matches!(req.status, Status::Pending | Status::Scheduled) {
             // stderr may not be the terminal stdout is: no colour there.
             let plain = Out {
@@ -92,7 +112,12 @@ pub async fn follow(
                 span_secs(timeout.as_secs())
             ));
         }
-        req = wait(ctx, req.id, until, timeout).await?;
+        let call_secs = if req.start_at.is_some() && wait_for_decision {
+            POLL_CALL_SECS
+        } else {
+            WAIT_CALL_SECS
+        };
+        req = wait_for(ctx, req.id, until, timeout, call_secs, approved_for_later).await?;
     }
     if ctx.out.json {
         ctx.out.json(&req)?;
@@ -102,7 +127,7 @@ pub async fn follow(
     Ok(match req.status {
         Status::Failed | Status::Rejected | Status::Canceled => Outcome::EndedBadly,
         Status::Granting => Outcome::StillWaiting,
-        Status::Pending | Status::Scheduled if wait_for_decision => Outcome::StillWaiting,
+        Status::Pending if wait_for_decision => Outcome::StillWaiting,
         _ => Outcome::Done,
     })
 }
@@ -128,7 +153,10 @@ pub fn headline(req: &Request, out: &Out) -> String {
             }
             text
         }
-        Status::Scheduled => "approved; access starts at its scheduled time".into(),
+        Status::Scheduled => match req.start_at {
+            Some(t) => format!("approved; access starts {}", c.both(t)),
+            None => "approved; access starts at its scheduled time".into(),
+        },
         Status::Granting => "access is being provisioned".into(),
         Status::Granted => match req.expires_at {
             Some(t) => format!("expires {}", c.both(t)),
@@ -143,8 +171,7 @@ pub fn headline(req: &Request, out: &Out) -> String {
             why_closed(req).unwrap_or_else(|| req.status.as_str().into())
         }
     };
-    let dry = if req.dry_run { " [dry-run]" } else { "" };
-    format!("Request {id} {label}{dry} — {rest}")
+    format!("Request {id} {label}{} — {rest}", tags(req))
 }
 
 /// When a revoke is tried next: "next try in 4s (14:05)", or "retrying now" when due.
@@ -179,17 +206,185 @@ pub fn why_closed(req: &Request) -> Option<String> {
     req.error.clone().or_else(|| req.end_reason.clone())
 }
 
-/// "alice: read on pg-main/database orders, payments for 1h".
-pub fn summary(req: &Request) -> String {
+/// " [dry-run] [break-glass]": the flags that change what a request means.
+fn tags(req: &Request) -> String {
+    let mut text = String::new();
+    if req.dry_run {
+        text.push_str(" [dry-run]");
+    }
+    if req.break_glass {
+        text.push_str(" [break-glass]");
+    }
+    text
+}
+
+/// What a request is for, in one cell: "pg-main/database", or "bundle oncall".
+pub fn target(req: &Request) -> String {
+    if let Some(bundle) = &req.bundle {
+        return format!("bundle {bundle}");
+    }
+    let targets: Vec<String> = req
+        .entries
+        .iter()
+        .map(|e| format!("{}/{}", e.integration, e.resource_type))
+        .collect();
+    let targets = crate::parse::dedup(targets);
+    if targets.is_empty() {
+        "(nothing)".into()
+    } else {
+        targets.join(", ")
+    }
+}
+
+/// Every resource a request names, over all its entries, without repeats.
+pub fn resources(req: &Request) -> Vec<String> {
+    crate::parse::dedup(
+        req.entries
+            .iter()
+            .flat_map(|e| e.resources.iter().cloned())
+            .collect(),
+    )
+}
+
+/// Every permission a request names, over all its entries, without repeats.
+pub fn permissions(req: &Request) -> Vec<String> {
+    crate::parse::dedup(
+        req.entries
+            .iter()
+            .flat_map(|e| e.permissions.iter().cloned())
+            .collect(),
+    )
+}
+
+/// "read on pg-main/database orders, payments": one entry, resources shortened to `max`.
+pub fn entry_text(e: &Entry, max: usize) -> String {
     format!(
-        "{}: {} on {}/{} {} for {}",
+        "{} on {}/{} {}",
+        e.permissions.join(", "),
+        e.integration,
+        e.resource_type,
+        format::list(&e.resources, max)
+    )
+}
+
+/// "alice: read on pg-main/database orders, payments for 1h", or for a bundle
+/// "alice: bundle oncall for 1h".
+pub fn summary(req: &Request) -> String {
+    let what = match &req.bundle {
+        Some(bundle) => format!("bundle {bundle}"),
+        None => req
+            .entries
+            .iter()
+            .map(|e| entry_text(e, 60))
+            .collect::<Vec<_>>()
+            .join("; "),
+    };
+    format!(
+        "{}: {what} for {}",
         req.requester,
-        req.permissions.join(", "),
-        req.integration,
-        req.resource_type,
-        format::list(&req.resources, 60),
         span_secs(req.duration_secs)
     )
+}
+
+/// The word for a way to connect, as on the wire and in `--terminal`/`--browser`/`--app`.
+pub const fn kind_name(kind: ConnectKind) -> &'static str {
+    match kind {
+        ConnectKind::Terminal => "terminal",
+        ConnectKind::Browser => "browser",
+        ConnectKind::App => "app",
+    }
+}
+
+/// "terminal, app".
+pub fn kind_list(kinds: &[ConnectKind]) -> String {
+    kinds
+        .iter()
+        .map(|k| kind_name(*k))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The `jit connect` line for one session: `--session` only when the request has several.
+pub fn connect_command(req: &Request, integration: &str) -> String {
+    if req.sessions.len() > 1 {
+        format!("jit connect {} --session {integration}", req.id)
+    } else {
+        format!("jit connect {}", req.id)
+    }
+}
+
+/// "Scheduled: access starts at 02:00 (in 3h), for 2h".
+pub fn scheduled_line(req: &Request, out: &Out) -> String {
+    let c = &out.clock;
+    let when = match req.start_at {
+        Some(t) => format!("at {} ({})", c.absolute(t), c.relative(t)),
+        None => "at its scheduled time".into(),
+    };
+    format!(
+        "Scheduled: access starts {when}, for {}",
+        span_secs(req.duration_secs)
+    )
+}
+
+/// The warning printed with a break-glass request.
+pub fn break_glass_warning(req: &Request) -> String {
+    let approvers = &req.approval.approvers;
+    let who = if approvers.is_empty() {
+        format!("the approvers of access flow {}", req.flow)
+    } else {
+        format!(
+            "the approvers of access flow {} ({})",
+            req.flow,
+            approvers.join(", ")
+        )
+    };
+    format!("warning: break-glass access: granted without approval; {who} were told")
+}
+
+/// The block printed when access is granted while the requester waits: "Access granted",
+/// the admins' messages, and the next step for each session.
+pub fn access_granted(req: &Request) -> Vec<String> {
+    let id = req.id;
+    let mut lines = vec!["Access granted".to_owned()];
+    for s in &req.sessions {
+        if let Some(message) = &s.message {
+            lines.push(format!(
+                "Message from your admin about {}: {message}",
+                s.integration
+            ));
+        }
+    }
+    if req.dry_run || req.sessions.iter().any(|s| s.dry_run) {
+        lines.push("dry-run: nothing was provisioned".into());
+    }
+    let several = req.sessions.len() > 1;
+    let mut any_connect = false;
+    let mut creds = false;
+    for s in &req.sessions {
+        if !s.connect.is_empty() {
+            any_connect = true;
+            let command = connect_command(req, &s.integration);
+            let kinds = kind_list(&s.connect);
+            lines.push(if several {
+                format!("Connect to {}: `{command}` ({kinds})", s.integration)
+            } else {
+                format!("Connect: `{command}` ({kinds})")
+            });
+        } else if s.credentials == CredentialState::Unrevealed {
+            creds = true;
+        }
+    }
+    if creds {
+        lines.push(if any_connect {
+            format!(
+                "Run `jit creds {id}` to see your credentials once (after that, `jit connect` \
+                 needs `jit reset {id}`)."
+            )
+        } else {
+            format!("Run `jit creds {id}` to see your credentials once.")
+        });
+    }
+    lines
 }
 
 /// After approve, reject or cancel: "Approved request 42 (alice: …)" and the headline.
@@ -210,28 +405,13 @@ pub fn report(req: &Request, out: &Out) -> String {
     if let Some(repeats) = req.repeats {
         lines.push(format!("(repeats request {repeats})"));
     }
+    if req.break_glass {
+        lines.push(out.style.paint(Paint::Yellow, &break_glass_warning(req)));
+    }
     match req.status {
         Status::Granted => {
-            for s in &req.sessions {
-                if let Some(message) = &s.message {
-                    lines.push(format!(
-                        "Message from your admin about {}: {message}",
-                        s.integration
-                    ));
-                }
-            }
-            if req.dry_run || req.sessions.iter().any(|s| s.dry_run) {
-                lines.push("dry-run: nothing was provisioned".into());
-            }
-            if req
-                .sessions
-                .iter()
-                .any(|s| s.credentials == CredentialState::Unrevealed)
-            {
-                lines.push(format!(
-                    "Run `jit creds {id}` to see your credentials once."
-                ));
-            }
+            lines.push(String::new());
+            lines.extend(access_granted(req));
         }
         Status::Pending => {
             let a = &req.approval;
@@ -252,11 +432,25 @@ pub fn report(req: &Request, out: &Out) -> String {
                     out.clock.both(t)
                 ));
             }
+            if let Some(t) = req.start_at {
+                lines.push(format!(
+                    "Once approved, access starts at {} ({}), for {}.",
+                    out.clock.absolute(t),
+                    out.clock.relative(t),
+                    span_secs(req.duration_secs)
+                ));
+            }
             lines.push(format!(
                 "Follow it with `jit show {id}`; withdraw it with `jit cancel {id}`."
             ));
         }
-        Status::Scheduled | Status::Granting => {
+        Status::Scheduled => {
+            lines.push(scheduled_line(req, out));
+            lines.push(format!(
+                "Follow it with `jit show {id}`; withdraw it with `jit cancel {id}`."
+            ));
+        }
+        Status::Granting => {
             lines.push(format!("Follow it with `jit show {id}`."));
         }
         Status::Failed => {
@@ -278,7 +472,9 @@ pub fn report(req: &Request, out: &Out) -> String {
     text
 }
 
-/// The STATUS cell of a request: its label, with "retry in 4s" while revoking.
+/// The STATUS cell of a request: its label, with "retry in 4s" while revoking, and the
+/// tags `[dry-run]`, `[break-glass]` and `[rotated]` (a session's credentials changed
+/// since the requester last saw or used them).
 pub fn status_cell(req: &Request, out: &Out) -> (Paint, String) {
     let mut text = req.status.label().to_owned();
     if let Some(r) = &req.revoking {
@@ -295,18 +491,27 @@ pub fn status_cell(req: &Request, out: &Out) -> (Paint, String) {
         }
         return (Paint::Red, text);
     }
-    if req.dry_run {
-        text.push_str(" [dry-run]");
+    text.push_str(&tags(req));
+    if rotated(req) {
+        text.push_str(" [rotated]");
     }
     (Paint::of(req.status), text)
 }
 
-/// The WHEN cell: "expires in 42m", "pending 3m", "ended 2h ago".
+/// Whether a session of an open request has credentials that were rotated.
+pub fn rotated(req: &Request) -> bool {
+    req.status.is_open() && req.sessions.iter().any(|s| s.rotated)
+}
+
+/// The WHEN cell: "expires in 42m", "pending 3m", "starts in 3h", "ended 2h ago".
 pub fn when_cell(req: &Request, out: &Out) -> String {
     let c = &out.clock;
     match req.status {
         Status::Pending => format!("pending {}", c.span_to(req.created_at)),
-        Status::Scheduled => format!("scheduled {}", c.relative(req.created_at)),
+        Status::Scheduled => match req.start_at {
+            Some(t) => format!("starts {}", c.relative(t)),
+            None => format!("scheduled {}", c.relative(req.created_at)),
+        },
         Status::Granting => match req.granted_at {
             Some(t) => format!("granting {}", c.span_to(t)),
             None => format!("granting {}", c.span_to(req.created_at)),
@@ -355,14 +560,18 @@ pub mod tests {
             id: 42,
             requester: "alice".into(),
             flow: "dba-read".into(),
-            integration: "pg-main".into(),
-            resource_type: "database".into(),
-            resources: vec!["orders".into()],
-            permissions: vec!["read".into()],
+            bundle: None,
+            entries: vec![Entry {
+                integration: "pg-main".into(),
+                resource_type: "database".into(),
+                resources: vec!["orders".into()],
+                permissions: vec!["read".into()],
+            }],
             justification: Some("INC-4312".into()),
             status: Status::Granted,
             duration_secs: 3600,
             created_at: datetime!(2025-11-23 13:05:00 UTC),
+            start_at: None,
             pending_until: None,
             granted_at: Some(datetime!(2025-11-23 13:05:00 UTC)),
             expires_at: Some(datetime!(2025-11-23 14:05:00 UTC)),
@@ -381,12 +590,59 @@ pub mod tests {
                 integration: "pg-main".into(),
                 kind: "postgres".into(),
                 principal: Some("jit_alice_42".into()),
+                resources: vec!["orders".into()],
                 credentials: CredentialState::Unrevealed,
+                rotated: false,
+                connect: vec![ConnectKind::Terminal, ConnectKind::App],
                 message: Some("use the read replica for reports".into()),
                 dry_run: false,
             }],
             revoking: None,
             dry_run: false,
+            break_glass: false,
+            extensions: vec![],
+            pending_extension: None,
+        }
+    }
+
+    /// Request 46: alice, bundle oncall over pg-main and sandbox (dry-run), granted.
+    pub fn bundle() -> Request {
+        let mut req = granted();
+        req.id = 46;
+        req.flow = "oncall".into();
+        req.bundle = Some("oncall".into());
+        req.entries.push(Entry {
+            integration: "sandbox".into(),
+            resource_type: "schema".into(),
+            resources: vec!["scratch".into(), "orders".into()],
+            permissions: vec!["write".into()],
+        });
+        req.sessions.push(Session {
+            integration: "sandbox".into(),
+            kind: "dry-run".into(),
+            principal: None,
+            resources: vec!["scratch".into(), "orders".into()],
+            credentials: CredentialState::None,
+            rotated: false,
+            connect: vec![],
+            message: None,
+            dry_run: true,
+        });
+        req
+    }
+
+    /// Request 47: bob, approved, access starts in 3h for 2h.
+    pub fn scheduled() -> Request {
+        Request {
+            id: 47,
+            requester: "bob".into(),
+            status: Status::Scheduled,
+            duration_secs: 7200,
+            start_at: Some(datetime!(2025-11-23 16:35:00 UTC)),
+            granted_at: None,
+            expires_at: None,
+            sessions: vec![],
+            ..granted()
         }
     }
 
@@ -448,9 +704,102 @@ pub mod tests {
         assert_eq!(
             text,
             "Request 42 Granted — expires in 30m (15:05)\n\
+             \n\
+             Access granted\n\
              Message from your admin about pg-main: use the read replica for reports\n\
-             Run `jit creds 42` to see your credentials once.\n"
+             Connect: `jit connect 42` (terminal, app)\n"
         );
+        let mut req = granted();
+        req.sessions[0].connect.clear();
+        let text = report(&req, &out());
+        assert!(
+            text.ends_with("reports\nRun `jit creds 42` to see your credentials once.\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn bundle_report_names_each_session() {
+        let mut req = bundle();
+        req.sessions[1].credentials = CredentialState::Unrevealed;
+        req.sessions[1].dry_run = false;
+        req.dry_run = false;
+        let text = report(&req, &out());
+        assert!(text.contains("\nAccess granted\n"), "{text}");
+        assert!(
+            text.contains(
+                "Connect to pg-main: `jit connect 46 --session pg-main` (terminal, app)\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("Run `jit creds 46` to see your credentials once (after that, `jit connect` needs `jit reset 46`).\n"),
+            "{text}"
+        );
+        assert_eq!(target(&req), "bundle oncall");
+        assert_eq!(summary(&req), "alice: bundle oncall for 1h");
+        assert_eq!(
+            resources(&req),
+            vec!["orders".to_string(), "scratch".to_string()]
+        );
+        assert_eq!(
+            permissions(&req),
+            vec!["read".to_string(), "write".to_string()]
+        );
+    }
+
+    #[test]
+    fn one_entry_reads_as_before() {
+        assert_eq!(target(&granted()), "pg-main/database");
+        assert_eq!(
+            summary(&granted()),
+            "alice: read on pg-main/database orders for 1h"
+        );
+    }
+
+    #[test]
+    fn scheduled_report_says_when_and_for_how_long() {
+        let text = report(&scheduled(), &out());
+        assert_eq!(
+            text,
+            "Request 47 Scheduled — approved; access starts in 3h (17:35)\n\
+             Scheduled: access starts at 17:35 (in 3h), for 2h\n\
+             Follow it with `jit show 47`; withdraw it with `jit cancel 47`.\n"
+        );
+        assert_eq!(when_cell(&scheduled(), &out()), "starts in 3h");
+        let mut req = pending();
+        req.start_at = Some(datetime!(2025-11-23 16:35:00 UTC));
+        assert!(
+            report(&req, &out()).contains("Once approved, access starts at 17:35 (in 3h), for 1h.")
+        );
+    }
+
+    #[test]
+    fn break_glass_warns_that_approvers_were_told() {
+        let mut req = granted();
+        req.break_glass = true;
+        req.approval.approvers = vec!["carol".into(), "%dba".into()];
+        let text = report(&req, &out());
+        assert!(
+            text.starts_with(
+                "Request 42 Granted [break-glass] — expires in 30m (15:05)\n\
+                 warning: break-glass access: granted without approval; the approvers of \
+                 access flow dba-read (carol, %dba) were told\n\
+                 \nAccess granted\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(status_cell(&req, &out()).1, "Granted [break-glass]");
+    }
+
+    #[test]
+    fn rotated_sessions_are_tagged() {
+        let mut req = granted();
+        req.sessions[0].rotated = true;
+        assert_eq!(status_cell(&req, &out()).1, "Granted [rotated]");
+        assert!(rotated(&req));
+        req.status = Status::Expired;
+        assert!(!rotated(&req));
     }
 
     #[test]
@@ -469,10 +818,12 @@ pub mod tests {
         req.sessions[0].dry_run = true;
         req.sessions[0].credentials = CredentialState::None;
         req.sessions[0].message = None;
+        req.sessions[0].connect.clear();
         let text = report(&req, &out());
         assert!(text.contains("[dry-run]"));
         assert!(text.contains("dry-run: nothing was provisioned"));
         assert!(!text.contains("jit creds"));
+        assert!(!text.contains("jit connect"));
     }
 
     #[test]

@@ -109,11 +109,10 @@ pub fn render(st: &DaemonStatus, out: &Out) -> String {
         text.push('\n');
         for req in &st.revoking {
             let mut line = format!(
-                "  {} {} {}/{} ({})",
+                "  {} {} {} ({})",
                 req.id,
                 req.requester,
-                req.integration,
-                req.resource_type,
+                super::shared::target(req),
                 span_secs(req.duration_secs)
             );
             if let Some(r) = &req.revoking {

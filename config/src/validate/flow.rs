@@ -1,29 +1,30 @@
-//! One `[[flows]]` entry: who may request what, how it is approved, for how long.
+//! One `[[flows]]` entry: who may request what (from one integration, or whole bundles), how it
+//! is approved, for how long, how it may be extended.
 
 use std::ops::Range;
 use std::time::Duration;
 
 use toml::Spanned;
 
-use super::{Checker, Named, name, principals, strings};
-use crate::raw::{RawFlow, entry_label};
-use crate::{Approval, Flow, Justification, Principal, ResourceType, duration, suggest};
+use super::{
+    Checker, KnownIntegration, Named, did_you_mean, integration_names, name, principals,
+    required_strings, strings,
+};
+use crate::raw::{RawFlow, Str, StrList, entry_label};
+use crate::{
+    Approval, ExtensionApproval, Flow, Justification, Principal, ResourceType, duration, suggest,
+};
 
 /// `default_duration` when the file gives none (or `max_duration`, if that is shorter).
 const DEFAULT_DURATION: Duration = Duration::from_secs(60 * 60);
 
-/// An integration a flow may name, with its resource types if they could be worked out.
-pub(super) struct KnownIntegration<'a> {
-    pub name: &'a str,
-    pub resource_types: Option<&'a [ResourceType]>,
-}
-
-/// Checks one flow; `index` is its place among the `[[flows]]`. Returns its name (for the
-/// uniqueness check) and the flow, if it is valid.
+/// Checks one flow; `index` is its place among the `[[flows]]`, `bundles` the names of the
+/// configured bundles. Returns its name (for the uniqueness check) and the flow, if it is valid.
 pub(super) fn check(
     raw: &Spanned<RawFlow>,
     index: usize,
     known: &[KnownIntegration<'_>],
+    bundles: &[&str],
     ck: &mut Checker<'_>,
 ) -> (Option<Named>, Option<Flow>) {
     let span = raw.span();
@@ -57,28 +58,36 @@ pub(super) fn check(
 
     let Covers {
         integration,
+        bundles,
         resource_types: types,
+        resources,
         permissions,
-    } = covers(raw, &span, &label, known, ck);
-    let resources = match &raw.resources {
-        Some(list) => strings(
-            list,
-            "resources",
-            "resource pattern",
-            &label,
-            resource_pattern,
-            ck,
-        ),
-        None => Some(vec!["*".to_owned()]),
-    };
+    } = covers(raw, &span, &label, known, bundles, ck);
+    let break_glass = raw.break_glass.as_ref().is_some_and(|b| *b.get_ref());
     let approval = approval(raw, &label, ck);
     let (default_duration, max_duration) = durations(raw, &span, &label, ck);
+    let has_approvers = approval.as_ref().map(|(approval, notify)| match approval {
+        Approval::Manual { .. } => true,
+        Approval::Auto => !notify.is_empty(),
+    });
+    let Extensions {
+        max_extensions,
+        max_total_duration,
+        extension_approval,
+    } = extensions(raw, &label, max_duration, has_approvers, ck);
     let (justification, justification_pattern) = justification(raw, &label, ck);
 
     let pending_ttl = match &raw.pending_ttl {
         Some(v) => {
             let ttl = duration::parse(v, "pending_ttl", &label, &mut ck.problems);
-            if approval == Some(Approval::Auto) {
+            if break_glass {
+                ck.problems.at(
+                    &v.span(),
+                    format!("{label} is break-glass, so its requests are granted at once and pending_ttl has no effect"),
+                    "remove pending_ttl",
+                );
+                None
+            } else if matches!(approval, Some((Approval::Auto, _))) {
                 ck.problems.at(
                     &v.span(),
                     format!("{label} is approved automatically, so its requests never wait and pending_ttl has no effect"),
@@ -93,16 +102,23 @@ pub(super) fn check(
     };
 
     let flow = (|| {
+        let (approval, notify) = approval?;
         Some(Flow {
             name: name.as_ref()?.0.clone(),
             requesters: requesters?,
             integration: integration?,
+            bundles: bundles?,
             resource_types: types?,
             resources: resources?,
             permissions: permissions?,
-            approval: approval?,
+            approval,
+            break_glass,
+            notify,
             default_duration: default_duration?,
             max_duration: max_duration?,
+            max_extensions: max_extensions?,
+            max_total_duration: max_total_duration?,
+            extension_approval: extension_approval?,
             justification: justification?,
             justification_pattern: justification_pattern?,
             pending_ttl: pending_ttl?,
@@ -111,46 +127,184 @@ pub(super) fn check(
     (name, flow)
 }
 
-/// The integration, resource types and permissions a flow covers (`None`: not valid).
+/// What a flow covers: one integration with resource types, resources and permissions, or
+/// bundles (`None`: not valid).
 #[derive(Default)]
 struct Covers {
-    integration: Option<String>,
+    integration: Option<Option<String>>,
+    bundles: Option<Vec<String>>,
     resource_types: Option<Vec<String>>,
+    resources: Option<Vec<String>>,
     permissions: Option<Vec<String>>,
 }
 
-/// Works out what a flow covers.
+/// Works out what a flow covers: `integration` or `bundles`, exactly one of them.
 fn covers(
     raw: &RawFlow,
     span: &Range<usize>,
     label: &str,
     known: &[KnownIntegration<'_>],
+    bundles: &[&str],
     ck: &mut Checker<'_>,
 ) -> Covers {
-    let names = || {
-        let mut names: Vec<&str> = Vec::new();
-        for k in known {
-            if !names.contains(&k.name) {
-                names.push(k.name);
-            }
+    match (&raw.integration, &raw.bundles) {
+        (Some(integration), Some(list)) => {
+            // Point at whichever comes second.
+            let later = if integration.span().start > list.span().start {
+                integration.span()
+            } else {
+                list.span()
+            };
+            ck.problems.at(
+                &later,
+                format!("{label} names both an integration and bundles"),
+                "keep integration (to grant from one integration) or bundles (to grant whole bundles), not both; make two flows for both",
+            );
+            Covers::default()
         }
-        names.join(", ")
+        (None, None) => {
+            if let Some(list) = &raw.resources {
+                strings(
+                    list,
+                    "resources",
+                    "resource pattern",
+                    label,
+                    resource_pattern,
+                    ck,
+                );
+            }
+            let fix = if bundles.is_empty() {
+                if known.is_empty() {
+                    "add an [[integrations]] entry, and integration = \"its name\" here".to_owned()
+                } else {
+                    format!(
+                        "add integration = \"...\", one of: {}",
+                        integration_names(known)
+                    )
+                }
+            } else {
+                let integrations = if known.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "add integration = \"...\", one of: {}; or ",
+                        integration_names(known)
+                    )
+                };
+                format!(
+                    "{integrations}add bundles = [\"...\"], from: {}",
+                    bundles.join(", ")
+                )
+            };
+            let message = if bundles.is_empty() {
+                format!("{label} names no integration")
+            } else {
+                format!("{label} names no integration and no bundles")
+            };
+            ck.problems.at(span, message, fix);
+            Covers::default()
+        }
+        (None, Some(list)) => bundle_flow(raw, list, label, bundles, ck),
+        (Some(integration), None) => integration_flow(raw, integration, label, known, ck),
+    }
+}
+
+/// What a bundle flow covers: its `bundles`, which must be configured. The keys that choose
+/// from an integration mean nothing here.
+fn bundle_flow(
+    raw: &RawFlow,
+    list: &StrList,
+    label: &str,
+    bundles: &[&str],
+    ck: &mut Checker<'_>,
+) -> Covers {
+    let mut ok = true;
+    for (key, span) in [
+        (
+            "resource_types",
+            raw.resource_types.as_ref().map(Spanned::span),
+        ),
+        ("resources", raw.resources.as_ref().map(Spanned::span)),
+        ("permissions", raw.permissions.as_ref().map(Spanned::span)),
+    ] {
+        if let Some(span) = span {
+            ok = false;
+            ck.problems.at(
+                &span,
+                format!("{label} grants bundles, which takes no {key}"),
+                format!("a bundle flow grants the bundle's entries; remove {key}"),
+            );
+        }
+    }
+    let empty_fix = if bundles.is_empty() {
+        "add a [[bundles]] entry, and name it here".to_owned()
+    } else {
+        format!("name at least one bundle, from: {}", bundles.join(", "))
     };
-    let Some(integration) = &raw.integration else {
-        let fix = if known.is_empty() {
-            "add an [[integrations]] entry, and integration = \"its name\" here".to_owned()
-        } else {
-            format!("add integration = \"...\", one of: {}", names())
-        };
-        ck.problems
-            .at(span, format!("{label} names no integration"), fix);
+    let names = required_strings(
+        list,
+        "bundles",
+        "bundle",
+        label,
+        &empty_fix,
+        |b| {
+            if bundles.contains(&b) {
+                Ok(())
+            } else if bundles.is_empty() {
+                Err((
+                    "is not configured".to_owned(),
+                    "add a [[bundles]] entry with that name".to_owned(),
+                ))
+            } else {
+                Err((
+                    "is not configured".to_owned(),
+                    format!(
+                        "{}use one of: {}",
+                        did_you_mean(b, bundles.iter().copied()),
+                        bundles.join(", ")
+                    ),
+                ))
+            }
+        },
+        ck,
+    );
+    if !ok {
         return Covers::default();
+    }
+    Covers {
+        integration: Some(None),
+        bundles: names,
+        resource_types: Some(Vec::new()),
+        resources: Some(Vec::new()),
+        permissions: Some(Vec::new()),
+    }
+}
+
+/// What an integration flow covers: the integration, and the resource types, resources and
+/// permissions it allows (all of them by default).
+fn integration_flow(
+    raw: &RawFlow,
+    integration: &Str,
+    label: &str,
+    known: &[KnownIntegration<'_>],
+    ck: &mut Checker<'_>,
+) -> Covers {
+    let resources = match &raw.resources {
+        Some(list) => strings(
+            list,
+            "resources",
+            "resource pattern",
+            label,
+            resource_pattern,
+            ck,
+        ),
+        None => Some(vec!["*".to_owned()]),
     };
     let Some(target) = known.iter().find(|k| k.name == integration.get_ref()) else {
         let fix = if known.is_empty() {
             "add an [[integrations]] entry with that name".to_owned()
         } else {
-            format!("use one of: {}", names())
+            format!("use one of: {}", integration_names(known))
         };
         ck.problems.at(
             &integration.span(),
@@ -163,14 +317,16 @@ fn covers(
         return Covers::default();
     };
     let integration_name = integration.get_ref().clone();
+    let partial = Covers {
+        integration: Some(Some(integration_name.clone())),
+        bundles: Some(Vec::new()),
+        resources,
+        ..Covers::default()
+    };
     // The integration's own problems are reported with it; nothing more to check against.
     let Some(offered) = target.resource_types else {
-        return Covers {
-            integration: Some(integration_name),
-            ..Covers::default()
-        };
+        return partial;
     };
-
     let types: Option<Vec<&ResourceType>> = match &raw.resource_types {
         None => Some(offered.iter().collect()),
         Some(list) => {
@@ -206,10 +362,7 @@ fn covers(
         }
     };
     let Some(types) = types else {
-        return Covers {
-            integration: Some(integration_name),
-            ..Covers::default()
-        };
+        return partial;
     };
 
     let mut allowed: Vec<&str> = Vec::new();
@@ -247,9 +400,9 @@ fn covers(
     };
     let types = types.iter().map(|t| t.name.clone()).collect();
     Covers {
-        integration: Some(integration_name),
         resource_types: Some(types),
         permissions,
+        ..partial
     }
 }
 
@@ -270,32 +423,42 @@ fn resource_pattern(pattern: &str) -> Result<(), (String, String)> {
     ))
 }
 
-/// `approval`, `approvers` and `approvals_required`.
-fn approval(raw: &RawFlow, label: &str, ck: &mut Checker<'_>) -> Option<Approval> {
+/// `"auto"` or `"manual"` (`Some(true)`: manual), for `approval` and `extension_approval`.
+fn auto_or_manual(value: &Str, key: &str, label: &str, ck: &mut Checker<'_>) -> Option<bool> {
+    match value.get_ref().as_str() {
+        "manual" => Some(true),
+        "auto" => Some(false),
+        other => {
+            let hint = did_you_mean(other, ["auto", "manual"]);
+            ck.problems.at(
+                &value.span(),
+                format!(
+                    "{label}: {key} \"{}\" is not auto or manual",
+                    suggest::clip(other)
+                ),
+                format!("{hint}use \"auto\" or \"manual\""),
+            );
+            None
+        }
+    }
+}
+
+/// `approval`, `approvers`, `approvals_required` and `break_glass`: how the flow approves, and
+/// whom a break-glass grant is told to (empty for other flows).
+fn approval(
+    raw: &RawFlow,
+    label: &str,
+    ck: &mut Checker<'_>,
+) -> Option<(Approval, Vec<Principal>)> {
+    if let Some(break_glass) = raw.break_glass.as_ref().filter(|b| *b.get_ref()) {
+        return break_glass_approval(raw, break_glass.span(), label, ck)
+            .map(|notify| (Approval::Auto, notify));
+    }
     let manual = match &raw.approval {
         // Manual when approvers are named, else automatic.
         None => raw.approvers.is_some(),
-        Some(a) => match a.get_ref().as_str() {
-            "manual" => true,
-            "auto" => false,
-            other => {
-                let hint = match suggest::closest(other, ["auto", "manual"]) {
-                    Some(close) => format!("did you mean \"{close}\"? "),
-                    None => String::new(),
-                };
-                ck.problems.at(
-                    &a.span(),
-                    format!(
-                        "{label}: approval \"{}\" is not auto or manual",
-                        suggest::clip(other)
-                    ),
-                    format!("{hint}use \"auto\" or \"manual\""),
-                );
-                return None;
-            }
-        },
+        Some(a) => auto_or_manual(a, "approval", label, ck)?,
     };
-
     if !manual {
         let mut ok = true;
         for (key, span) in [
@@ -314,7 +477,7 @@ fn approval(raw: &RawFlow, label: &str, ck: &mut Checker<'_>) -> Option<Approval
                 );
             }
         }
-        return ok.then_some(Approval::Auto);
+        return ok.then_some((Approval::Auto, Vec::new()));
     }
 
     let approval_span = raw.approval.as_ref().map(Spanned::span);
@@ -381,10 +544,69 @@ fn approval(raw: &RawFlow, label: &str, ck: &mut Checker<'_>) -> Option<Approval
         },
     };
 
-    Some(Approval::Manual {
-        approvers: approvers?,
-        required: required?,
-    })
+    Some((
+        Approval::Manual {
+            approvers: approvers?,
+            required: required?,
+        },
+        Vec::new(),
+    ))
+}
+
+/// The approval keys of a break-glass flow: granted at once, so no manual approval and no
+/// `approvals_required`; its `approvers` (required) are the people told. Returns them.
+fn break_glass_approval(
+    raw: &RawFlow,
+    break_glass: Range<usize>,
+    label: &str,
+    ck: &mut Checker<'_>,
+) -> Option<Vec<Principal>> {
+    let mut ok = true;
+    if let Some(a) = &raw.approval {
+        match auto_or_manual(a, "approval", label, ck) {
+            Some(false) => {}
+            Some(true) => {
+                ok = false;
+                ck.problems.at(
+                    &a.span(),
+                    format!("{label} is break-glass, so it is granted at once and cannot be approved manually"),
+                    "remove approval (break-glass flows are approved automatically; their approvers are told), or remove break_glass",
+                );
+            }
+            None => ok = false,
+        }
+    }
+    if let Some(n) = &raw.approvals_required {
+        ok = false;
+        ck.problems.at(
+            &n.span(),
+            format!(
+                "{label} is break-glass, so nobody approves and approvals_required has no effect"
+            ),
+            "remove approvals_required",
+        );
+    }
+    let tell = "the users (\"alice\") or groups (\"%security\") to tell when it is used; they are told, not asked";
+    let notify = match &raw.approvers {
+        None => {
+            ck.problems.at(
+                &break_glass,
+                format!("{label} is break-glass but names no approvers to tell"),
+                format!("add approvers = [...] with {tell}"),
+            );
+            None
+        }
+        Some(list) if list.get_ref().is_empty() => {
+            ck.problems.at(
+                &list.span(),
+                format!("{label}: approvers is an empty list"),
+                format!("list {tell}"),
+            );
+            None
+        }
+        Some(list) => principals(list, "approvers", label, ck),
+    };
+    if ok { notify } else { None }
 }
 
 /// `default_duration` and `max_duration`.
@@ -432,7 +654,115 @@ fn durations(
     (default, max)
 }
 
-/// `justification` and `justification_pattern`.
+/// The extension keys of a flow (`None`: not valid).
+struct Extensions {
+    max_extensions: Option<u32>,
+    max_total_duration: Option<Duration>,
+    extension_approval: Option<ExtensionApproval>,
+}
+
+/// `max_extensions`, `max_total_duration` and `extension_approval`. `max_duration` is the
+/// flow's (if valid); `has_approvers` whether it names approvers (if known).
+fn extensions(
+    raw: &RawFlow,
+    label: &str,
+    max_duration: Option<Duration>,
+    has_approvers: Option<bool>,
+    ck: &mut Checker<'_>,
+) -> Extensions {
+    let max_extensions = match &raw.max_extensions {
+        None => Some(0),
+        Some(n) => match u32::try_from(*n.get_ref()) {
+            Ok(n) => Some(n),
+            Err(_) => {
+                ck.problems.at(
+                    &n.span(),
+                    format!(
+                        "{label}: max_extensions {} is not a whole number of 0 or more",
+                        n.get_ref()
+                    ),
+                    "use 0 (extending is not allowed, the default) or more, like 2",
+                );
+                None
+            }
+        },
+    };
+    let allow = "allow extensions with max_extensions = 1 or more";
+
+    let max_total_duration = match (&raw.max_total_duration, max_extensions) {
+        (Some(v), Some(0)) => {
+            ck.problems.at(
+                &v.span(),
+                format!("{label} allows no extensions (max_extensions is 0), so max_total_duration has no effect"),
+                format!("remove max_total_duration, or {allow}"),
+            );
+            None
+        }
+        (Some(v), _) => {
+            let total = duration::parse(v, "max_total_duration", label, &mut ck.problems);
+            match (total, max_duration) {
+                (Some(total), Some(max)) if total < max => {
+                    ck.problems.at(
+                        &v.span(),
+                        format!(
+                            "{label}: max_total_duration {} is shorter than max_duration {}",
+                            duration::format(total),
+                            duration::format(max)
+                        ),
+                        format!(
+                            "raise max_total_duration to at least {}, or lower max_duration",
+                            duration::format(max)
+                        ),
+                    );
+                    None
+                }
+                (Some(total), Some(_)) => Some(total),
+                _ => None,
+            }
+        }
+        // The initial grant and each extension at their longest, within the bound of every
+        // duration.
+        (None, Some(n)) => max_duration.map(|max| {
+            max.saturating_mul(n.saturating_add(1))
+                .min(duration::MAX)
+                .max(max)
+        }),
+        (None, None) => None,
+    };
+
+    let extension_approval = match &raw.extension_approval {
+        None => Some(ExtensionApproval::Auto),
+        Some(v) if max_extensions == Some(0) => {
+            ck.problems.at(
+                &v.span(),
+                format!("{label} allows no extensions (max_extensions is 0), so extension_approval has no effect"),
+                format!("remove extension_approval, or {allow}"),
+            );
+            None
+        }
+        Some(v) => match auto_or_manual(v, "extension_approval", label, ck) {
+            Some(false) => Some(ExtensionApproval::Auto),
+            Some(true) if has_approvers == Some(false) => {
+                ck.problems.at(
+                    &v.span(),
+                    format!("{label}: extension_approval is manual, but the flow names no approvers to ask"),
+                    "use extension_approval = \"auto\", or give the flow approvers (approval = \"manual\" with approvers = [...])",
+                );
+                None
+            }
+            Some(true) => Some(ExtensionApproval::Manual),
+            None => None,
+        },
+    };
+
+    Extensions {
+        max_extensions,
+        max_total_duration,
+        extension_approval,
+    }
+}
+
+/// `justification` and `justification_pattern` (and `break_glass`, which requires one).
 fn justification(
     raw: &RawFlow,
     label: &str,
@@ -463,11 +793,20 @@ fn justification(
             }
         },
     };
+    let break_glass = raw.break_glass.as_ref().is_some_and(|b| *b.get_ref());
     let justification = match &raw.justification {
-        None if raw.justification_pattern.is_some() => Some(Justification::Required),
+        None if raw.justification_pattern.is_some() || break_glass => Some(Justification::Required),
         None => Some(Justification::Optional),
         Some(j) => match j.get_ref().as_str() {
             "required" => Some(Justification::Required),
+            "optional" if break_glass => {
+                ck.problems.at(
+                    &j.span(),
+                    format!("{label} is break-glass, so a justification is required"),
+                    "remove justification (break-glass makes it required), or remove break_glass",
+                );
+                None
+            }
             "optional" if raw.justification_pattern.is_some() => {
                 ck.problems.at(
                     &j.span(),
@@ -478,10 +817,7 @@ fn justification(
             }
             "optional" => Some(Justification::Optional),
             other => {
-                let hint = match suggest::closest(other, ["required", "optional"]) {
-                    Some(close) => format!("did you mean \"{close}\"? "),
-                    None => String::new(),
-                };
+                let hint = did_you_mean(other, ["required", "optional"]);
                 ck.problems.at(
                     &j.span(),
                     format!(

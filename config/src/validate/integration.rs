@@ -1,15 +1,24 @@
 //! One `[[integrations]]` entry: its kind, its settings, its resource types.
 
 use std::ops::Range;
+use std::time::Duration;
 
 use toml::Spanned;
 
-use super::{Checker, NAME_RULE, Named, is_name, name};
+use super::{Checker, NAME_RULE, Named, did_you_mean, is_name, message, name};
 use crate::raw::{RawIntegration, Str, entry_label};
-use crate::{Integration, IntegrationKind, PostgresSettings, ResourceType, Secret, suggest};
+use crate::{
+    Integration, IntegrationKind, PostgresSettings, ResourceType, Secret, duration, suggest,
+};
 
 /// `role_prefix` when the file gives none.
 const DEFAULT_ROLE_PREFIX: &str = "jit_";
+
+/// The placeholders a `browser_url` may hold, filled in by the daemon for each session.
+const BROWSER_PLACEHOLDERS: [&str; 4] = ["host", "port", "user", "database"];
+
+/// The shortest `rotate_every`: rotating more often would disturb the user more than it helps.
+const MIN_ROTATE_EVERY: Duration = Duration::from_secs(60);
 
 /// What the checks of one integration found. Flows are checked against `name` and
 /// `resource_types` even when another key of the integration is wrong.
@@ -30,16 +39,13 @@ pub(super) fn check(raw: &Spanned<RawIntegration>, index: usize, ck: &mut Checke
     );
     let name = name(raw.name.as_ref(), &span, &label, ck);
 
-    let message = match &raw.message {
-        Some(m) if m.get_ref().trim().is_empty() => {
-            ck.problems.at(
-                &m.span(),
-                format!("{label}: message is empty"),
-                "write the message to show with every grant, or remove message",
-            );
-            None
-        }
-        Some(m) => Some(Some(m.get_ref().trim().to_owned())),
+    let message = message(raw.message.as_ref(), &label, ck);
+    let browser_url = match &raw.browser_url {
+        Some(url) => browser_url(url, &label, ck).map(Some),
+        None => Some(None),
+    };
+    let rotate_every = match &raw.rotate_every {
+        Some(v) => rotate_every(v, &label, ck).map(Some),
         None => Some(None),
     };
 
@@ -85,10 +91,7 @@ pub(super) fn check(raw: &Spanned<RawIntegration>, index: usize, ck: &mut Checke
                 )
             }
             other => {
-                let hint = match suggest::closest(other, KINDS) {
-                    Some(close) => format!("did you mean \"{close}\"? "),
-                    None => String::new(),
-                };
+                let hint = did_you_mean(other, KINDS);
                 ck.problems.at(
                     &kind.span(),
                     format!(
@@ -102,20 +105,115 @@ pub(super) fn check(raw: &Spanned<RawIntegration>, index: usize, ck: &mut Checke
         },
     };
 
-    let integration = match (&name, message, kind, &resource_types) {
-        (Some((name, _)), Some(message), Some(kind), Some(types)) => Some(Integration {
-            name: name.clone(),
-            message,
-            resource_types: types.clone(),
-            kind,
-        }),
-        _ => None,
-    };
+    let integration = (|| {
+        Some(Integration {
+            name: name.as_ref()?.0.clone(),
+            message: message?,
+            browser_url: browser_url?,
+            rotate_every: rotate_every?,
+            resource_types: resource_types.clone()?,
+            kind: kind?,
+        })
+    })();
     Checked {
         name,
         resource_types,
         integration,
     }
+}
+
+/// Checks `browser_url`: an `http://` or `https://` URL template whose only `{…}` parts are
+/// the known placeholders. Only the offending part is echoed (a URL may hold credentials).
+fn browser_url(url: &Str, label: &str, ck: &mut Checker<'_>) -> Option<String> {
+    let text = url.get_ref().trim();
+    let allowed = "{host}, {port}, {user} and {database}";
+    let mut fail = |message: String, fix: String| {
+        ck.problems
+            .at(&url.span(), format!("{label}: {message}"), fix);
+        None
+    };
+    if text.is_empty() {
+        return fail(
+            "browser_url is empty".to_owned(),
+            "write a URL like \"https://pgweb.example.com/?host={host}&db={database}\", or remove browser_url"
+                .to_owned(),
+        );
+    }
+    let web = text.split_once("://").is_some_and(|(scheme, rest)| {
+        (scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http"))
+            && !rest.is_empty()
+    });
+    if !web {
+        return fail(
+            "browser_url is not an http:// or https:// URL".to_owned(),
+            "write a URL starting with https:// (or http://), like \"https://pgweb.example.com/?host={host}\""
+                .to_owned(),
+        );
+    }
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return fail(
+            "browser_url contains white space".to_owned(),
+            "percent-encode spaces in the URL (%20)".to_owned(),
+        );
+    }
+    let mut rest = text;
+    let mut ok = true;
+    while let Some(open) = rest.find(['{', '}']) {
+        if rest[open..].starts_with('}') {
+            ok = false;
+            ck.problems.at(
+                &url.span(),
+                format!("{label}: browser_url has a \"}}\" that closes no placeholder"),
+                format!(
+                    "use only the placeholders {allowed}; percent-encode a literal \"}}\" as %7D"
+                ),
+            );
+            rest = &rest[open + 1..];
+            continue;
+        }
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            ok = false;
+            ck.problems.at(
+                &url.span(),
+                format!("{label}: browser_url has a \"{{\" that is never closed"),
+                "write placeholders whole, like {host}; percent-encode a literal \"{\" as %7B",
+            );
+            break;
+        };
+        let placeholder = &after[..close];
+        if !BROWSER_PLACEHOLDERS.contains(&placeholder) {
+            ok = false;
+            let hint = did_you_mean(placeholder, BROWSER_PLACEHOLDERS);
+            ck.problems.at(
+                &url.span(),
+                format!(
+                    "{label}: browser_url has an unknown placeholder {{{}}}",
+                    suggest::clip(placeholder)
+                ),
+                format!("{hint}the placeholders are {allowed}"),
+            );
+        }
+        rest = &after[close + 1..];
+    }
+    ok.then(|| text.to_owned())
+}
+
+/// Checks `rotate_every`: a duration of at least a minute.
+fn rotate_every(value: &Str, label: &str, ck: &mut Checker<'_>) -> Option<Duration> {
+    let every = duration::parse(value, "rotate_every", label, &mut ck.problems)?;
+    if every < MIN_ROTATE_EVERY {
+        ck.problems.at(
+            &value.span(),
+            format!(
+                "{label}: rotate_every {} is shorter than a minute",
+                duration::format(every)
+            ),
+            "use at least \"1m\", like \"24h\", or remove rotate_every",
+        );
+        return None;
+    }
+    Some(every)
 }
 
 /// The kinds, as written in the file.

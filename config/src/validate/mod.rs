@@ -3,6 +3,7 @@
 //! Each check reports a problem whenever it returns `None`, so a config is built only from a
 //! file without problems.
 
+mod bundle;
 mod daemon;
 mod flow;
 mod integration;
@@ -15,10 +16,28 @@ use std::path::{Path, PathBuf};
 use crate::error::Problems;
 use crate::raw::{RawFile, Str, StrList};
 use crate::suggest;
-use crate::{Config, Principal};
+use crate::{Config, Principal, ResourceType};
 
 /// A name and where it is written.
 pub(crate) type Named = (String, Range<usize>);
+
+/// An integration that flows and bundles may name, with its resource types if they could be
+/// worked out.
+pub(crate) struct KnownIntegration<'a> {
+    pub name: &'a str,
+    pub resource_types: Option<&'a [ResourceType]>,
+}
+
+/// The names of `known`, without repeats, for a fix: `pg-main, demo`.
+fn integration_names(known: &[KnownIntegration<'_>]) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for k in known {
+        if !names.contains(&k.name) {
+            names.push(k.name);
+        }
+    }
+    names.join(", ")
+}
 
 /// Looks up an environment variable (`std::env::var_os`, or a fake in tests).
 pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<OsString>;
@@ -46,27 +65,42 @@ pub(crate) fn config(raw: RawFile, path: &Path, ck: &mut Checker<'_>) -> Option<
         checked.iter().filter_map(|c| c.name.as_ref()),
         ck,
     );
-    let known: Vec<flow::KnownIntegration<'_>> = checked
+    let known: Vec<KnownIntegration<'_>> = checked
         .iter()
         .filter_map(|c| {
             let (name, _) = c.name.as_ref()?;
-            Some(flow::KnownIntegration {
+            Some(KnownIntegration {
                 name,
                 resource_types: c.resource_types.as_deref(),
             })
         })
         .collect();
 
+    let bundles: Vec<(Option<Named>, Option<crate::Bundle>)> = raw
+        .bundles
+        .iter()
+        .enumerate()
+        .map(|(i, r)| bundle::check(r, i, &known, ck))
+        .collect();
+    unique_names("bundle", bundles.iter().filter_map(|b| b.0.as_ref()), ck);
+    let mut bundle_names: Vec<&str> = Vec::new();
+    for (name, _) in bundles.iter().filter_map(|b| b.0.as_ref()) {
+        if !bundle_names.contains(&name.as_str()) {
+            bundle_names.push(name);
+        }
+    }
+
     let flows: Vec<(Option<Named>, Option<crate::Flow>)> = raw
         .flows
         .iter()
         .enumerate()
-        .map(|(i, r)| flow::check(r, i, &known, ck))
+        .map(|(i, r)| flow::check(r, i, &known, &bundle_names, ck))
         .collect();
     unique_names("flow", flows.iter().filter_map(|f| f.0.as_ref()), ck);
 
     let integrations: Option<Vec<_>> = checked.into_iter().map(|c| c.integration).collect();
     let flows: Option<Vec<_>> = flows.into_iter().map(|f| f.1).collect();
+    let bundles: Option<Vec<_>> = bundles.into_iter().map(|b| b.1).collect();
     if !ck.problems.is_empty() {
         return None;
     }
@@ -75,6 +109,7 @@ pub(crate) fn config(raw: RawFile, path: &Path, ck: &mut Checker<'_>) -> Option<
         daemon: daemon?,
         integrations: integrations?,
         flows: flows?,
+        bundles: bundles?,
     })
 }
 
@@ -95,7 +130,7 @@ fn unique_names<'n>(entry: &str, names: impl Iterator<Item = &'n Named>, ck: &mu
     }
 }
 
-/// Checks the `name` of an integration or flow: `[a-z0-9][a-z0-9_-]{0,62}`.
+/// Checks the `name` of an integration, bundle or flow: `[a-z0-9][a-z0-9_-]{0,62}`.
 fn name(
     raw: Option<&Str>,
     table_span: &Range<usize>,
@@ -129,8 +164,8 @@ fn name(
 const NAME_RULE: &str =
     "use 1 to 63 lower-case letters, digits, \"-\" and \"_\", starting with a letter or digit";
 
-/// Whether `s` matches `[a-z0-9][a-z0-9_-]{0,62}`: the names of integrations, flows, resource
-/// types and permissions.
+/// Whether `s` matches `[a-z0-9][a-z0-9_-]{0,62}`: the names of integrations, bundles, flows,
+/// resource types and permissions.
 fn is_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars
@@ -202,7 +237,8 @@ fn principal(s: &str) -> Result<Principal, &'static str> {
 }
 
 /// Checks a non-empty list of plain strings, dropping repeats. `item` names one entry in
-/// messages ("permission"); `valid` says what is wrong with an entry and how to fix it.
+/// messages ("permission"); `valid` says what is wrong with an entry and how to fix it. For a
+/// key with a default, which may be removed instead.
 fn strings(
     list: &StrList,
     key: &str,
@@ -211,11 +247,25 @@ fn strings(
     valid: impl Fn(&str) -> Result<(), (String, String)>,
     ck: &mut Checker<'_>,
 ) -> Option<Vec<String>> {
+    let empty_fix = format!("list at least one, or remove {key} to use its default");
+    required_strings(list, key, item, label, &empty_fix, valid, ck)
+}
+
+/// [`strings`] for a key without a default: `empty_fix` says what to do about an empty list.
+fn required_strings(
+    list: &StrList,
+    key: &str,
+    item: &str,
+    label: &str,
+    empty_fix: &str,
+    valid: impl Fn(&str) -> Result<(), (String, String)>,
+    ck: &mut Checker<'_>,
+) -> Option<Vec<String>> {
     if list.get_ref().is_empty() {
         ck.problems.at(
             &list.span(),
             format!("{label}: {key} is an empty list"),
-            format!("list at least one, or remove {key} to use its default"),
+            empty_fix,
         );
         return None;
     }
@@ -235,6 +285,30 @@ fn strings(
         }
     }
     ok.then_some(out)
+}
+
+/// An optional `message`: trimmed, and not empty.
+fn message(raw: Option<&Str>, label: &str, ck: &mut Checker<'_>) -> Option<Option<String>> {
+    match raw {
+        Some(m) if m.get_ref().trim().is_empty() => {
+            ck.problems.at(
+                &m.span(),
+                format!("{label}: message is empty"),
+                "write the message to show with every grant, or remove message",
+            );
+            None
+        }
+        Some(m) => Some(Some(m.get_ref().trim().to_owned())),
+        None => Some(None),
+    }
+}
+
+/// `"did you mean \"x\"? "` when `word` looks like a typo of one of `candidates`, else nothing.
+fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    match suggest::closest(word, candidates) {
+        Some(close) => format!("did you mean \"{close}\"? "),
+        None => String::new(),
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use jit_config::{Approval, IntegrationKind, Justification, Principal, ResourceType};
+use jit_config::{
+    Approval, Bundle, BundleEntry, ExtensionApproval, IntegrationKind, Justification, Principal,
+    ResourceType,
+};
 
 use crate::support::{PASSWORD, flow, valid};
 
@@ -66,13 +69,19 @@ fn full_example_reads_back() {
     let names: Vec<&str> = config.flows.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(
         names,
-        ["pg-read", "pg-write", "demo-any"],
+        [
+            "pg-read",
+            "pg-write",
+            "demo-any",
+            "oncall",
+            "pg-break-glass"
+        ],
         "flows keep file order"
     );
 
     let read = config.flow("pg-read").expect("pg-read");
     assert_eq!(read.requesters, [Principal::Group("dev".into())]);
-    assert_eq!(read.integration, "pg-main");
+    assert_eq!(read.integration.as_deref(), Some("pg-main"));
     assert_eq!(read.resource_types, ["database"]);
     assert_eq!(read.resources, ["*"]);
     assert_eq!(read.permissions, ["read"]);
@@ -121,6 +130,82 @@ fn full_example_reads_back() {
 }
 
 #[test]
+fn full_example_reads_back_bundles_extensions_and_break_glass() {
+    let config = valid(&crate::docs::full_example());
+
+    let pg = config.integration("pg-main").expect("pg-main");
+    assert_eq!(
+        pg.browser_url.as_deref(),
+        Some("https://pgweb.example.com/?host={host}&port={port}&user={user}&db={database}")
+    );
+    assert_eq!(pg.rotate_every, Some(24 * HOUR));
+    let demo = config.integration("demo").expect("demo");
+    assert_eq!(
+        (demo.browser_url.as_deref(), demo.rotate_every),
+        (None, None)
+    );
+
+    assert_eq!(
+        config.bundles,
+        [Bundle {
+            name: "oncall".into(),
+            message: Some("On-call bundle: read prod, write staging.".into()),
+            entries: vec![
+                BundleEntry {
+                    integration: "pg-main".into(),
+                    resource_type: "database".into(),
+                    resources: vec!["orders".into(), "billing".into()],
+                    permissions: vec!["read".into()],
+                },
+                BundleEntry {
+                    integration: "demo".into(),
+                    resource_type: "database".into(),
+                    resources: vec!["staging".into()],
+                    permissions: vec!["write".into()],
+                },
+            ],
+        }]
+    );
+    assert_eq!(config.bundle("oncall").map(|b| b.entries.len()), Some(2));
+    assert!(config.bundle("nope").is_none());
+
+    let write = config.flow("pg-write").expect("pg-write");
+    assert_eq!(write.max_extensions, 2);
+    assert_eq!(write.max_total_duration, 3 * HOUR);
+    assert_eq!(write.extension_approval, ExtensionApproval::Manual);
+    assert!(!write.break_glass && write.notify.is_empty());
+    assert!(write.bundles.is_empty());
+
+    // A bundle flow: no integration, nothing of its own to choose from.
+    let oncall = config.flow("oncall").expect("oncall flow");
+    assert_eq!(oncall.integration, None);
+    assert_eq!(oncall.bundles, ["oncall"]);
+    assert!(oncall.resource_types.is_empty());
+    assert!(oncall.resources.is_empty());
+    assert!(oncall.permissions.is_empty());
+    assert_eq!(oncall.approval, Approval::Auto);
+    assert_eq!(oncall.max_extensions, 1);
+    // Default: each extension as long as the first grant.
+    assert_eq!(oncall.max_total_duration, 16 * HOUR);
+    assert_eq!(oncall.extension_approval, ExtensionApproval::Auto);
+
+    let glass = config.flow("pg-break-glass").expect("pg-break-glass");
+    assert!(glass.break_glass);
+    assert_eq!(glass.approval, Approval::Auto);
+    assert_eq!(
+        glass.notify,
+        [
+            Principal::Group("dba".into()),
+            Principal::Group("security".into())
+        ]
+    );
+    assert_eq!(glass.justification, Justification::Required);
+    assert_eq!(glass.integration.as_deref(), Some("pg-main"));
+    assert_eq!(glass.max_extensions, 0);
+    assert_eq!(glass.max_total_duration, glass.max_duration);
+}
+
+#[test]
 fn defaults() {
     let config = valid(&flow(
         "name = \"f\"\nrequesters = [\"*\"]\nintegration = \"demo\"\nmax_duration = \"30m\"\n",
@@ -148,6 +233,15 @@ fn defaults() {
     assert_eq!(f.default_duration, HOUR / 2, "min(1h, max_duration)");
     assert_eq!(f.justification, Justification::Optional);
     assert_eq!(f.pending_ttl, None);
+    assert_eq!(f.integration.as_deref(), Some("demo"));
+    assert!(f.bundles.is_empty());
+    assert!(!f.break_glass && f.notify.is_empty());
+    assert_eq!(f.max_extensions, 0, "extending is not allowed");
+    assert_eq!(f.max_total_duration, f.max_duration);
+    assert_eq!(f.extension_approval, ExtensionApproval::Auto);
+    assert!(config.bundles.is_empty());
+    assert_eq!(demo.browser_url, None);
+    assert_eq!(demo.rotate_every, None);
 }
 
 #[test]

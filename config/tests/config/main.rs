@@ -1,9 +1,13 @@
 //! Tests of jit-config through its public API: the documented example, every class of error
 //! with its line and fix, secrets kept out of messages, the shipped files, resource patterns.
 
+mod break_glass;
+mod bundles;
+mod connect;
 mod docs;
 mod errors;
 mod example;
+mod extensions;
 mod patterns;
 mod secrets;
 mod shipped;

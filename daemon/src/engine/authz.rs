@@ -48,17 +48,29 @@ pub fn parse_principal(s: &str) -> Principal {
     }
 }
 
+/// What is asked for: an integration's resources, or a bundle.
+#[derive(Debug, Clone)]
+pub enum Target<'a> {
+    /// Resources of one type on one integration.
+    Integration {
+        /// Integration name.
+        integration: &'a str,
+        /// Resource type.
+        resource_type: &'a str,
+        /// Resources.
+        resources: &'a [String],
+        /// Permissions.
+        permissions: &'a [String],
+    },
+    /// A configured bundle.
+    Bundle(&'a str),
+}
+
 /// What is being asked for, after names were checked against the catalog.
 #[derive(Debug, Clone)]
 pub struct Ask<'a> {
-    /// Integration name.
-    pub integration: &'a str,
-    /// Resource type.
-    pub resource_type: &'a str,
-    /// Resources.
-    pub resources: &'a [String],
-    /// Permissions.
-    pub permissions: &'a [String],
+    /// The integration's resources, or a bundle.
+    pub target: Target<'a>,
     /// Requested duration, if any.
     pub duration_secs: Option<u64>,
     /// Justification, if any.
@@ -104,14 +116,20 @@ pub fn match_flow<'c>(
             }
         }
     }
-    let what = format!(
-        "no access flow lets {} request {} on {}/{} {}",
-        caller.user,
-        ask.permissions.join(","),
-        ask.integration,
-        ask.resource_type,
-        summarize(ask.resources)
-    );
+    let what = match &ask.target {
+        Target::Integration {
+            integration,
+            resource_type,
+            resources,
+            permissions,
+        } => format!(
+            "no access flow lets {} request {} on {integration}/{resource_type} {}",
+            caller.user,
+            permissions.join(","),
+            summarize(resources)
+        ),
+        Target::Bundle(b) => format!("no access flow lets {} request bundle {b}", caller.user),
+    };
     let bad_value = matches!(
         closest,
         Some((_, Refusal::Duration(..) | Refusal::Justification(_)))
@@ -141,7 +159,10 @@ fn summarize(resources: &[String]) -> String {
 fn explain(flow: &Flow, r: &Refusal) -> String {
     match r {
         Refusal::Requester => "does not name you as a requester".into(),
-        Refusal::Integration => format!("covers integration {} instead", flow.integration),
+        Refusal::Integration => match &flow.integration {
+            Some(i) => format!("covers integration {i} instead"),
+            None => format!("grants bundles {} instead", flow.bundles.join(", ")),
+        },
         Refusal::ResourceType(t) => format!(
             "does not allow resource type \"{t}\" (allows: {})",
             flow.resource_types.join(", ")
@@ -167,28 +188,38 @@ fn check(flow: &Flow, caller: &Caller, ask: &Ask<'_>) -> Result<(), Refusal> {
     if !caller.matches_any(&flow.requesters) {
         return Err(Refusal::Requester);
     }
-    if flow.integration != ask.integration {
-        return Err(Refusal::Integration);
-    }
-    if !flow.resource_types.is_empty()
-        && !flow.resource_types.iter().any(|t| t == ask.resource_type)
-    {
-        return Err(Refusal::ResourceType(ask.resource_type.to_owned()));
-    }
-    if let Some(res) = ask
-        .resources
-        .iter()
-        .find(|r| !flow.resources.iter().any(|p| pattern_matches(p, r)))
-    {
-        return Err(Refusal::Resource(res.clone()));
-    }
-    if !flow.permissions.is_empty()
-        && let Some(p) = ask
-            .permissions
-            .iter()
-            .find(|p| !flow.permissions.contains(p))
-    {
-        return Err(Refusal::Permission(p.clone()));
+    match &ask.target {
+        Target::Bundle(b) => {
+            if !flow.bundles.iter().any(|x| x == b) {
+                return Err(Refusal::Integration);
+            }
+        }
+        Target::Integration {
+            integration,
+            resource_type,
+            resources,
+            permissions,
+        } => {
+            if flow.integration.as_deref() != Some(*integration) {
+                return Err(Refusal::Integration);
+            }
+            if !flow.resource_types.is_empty()
+                && !flow.resource_types.iter().any(|t| t == resource_type)
+            {
+                return Err(Refusal::ResourceType((*resource_type).to_owned()));
+            }
+            if let Some(res) = resources
+                .iter()
+                .find(|r| !flow.resources.iter().any(|p| pattern_matches(p, r)))
+            {
+                return Err(Refusal::Resource(res.clone()));
+            }
+            if !flow.permissions.is_empty()
+                && let Some(p) = permissions.iter().find(|p| !flow.permissions.contains(p))
+            {
+                return Err(Refusal::Permission(p.clone()));
+            }
+        }
     }
     let max = flow.max_duration.as_secs();
     if let Some(d) = ask.duration_secs

@@ -32,6 +32,7 @@ impl Engine {
         outcome: Result<(), String>,
     ) -> Result<(), EngineError> {
         let now = self.now_ms();
+        let this = self.clone();
         let (changed, action) = self
             .store
             .write(move |wtx| {
@@ -46,12 +47,11 @@ impl Engine {
                     Ok(()) => {
                         rec.status = Status::Granted;
                         rec.granted_at = Some(to_ms(granted_at));
-                        let end = to_ms(expires_at);
-                        rec.expires_at = Some(end);
-                        rec.deadline = Some(Deadline {
-                            at: end,
-                            kind: DeadlineKind::Expire,
-                        });
+                        rec.expires_at = Some(to_ms(expires_at));
+                        rec.next_rotation = this
+                            .rotation_every(&rec)
+                            .map(|every| to_ms(granted_at).saturating_add(every));
+                        rec.deadline = super::access::granted_deadline(&rec);
                         audit(wtx, now, "jitd", "grant.granted", Some(&rec), None, None)?;
                         None
                     }
@@ -159,6 +159,7 @@ impl Engine {
     /// calls again while a full batch came back).
     pub async fn fire_due(self: &Arc<Self>) -> Result<usize, EngineError> {
         let now = self.now_ms();
+        let this = self.clone();
         let (changed, actions) = self
             .store
             .write(move |wtx| {
@@ -203,6 +204,43 @@ impl Engine {
                             audit(wtx, now, "jitd", "grant.expiring", Some(&rec), None, None)?;
                             actions.push(Action::Revoke(id));
                         }
+                        (DeadlineKind::RetryGrant, Status::Granting) => {
+                            tracing::warn!(id, "a grant took too long; provisioning it again");
+                            rec.deadline = Some(super::requests::grant_guard(now));
+                            actions.push(Action::Grant(id));
+                        }
+                        (DeadlineKind::Start, Status::Scheduled) => {
+                            this.begin_granting(wtx, &mut rec, now)?;
+                            audit(
+                                wtx,
+                                now,
+                                "jitd",
+                                "request.started",
+                                Some(&rec),
+                                Some("scheduled start"),
+                                None,
+                            )?;
+                            actions.push(Action::Grant(id));
+                        }
+                        (DeadlineKind::Rotate, Status::Granted) => {
+                            let every = this.rotation_every(&rec);
+                            rec.next_rotation = every.map(|e| now.saturating_add(e));
+                            rec.deadline = super::access::granted_deadline(&rec);
+                            if rec.resetting.is_none()
+                                && this.begin_reset(wtx, &mut rec, "jitd", true)?
+                            {
+                                audit(
+                                    wtx,
+                                    now,
+                                    "jitd",
+                                    "credentials.rotation_started",
+                                    Some(&rec),
+                                    Some("rotation policy"),
+                                    None,
+                                )?;
+                                actions.push(Action::Reset(id));
+                            }
+                        }
                         (DeadlineKind::RetryRevoke, Status::Revoking) => {
                             let guard = now.saturating_add(super::REVOKE_GUARD.as_millis() as u64);
                             rec.deadline = Some(Deadline {
@@ -233,10 +271,12 @@ impl Engine {
         // start-up time does not grow with the number of active grants or with history.
         let open = self.store.read(|r| r.open_ids())?;
         let mut actions = Vec::new();
-        for (id, status) in open {
+        for (id, status, resetting) in open {
             match status {
                 Status::Granting => actions.push(Action::Grant(id)),
                 Status::Revoking => actions.push(Action::Revoke(id)),
+                // A reset interrupted by a stop still has its pending secrets: finish it.
+                Status::Granted if resetting => actions.push(Action::Reset(id)),
                 _ => {}
             }
         }
@@ -248,6 +288,25 @@ impl Engine {
         }
         self.after_commit(&[], actions, true);
         Ok(())
+    }
+
+    /// The shortest rotation policy among the request's integrations that have secrets, in ms.
+    pub(crate) fn rotation_every(
+        &self,
+        rec: &crate::store::model::RequestRecord,
+    ) -> Option<Millis> {
+        rec.sessions
+            .iter()
+            .filter(|s| s.credentials != jit_api::CredentialState::None)
+            .filter_map(|s| {
+                self.config
+                    .integrations
+                    .iter()
+                    .find(|i| i.name == s.integration)
+            })
+            .filter_map(|i| i.rotate_every)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .min()
     }
 
     /// The principals of open requests on one integration (they must not be removed).

@@ -6,6 +6,7 @@
 //! ([`crate::provision`]), which reports back through [`Engine::record_granted`] and
 //! [`Engine::record_revoked`]; deadlines fire through [`Engine::fire_due`].
 
+mod access;
 pub mod authz;
 mod lifecycle;
 mod requests;
@@ -24,6 +25,7 @@ use crate::secrets::Sealer;
 use crate::store::model::Millis;
 use crate::store::{Store, StoreError};
 
+pub use access::{kind_name, pending_key};
 pub use authz::Caller;
 
 /// Work for the provisioner, sent after the transition that calls for it is durable.
@@ -33,6 +35,10 @@ pub enum Action {
     Grant(RequestId),
     /// Remove a request's access (it is `revoking`).
     Revoke(RequestId),
+    /// Give a granted request's sessions their pending new secrets.
+    Reset(RequestId),
+    /// Move the target's own end of access to the request's new deadline.
+    Extend(RequestId),
 }
 
 /// Why an engine operation was refused. Messages are for people: lower-case, they say what

@@ -8,25 +8,27 @@ use jit_api::methods::{
     AgainParams, AuditParams, CreateParams, DecideParams, ListParams, Scope, WaitFor, WaitParams,
 };
 use jit_api::{
-    ApprovalMode, AuditRecord, CatalogEntry, Counts, CredentialState, Credentials, DaemonStatus,
-    IntegrationStatus, MAX_RESOURCES, MAX_TEXT_BYTES, PROTOCOL_VERSION, Request, RequestId,
-    ResourceTypeEntry, SessionCredentials, Status,
+    ApprovalMode, AuditRecord, BundleEntry, CatalogEntry, Counts, CredentialState, Credentials,
+    DaemonStatus, Entry, IntegrationStatus, MAX_RESOURCES, MAX_TEXT_BYTES, PROTOCOL_VERSION,
+    Request, RequestId, ResourceTypeEntry, SessionCredentials, Status,
 };
 use jit_config::{Approval, Justification};
 
-use super::authz::{Ask, Caller, approver_rules, match_flow};
+use super::authz::{Ask, Caller, Target, approver_rules, match_flow};
 use super::views::ts;
 use super::{Action, Engine, EngineError};
 use crate::store::WriteTx;
 use crate::store::model::{
-    ApprovalRecord, AuditEntry, Deadline, DeadlineKind, DecisionRecord, Millis, RequestRecord,
-    RevokingRecord,
+    ApprovalRecord, AuditEntry, Deadline, DeadlineKind, DecisionRecord, EntryRecord, Millis,
+    RequestRecord, RevokingRecord,
 };
 
 /// The longest a resource name may be.
 const MAX_RESOURCE_BYTES: usize = 255;
 /// The most permissions one request may name.
 const MAX_PERMISSIONS: usize = 64;
+/// How far ahead a scheduled start may be.
+const MAX_START_AHEAD_MS: u64 = 90 * 24 * 3600 * 1000;
 
 fn check_text(field: &str, value: &str) -> Result<(), EngineError> {
     if value.len() > MAX_TEXT_BYTES {
@@ -46,7 +48,7 @@ fn check_text(field: &str, value: &str) -> Result<(), EngineError> {
     Ok(())
 }
 
-fn clean_reason(reason: Option<String>) -> Result<Option<String>, EngineError> {
+pub(crate) fn clean_reason(reason: Option<String>) -> Result<Option<String>, EngineError> {
     let reason = reason
         .map(|r| r.trim().to_owned())
         .filter(|r| !r.is_empty());
@@ -85,7 +87,12 @@ pub(crate) fn audit(
         request: rec.map(|r| r.id),
         status: rec.map(|r| r.status),
         reason: reason.map(str::to_owned),
-        details,
+        // Every entry about a break-glass request says so, not only the first.
+        details: match (rec.is_some_and(|r| r.break_glass), details) {
+            (true, Some(d)) => Some(format!("break-glass; {d}")),
+            (true, None) => Some("break-glass".to_owned()),
+            (false, d) => d,
+        },
         prev_hash: String::new(),
         hash: String::new(),
     })?;
@@ -115,13 +122,225 @@ impl Engine {
         self.create_inner(caller, p, None).await
     }
 
-    async fn create_inner(
+    pub(crate) async fn create_inner(
         self: &Arc<Self>,
         caller: &Caller,
         p: CreateParams,
         repeats: Option<RequestId>,
     ) -> Result<Request, EngineError> {
         let cfg = &self.config;
+        let (bundle, entries) = self.resolve_entries(&p)?;
+        if p.duration_secs == Some(0) {
+            return Err(EngineError::InvalidInput(
+                "duration must be at least 1s".into(),
+            ));
+        }
+        let justification = p
+            .justification
+            .map(|j| j.trim().to_owned())
+            .filter(|j| !j.is_empty());
+        if let Some(j) = &justification {
+            check_text("justification", j)?;
+        }
+        let now = self.now_ms();
+        let start_at = match p.start_at {
+            None => None,
+            Some(t) => {
+                let at = super::to_ms(t.into());
+                if at + 1000 < now {
+                    return Err(EngineError::InvalidInput(format!(
+                        "the start time {t} is in the past; omit it to start at once"
+                    )));
+                }
+                if at > now + MAX_START_AHEAD_MS {
+                    return Err(EngineError::InvalidInput(
+                        "a scheduled start may be at most 90 days ahead".into(),
+                    ));
+                }
+                (at > now).then_some(at)
+            }
+        };
+        let target = match bundle.as_deref() {
+            Some(b) => Target::Bundle(b),
+            None => Target::Integration {
+                integration: &entries[0].integration,
+                resource_type: &entries[0].resource_type,
+                resources: &entries[0].resources,
+                permissions: &entries[0].permissions,
+            },
+        };
+        let ask = Ask {
+            target,
+            duration_secs: p.duration_secs,
+            justification: justification.as_deref(),
+        };
+        let flow = match_flow(cfg, caller, &ask).map_err(|e| {
+            if e.bad_value {
+                EngineError::InvalidInput(e.message)
+            } else {
+                EngineError::NoFlow(e.message)
+            }
+        })?;
+        let duration_secs = p.duration_secs.unwrap_or(flow.default_duration.as_secs());
+        let (mut approvers, required) = approver_rules(flow);
+        let mode = match flow.approval {
+            Approval::Auto => ApprovalMode::Auto,
+            Approval::Manual { .. } => ApprovalMode::Manual,
+        };
+        if flow.break_glass {
+            approvers = flow.notify.iter().map(ToString::to_string).collect();
+        }
+        let pending_ttl = flow.pending_ttl.unwrap_or(cfg.daemon.pending_ttl);
+        let dry_run = entries.iter().all(|e| {
+            self.integrations
+                .get(&e.integration)
+                .is_some_and(|i| i.dry_run())
+        });
+        let mut rec = RequestRecord {
+            id: 0,
+            requester: caller.user.clone(),
+            requester_uid: caller.uid,
+            flow: flow.name.clone(),
+            bundle,
+            entries,
+            justification,
+            status: Status::Pending,
+            duration_secs,
+            created_at: now,
+            start_at,
+            pending_until: None,
+            granted_at: None,
+            expires_at: None,
+            ended_at: None,
+            end_reason: None,
+            error: None,
+            approval: ApprovalRecord {
+                mode,
+                approvers,
+                required,
+                approvals: Vec::new(),
+                rejection: None,
+            },
+            repeats,
+            sessions: Vec::new(),
+            revoking: None,
+            deadline: None,
+            dry_run,
+            break_glass: flow.break_glass,
+            extensions: Vec::new(),
+            pending_extension: None,
+            resetting: None,
+            next_rotation: None,
+        };
+        if rec.break_glass {
+            tracing::warn!(requester = %rec.requester, flow = %rec.flow, notify = %rec.approval.approvers.join(", "),
+                "break-glass request: granted without approval; the flow's approvers are told");
+        }
+        let this = self.clone();
+        let actor = caller.user.clone();
+        let (rec, actions, deadline) = self
+            .store
+            .write(move |wtx| {
+                rec.id = wtx.next_request_id()?;
+                let details = Some(match &rec.bundle {
+                    Some(b) => format!("flow {}, bundle {b}", rec.flow),
+                    None => format!("flow {}", rec.flow),
+                });
+                let action = if rec.repeats.is_some() {
+                    "request.repeated"
+                } else {
+                    "request.created"
+                };
+                audit(
+                    wtx,
+                    now,
+                    &actor,
+                    action,
+                    Some(&rec),
+                    rec.justification.as_deref(),
+                    details,
+                )?;
+                let mut actions = Vec::new();
+                let deadline;
+                if mode == ApprovalMode::Auto {
+                    let why = if rec.break_glass {
+                        "break-glass: granted without approval; approvers told"
+                    } else {
+                        "approved automatically by the access flow"
+                    };
+                    let action = if rec.break_glass {
+                        "request.break_glass"
+                    } else {
+                        "request.approved"
+                    };
+                    deadline = this.after_approval(wtx, &mut rec, now, &mut actions)?;
+                    let notify = rec
+                        .break_glass
+                        .then(|| format!("told: {}", rec.approval.approvers.join(", ")));
+                    audit(wtx, now, "jitd", action, Some(&rec), Some(why), notify)?;
+                } else {
+                    let until = now
+                        .saturating_add(u64::try_from(pending_ttl.as_millis()).unwrap_or(u64::MAX));
+                    rec.pending_until = Some(until);
+                    rec.deadline = Some(Deadline {
+                        at: until,
+                        kind: DeadlineKind::PendingTimeout,
+                    });
+                    deadline = true;
+                }
+                wtx.put_request(&rec, None)?;
+                Ok::<_, EngineError>((rec, actions, deadline))
+            })
+            .await?;
+        tracing::info!(id = rec.id, requester = %rec.requester, flow = %rec.flow, status = %rec.status, "request created");
+        self.after_commit(&[rec.id], actions, deadline);
+        Ok(self.view(&rec))
+    }
+
+    /// Checks a create's names against the catalog and returns the bundle name (if any) and
+    /// the entries asked for.
+    fn resolve_entries(
+        &self,
+        p: &CreateParams,
+    ) -> Result<(Option<String>, Vec<EntryRecord>), EngineError> {
+        let cfg = &self.config;
+        if let Some(name) = &p.bundle {
+            if !p.integration.is_empty()
+                || !p.resource_type.is_empty()
+                || !p.resources.is_empty()
+                || !p.permissions.is_empty()
+            {
+                return Err(EngineError::InvalidInput(
+                    "a request names either a bundle or an integration, resource type, resources and permissions, not both".into(),
+                ));
+            }
+            let b = cfg
+                .bundles
+                .iter()
+                .find(|b| &b.name == name)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = cfg.bundles.iter().map(|b| b.name.as_str()).collect();
+                    EngineError::UnknownName(format!(
+                        "unknown bundle \"{name}\"; configured: {}",
+                        if names.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            names.join(", ")
+                        }
+                    ))
+                })?;
+            let entries = b
+                .entries
+                .iter()
+                .map(|e| EntryRecord {
+                    integration: e.integration.clone(),
+                    resource_type: e.resource_type.clone(),
+                    resources: e.resources.clone(),
+                    permissions: e.permissions.clone(),
+                })
+                .collect();
+            return Ok((Some(b.name.clone()), entries));
+        }
         let integ = cfg
             .integrations
             .iter()
@@ -192,170 +411,77 @@ impl Engine {
                 rtype.permissions.join(", ")
             )));
         }
-        if p.duration_secs == Some(0) {
-            return Err(EngineError::InvalidInput(
-                "duration must be at least 1s".into(),
-            ));
-        }
-        let justification = p
-            .justification
-            .map(|j| j.trim().to_owned())
-            .filter(|j| !j.is_empty());
-        if let Some(j) = &justification {
-            check_text("justification", j)?;
-        }
-        let ask = Ask {
-            integration: &integ.name,
-            resource_type: &rtype.name,
-            resources: &resources,
-            permissions: &permissions,
-            duration_secs: p.duration_secs,
-            justification: justification.as_deref(),
-        };
-        let flow = match_flow(cfg, caller, &ask).map_err(|e| {
-            if e.bad_value {
-                EngineError::InvalidInput(e.message)
-            } else {
-                EngineError::NoFlow(e.message)
-            }
-        })?;
-        let duration_secs = p.duration_secs.unwrap_or(flow.default_duration.as_secs());
-        let (approvers, required) = approver_rules(flow);
-        let mode = match flow.approval {
-            Approval::Auto => ApprovalMode::Auto,
-            Approval::Manual { .. } => ApprovalMode::Manual,
-        };
-        let pending_ttl = flow.pending_ttl.unwrap_or(cfg.daemon.pending_ttl);
-        let now = self.now_ms();
-        let dry_run = self
-            .integrations
-            .get(&integ.name)
-            .is_some_and(|i| i.dry_run());
-        let mut rec = RequestRecord {
-            id: 0,
-            requester: caller.user.clone(),
-            requester_uid: caller.uid,
-            flow: flow.name.clone(),
-            integration: integ.name.clone(),
-            resource_type: rtype.name.clone(),
-            resources,
-            permissions,
-            justification,
-            status: Status::Pending,
-            duration_secs,
-            created_at: now,
-            pending_until: None,
-            granted_at: None,
-            expires_at: None,
-            ended_at: None,
-            end_reason: None,
-            error: None,
-            approval: ApprovalRecord {
-                mode,
-                approvers,
-                required,
-                approvals: Vec::new(),
-                rejection: None,
-            },
-            repeats,
-            sessions: Vec::new(),
-            revoking: None,
-            deadline: None,
-            dry_run,
-        };
-        let this = self.clone();
-        let actor = caller.user.clone();
-        let (rec, actions, deadline) = self
-            .store
-            .write(move |wtx| {
-                rec.id = wtx.next_request_id()?;
-                let details = Some(format!("flow {}", rec.flow));
-                let action = if rec.repeats.is_some() {
-                    "request.repeated"
-                } else {
-                    "request.created"
-                };
-                let mut actions = Vec::new();
-                let mut deadline = false;
-                if mode == ApprovalMode::Auto {
-                    audit(
-                        wtx,
-                        now,
-                        &actor,
-                        action,
-                        Some(&rec),
-                        rec.justification.as_deref(),
-                        details,
-                    )?;
-                    this.begin_granting(wtx, &mut rec, now)?;
-                    audit(
-                        wtx,
-                        now,
-                        "jitd",
-                        "request.approved",
-                        Some(&rec),
-                        Some("approved automatically by the access flow"),
-                        None,
-                    )?;
-                    actions.push(Action::Grant(rec.id));
-                } else {
-                    let until = now
-                        .saturating_add(u64::try_from(pending_ttl.as_millis()).unwrap_or(u64::MAX));
-                    rec.pending_until = Some(until);
-                    rec.deadline = Some(Deadline {
-                        at: until,
-                        kind: DeadlineKind::PendingTimeout,
-                    });
-                    deadline = true;
-                    audit(
-                        wtx,
-                        now,
-                        &actor,
-                        action,
-                        Some(&rec),
-                        rec.justification.as_deref(),
-                        details,
-                    )?;
-                }
-                wtx.put_request(&rec, None)?;
-                Ok::<_, EngineError>((rec, actions, deadline))
-            })
-            .await?;
-        tracing::info!(id = rec.id, requester = %rec.requester, flow = %rec.flow, status = %rec.status, "request created");
-        self.after_commit(&[rec.id], actions, deadline);
-        Ok(self.view(&rec))
+        Ok((
+            None,
+            vec![EntryRecord {
+                integration: integ.name.clone(),
+                resource_type: rtype.name.clone(),
+                resources,
+                permissions,
+            }],
+        ))
     }
 
-    /// Moves a request to Granting: names its sessions and seals their new secrets.
+    /// What follows an approval: a scheduled start, or granting now. Returns whether a
+    /// deadline was set.
+    pub(crate) fn after_approval(
+        &self,
+        wtx: &mut WriteTx,
+        rec: &mut RequestRecord,
+        now: Millis,
+        actions: &mut Vec<Action>,
+    ) -> Result<bool, EngineError> {
+        rec.pending_until = None;
+        match rec.start_at.filter(|at| *at > now) {
+            Some(at) => {
+                rec.status = Status::Scheduled;
+                rec.deadline = Some(Deadline {
+                    at,
+                    kind: DeadlineKind::Start,
+                });
+                Ok(true)
+            }
+            None => {
+                self.begin_granting(wtx, rec, now)?;
+                actions.push(Action::Grant(rec.id));
+                Ok(true)
+            }
+        }
+    }
+
+    /// Moves a request to Granting: names its sessions (one per integration) and seals their
+    /// new secrets.
     pub(crate) fn begin_granting(
         &self,
         wtx: &mut WriteTx,
         rec: &mut RequestRecord,
-        _now: Millis,
+        now: Millis,
     ) -> Result<(), EngineError> {
-        let integ = self.integrations.get(&rec.integration).ok_or_else(|| {
-            EngineError::InvalidState(format!(
-                "integration {} is no longer configured",
-                rec.integration
-            ))
-        })?;
-        let principal = integ.principal_for(&rec.requester, rec.id);
-        let credentials = if integ.uses_secret() {
-            let secret = crate::provision::generate_secret();
-            wtx.put_secret(rec.id, &rec.integration, &self.sealer.seal(&secret))?;
-            CredentialState::Unrevealed
-        } else {
-            CredentialState::None
-        };
-        rec.sessions = vec![crate::store::model::SessionRecord {
-            integration: rec.integration.clone(),
-            kind: integ.kind().to_owned(),
-            principal,
-            credentials,
-        }];
+        let mut sessions = Vec::new();
+        for name in rec.integrations() {
+            let integ = self.integrations.get(name).ok_or_else(|| {
+                EngineError::InvalidState(format!("integration {name} is no longer configured"))
+            })?;
+            let credentials = if integ.uses_secret() {
+                let secret = crate::provision::generate_secret();
+                wtx.put_secret(rec.id, name, &self.sealer.seal(&secret))?;
+                CredentialState::Unrevealed
+            } else {
+                CredentialState::None
+            };
+            sessions.push(crate::store::model::SessionRecord {
+                integration: name.to_owned(),
+                kind: integ.kind().to_owned(),
+                principal: integ.principal_for(&rec.requester, rec.id),
+                credentials,
+                rotated: false,
+                processes: Vec::new(),
+            });
+        }
+        rec.sessions = sessions;
         rec.status = Status::Granting;
         rec.pending_until = None;
-        rec.deadline = None;
+        rec.deadline = Some(grant_guard(now));
         Ok(())
     }
 
@@ -433,7 +559,7 @@ impl Engine {
         let reason = clean_reason(p.reason)?;
         let who = caller.clone();
         self.transition(caller, p.id, move |eng, wtx, rec, now| {
-            if rec.approval.mode == ApprovalMode::Auto {
+            if rec.approval.mode == ApprovalMode::Auto && rec.pending_extension.is_none() {
                 return Err(EngineError::InvalidState(format!(
                     "request {} was approved automatically by flow {}; there is nothing to approve",
                     rec.id, rec.flow
@@ -454,6 +580,9 @@ impl Engine {
                     rec.id
                 )));
             }
+            if rec.status == Status::Granted && rec.pending_extension.is_some() {
+                return eng.approve_extension(rec, &who, now, reason);
+            }
             if rec.status != Status::Pending {
                 return Err(EngineError::InvalidState(format!(
                     "request {} is {}, not pending; only pending requests can be approved",
@@ -472,8 +601,9 @@ impl Engine {
                 reason,
             });
             if rec.approval.approvals.len() >= rec.approval.required as usize {
-                eng.begin_granting(wtx, rec, now)?;
-                Ok(("request.approved", Some(Action::Grant(rec.id))))
+                let mut actions = Vec::new();
+                eng.after_approval(wtx, rec, now, &mut actions)?;
+                Ok(("request.approved", actions.pop()))
             } else {
                 Ok(("request.approval_added", None))
             }
@@ -508,6 +638,11 @@ impl Engine {
                     rec.approval.approvers.join(", "),
                     rec.id
                 )));
+            }
+            if rec.status == Status::Granted && rec.pending_extension.is_some() {
+                // Rejecting a waiting extension leaves the grant as it was.
+                rec.pending_extension = None;
+                return Ok(("grant.extension_rejected", None));
             }
             if rec.status != Status::Pending {
                 return Err(EngineError::InvalidState(format!(
@@ -635,14 +770,26 @@ impl Engine {
                 old.id, old.status
             )));
         }
-        let params = CreateParams {
-            integration: old.integration,
-            resource_type: old.resource_type,
-            resources: old.resources,
-            permissions: old.permissions,
+        let mut params = CreateParams {
             duration_secs: Some(p.duration_secs.unwrap_or(old.duration_secs)),
             justification: p.justification,
+            ..CreateParams::default()
         };
+        match (&old.bundle, old.entries.first()) {
+            (Some(b), _) => params.bundle = Some(b.clone()),
+            (None, Some(e)) => {
+                params.integration = e.integration.clone();
+                params.resource_type = e.resource_type.clone();
+                params.resources = e.resources.clone();
+                params.permissions = e.permissions.clone();
+            }
+            (None, None) => {
+                return Err(EngineError::InvalidState(format!(
+                    "request {} names nothing",
+                    old.id
+                )));
+            }
+        }
         self.create_inner(caller, params, Some(old.id)).await
     }
 
@@ -686,14 +833,17 @@ impl Engine {
                     if s.credentials != CredentialState::Unrevealed {
                         continue;
                     }
-                    let sealed = wtx.take_secret(rec.id, &s.integration)?;
+                    // Open first, erase second: a job that fails must not have written.
+                    let sealed = wtx.secret(rec.id, &s.integration)?;
                     let Some(secret) = sealed.and_then(|b| this.sealer.open(&b)) else {
                         return Err(EngineError::InvalidState(format!(
                             "the secret of request {} on {} cannot be opened (was the key file replaced?)",
                             rec.id, s.integration
                         )));
                     };
+                    wtx.take_secret(rec.id, &s.integration)?;
                     s.credentials = CredentialState::Revealed;
+                    s.rotated = false;
                     secrets.push((s.integration.clone(), s.principal.clone().unwrap_or_default(), secret));
                 }
                 if secrets.is_empty() && !rec.sessions.iter().any(|s| s.credentials == CredentialState::Revealed) {
@@ -721,15 +871,15 @@ impl Engine {
                 let details = self
                     .integrations
                     .get(&integration)
-                    .map(|i| i.access_details(&user, &rec.resources))
+                    .map(|i| i.access_details(&user, &rec.resources_on(&integration)))
                     .unwrap_or_default();
                 SessionCredentials {
+                    resources: rec.resources_on(&integration),
                     integration,
                     user,
                     secret,
                     host: details.host,
                     port: details.port,
-                    resources: rec.resources.clone(),
                     instructions: details.instructions,
                     example: details.example,
                 }
@@ -754,7 +904,7 @@ impl Engine {
             r.status.is_open() != p.closed
                 && p.resource_type
                     .as_ref()
-                    .is_none_or(|t| *t == r.resource_type)
+                    .is_none_or(|t| r.entries.iter().any(|e| e.resource_type == *t))
         };
         let recs = match p.scope {
             Scope::Mine => self
@@ -762,8 +912,12 @@ impl Engine {
                 .read(|r| r.by_requester(&caller.user, limit, keep))?,
             Scope::Review => {
                 let mut out = self.open_records()?;
+                // Pending requests, and granted ones with an extension waiting.
                 out.retain(|r| {
-                    r.status == Status::Pending && self.is_approver(caller, r) && keep(r)
+                    (r.status == Status::Pending
+                        || (r.status == Status::Granted && r.pending_extension.is_some()))
+                        && self.is_approver(caller, r)
+                        && keep(r)
                 });
                 out.truncate(limit);
                 out
@@ -791,7 +945,7 @@ impl Engine {
     pub(crate) fn open_records(&self) -> Result<Vec<RequestRecord>, EngineError> {
         Ok(self.store.read(|r| {
             let mut out = Vec::new();
-            for (id, _) in r.open_ids()?.into_iter().rev() {
+            for (id, _, _) in r.open_ids()?.into_iter().rev() {
                 if let Some(rec) = r.request(id)? {
                     out.push(rec);
                 }
@@ -803,18 +957,26 @@ impl Engine {
     /// `request.wait`.
     pub async fn wait(&self, caller: &Caller, p: WaitParams) -> Result<Request, EngineError> {
         let timeout = Duration::from_secs(p.timeout_secs.unwrap_or(30).min(3600));
-        let done = |s: Status| match p.until {
-            WaitFor::Settled => s != Status::Granting,
-            WaitFor::Decided => {
-                !matches!(s, Status::Pending | Status::Scheduled | Status::Granting)
+        // A failed grant being rolled back is still on its way to Failed: not settled.
+        let done = |r: &RequestRecord| match p.until {
+            WaitFor::Settled => {
+                r.status != Status::Granting
+                    && !(r.status == Status::Revoking
+                        && r.revoking
+                            .as_ref()
+                            .is_some_and(|v| v.outcome == Status::Failed))
             }
-            WaitFor::Closed => !s.is_open(),
+            WaitFor::Decided => !matches!(
+                r.status,
+                Status::Pending | Status::Scheduled | Status::Granting
+            ),
+            WaitFor::Closed => !r.status.is_open(),
         };
         let mut updates = self.subscribe();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let rec = self.visible(caller, p.id)?;
-            if done(rec.status) {
+            if done(&rec) {
                 return Ok(self.view(&rec));
             }
             loop {
@@ -834,27 +996,63 @@ impl Engine {
             .iter()
             .filter(|f| caller.matches_any(&f.requesters))
             .filter_map(|f| {
-                let integ = cfg.integrations.iter().find(|i| i.name == f.integration)?;
+                let integ = f
+                    .integration
+                    .as_deref()
+                    .and_then(|n| cfg.integrations.iter().find(|i| i.name == n));
+                if f.integration.is_some() && integ.is_none() {
+                    return None;
+                }
                 let resource_types = integ
-                    .resource_types
-                    .iter()
-                    .filter(|t| f.resource_types.is_empty() || f.resource_types.contains(&t.name))
-                    .map(|t| ResourceTypeEntry {
-                        name: t.name.clone(),
-                        permissions: t
-                            .permissions
+                    .map(|integ| {
+                        integ
+                            .resource_types
                             .iter()
-                            .filter(|p| f.permissions.is_empty() || f.permissions.contains(p))
-                            .cloned()
+                            .filter(|t| {
+                                f.resource_types.is_empty() || f.resource_types.contains(&t.name)
+                            })
+                            .map(|t| ResourceTypeEntry {
+                                name: t.name.clone(),
+                                permissions: t
+                                    .permissions
+                                    .iter()
+                                    .filter(|p| {
+                                        f.permissions.is_empty() || f.permissions.contains(p)
+                                    })
+                                    .cloned()
+                                    .collect(),
+                            })
+                            .filter(|t| !t.permissions.is_empty())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let bundles = f
+                    .bundles
+                    .iter()
+                    .filter_map(|b| cfg.bundles.iter().find(|x| &x.name == b))
+                    .map(|b| BundleEntry {
+                        name: b.name.clone(),
+                        message: b.message.clone(),
+                        entries: b
+                            .entries
+                            .iter()
+                            .map(|e| Entry {
+                                integration: e.integration.clone(),
+                                resource_type: e.resource_type.clone(),
+                                resources: e.resources.clone(),
+                                permissions: e.permissions.clone(),
+                            })
                             .collect(),
                     })
-                    .filter(|t| !t.permissions.is_empty())
                     .collect();
                 let (approvers, required) = approver_rules(f);
                 Some(CatalogEntry {
                     flow: f.name.clone(),
-                    integration: integ.name.clone(),
-                    kind: integ.kind.name().to_owned(),
+                    integration: integ.map(|i| i.name.clone()).unwrap_or_default(),
+                    kind: integ.map(|i| i.kind.name().to_owned()).unwrap_or_default(),
+                    bundles,
+                    max_extensions: f.max_extensions,
+                    break_glass: f.break_glass,
                     resource_types,
                     resources: f.resources.clone(),
                     approval: if approvers.is_empty() {
@@ -862,7 +1060,11 @@ impl Engine {
                     } else {
                         ApprovalMode::Manual
                     },
-                    approvers,
+                    approvers: if f.break_glass {
+                        f.notify.iter().map(ToString::to_string).collect()
+                    } else {
+                        approvers
+                    },
                     approvals_required: required,
                     default_duration_secs: f.default_duration.as_secs(),
                     max_duration_secs: f.max_duration.as_secs(),
@@ -872,8 +1074,9 @@ impl Engine {
                         .justification_pattern
                         .as_ref()
                         .map(|r| r.as_str().to_owned()),
-                    message: integ.message.clone(),
-                    dry_run: matches!(integ.kind, jit_config::IntegrationKind::DryRun),
+                    message: integ.and_then(|i| i.message.clone()),
+                    dry_run: integ
+                        .is_some_and(|i| matches!(i.kind, jit_config::IntegrationKind::DryRun)),
                 })
             })
             .collect()
@@ -973,6 +1176,17 @@ impl Engine {
     }
 }
 
+/// How long a grant may be in flight before the scheduler provisions it again.
+const GRANT_GUARD_MS: u64 = 120_000;
+
+/// The guard deadline of a request in Granting.
+pub(crate) fn grant_guard(now: Millis) -> Deadline {
+    Deadline {
+        at: now.saturating_add(GRANT_GUARD_MS),
+        kind: DeadlineKind::RetryGrant,
+    }
+}
+
 /// Closes a request with a final status.
 pub(crate) fn close(rec: &mut RequestRecord, status: Status, now: Millis, reason: String) {
     rec.status = status;
@@ -981,6 +1195,8 @@ pub(crate) fn close(rec: &mut RequestRecord, status: Status, now: Millis, reason
     rec.deadline = None;
     rec.pending_until = None;
     rec.revoking = None;
+    rec.pending_extension = None;
+    rec.resetting = None;
 }
 
 /// Starts taking a request's access away; it closes as `outcome` once the access is gone.

@@ -1,10 +1,10 @@
 //! Turning stored records into what callers see, and deciding who sees what.
 
-use jit_api::{Approval, Decision, Request, Revoking, Session, Timestamp};
+use jit_api::{Approval, Decision, Entry, Extension, Request, Revoking, Session, Timestamp};
 
 use super::authz::{Caller, parse_principal};
 use super::{Engine, from_ms};
-use crate::store::model::{DecisionRecord, Millis, RequestRecord};
+use crate::store::model::{DecisionRecord, ExtensionRecord, Millis, RequestRecord};
 
 /// RFC 3339 timestamp for stored milliseconds.
 pub fn ts(ms: Millis) -> Timestamp {
@@ -16,6 +16,16 @@ fn decision(d: &DecisionRecord) -> Decision {
         by: d.by.clone(),
         at: ts(d.at),
         reason: d.reason.clone(),
+    }
+}
+
+fn extension(e: &ExtensionRecord) -> Extension {
+    Extension {
+        by: e.by.clone(),
+        at: ts(e.at),
+        added_secs: e.added_secs,
+        reason: e.reason.clone(),
+        approvals: e.approvals.iter().map(decision).collect(),
     }
 }
 
@@ -37,25 +47,32 @@ impl Engine {
 
     /// The wire view of a record.
     pub(crate) fn view(&self, rec: &RequestRecord) -> Request {
-        let message_of = |name: &str| {
-            self.config
-                .integrations
-                .iter()
-                .find(|i| i.name == name)
-                .and_then(|i| i.message.clone())
-        };
+        let integ_cfg = |name: &str| self.config.integrations.iter().find(|i| i.name == name);
+        let bundle_message = rec
+            .bundle
+            .as_deref()
+            .and_then(|b| self.config.bundles.iter().find(|x| x.name == b))
+            .and_then(|b| b.message.clone());
         Request {
             id: rec.id,
             requester: rec.requester.clone(),
             flow: rec.flow.clone(),
-            integration: rec.integration.clone(),
-            resource_type: rec.resource_type.clone(),
-            resources: rec.resources.clone(),
-            permissions: rec.permissions.clone(),
+            bundle: rec.bundle.clone(),
+            entries: rec
+                .entries
+                .iter()
+                .map(|e| Entry {
+                    integration: e.integration.clone(),
+                    resource_type: e.resource_type.clone(),
+                    resources: e.resources.clone(),
+                    permissions: e.permissions.clone(),
+                })
+                .collect(),
             justification: rec.justification.clone(),
             status: rec.status,
             duration_secs: rec.duration_secs,
             created_at: ts(rec.created_at),
+            start_at: rec.start_at.map(ts),
             pending_until: rec.pending_until.map(ts),
             granted_at: rec.granted_at.map(ts),
             expires_at: rec.expires_at.map(ts),
@@ -73,13 +90,34 @@ impl Engine {
             sessions: rec
                 .sessions
                 .iter()
-                .map(|s| Session {
-                    integration: s.integration.clone(),
-                    kind: s.kind.clone(),
-                    principal: s.principal.clone(),
-                    credentials: s.credentials,
-                    message: message_of(&s.integration),
-                    dry_run: s.kind == "dry-run",
+                .map(|s| {
+                    let cfg = integ_cfg(&s.integration);
+                    let browser = cfg.is_some_and(|c| c.browser_url.is_some());
+                    // Connect options exist only while there is access to connect to.
+                    let connect = if rec.status == jit_api::Status::Granted {
+                        self.integrations
+                            .get(&s.integration)
+                            .map(|i| i.connect_kinds(browser))
+                            .unwrap_or_default()
+                    } else {
+                        Vec::new()
+                    };
+                    Session {
+                        integration: s.integration.clone(),
+                        kind: s.kind.clone(),
+                        principal: s.principal.clone(),
+                        resources: rec.resources_on(&s.integration),
+                        credentials: s.credentials,
+                        rotated: s.rotated,
+                        connect,
+                        // The integration's message and the bundle's, both when both exist.
+                        message: match (cfg.and_then(|c| c.message.clone()), bundle_message.clone())
+                        {
+                            (Some(a), Some(b)) => Some(format!("{a}\n{b}")),
+                            (a, b) => a.or(b),
+                        },
+                        dry_run: s.kind == "dry-run",
+                    }
                 })
                 .collect(),
             revoking: rec.revoking.as_ref().map(|r| Revoking {
@@ -89,6 +127,9 @@ impl Engine {
                 outcome: r.outcome,
             }),
             dry_run: rec.dry_run,
+            break_glass: rec.break_glass,
+            extensions: rec.extensions.iter().map(extension).collect(),
+            pending_extension: rec.pending_extension.as_ref().map(extension),
         }
     }
 }

@@ -2,9 +2,12 @@
 //! benchmarks that measure the daemon's own cost.
 
 use async_trait::async_trait;
-use jit_api::RequestId;
+use jit_api::{ConnectKind, RequestId};
 
-use super::{AccessDetails, GrantSpec, Integration, IntegrationError, RevokeSpec};
+use super::{
+    AccessDetails, ConnectTarget, GrantSpec, Integration, IntegrationError, RevokeSpec,
+    SessionSecret,
+};
 
 /// The dry-run integration.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +35,28 @@ impl Integration for DryRun {
     }
     async fn revoke(&self, _spec: &RevokeSpec) -> Result<(), IntegrationError> {
         Ok(())
+    }
+    fn connect_kinds(&self, browser_url: bool) -> Vec<ConnectKind> {
+        if browser_url {
+            vec![ConnectKind::Browser]
+        } else {
+            Vec::new()
+        }
+    }
+    fn connect(
+        &self,
+        kind: ConnectKind,
+        principal: &str,
+        _secret: Option<&SessionSecret>,
+        resources: &[String],
+        browser_url: Option<&str>,
+    ) -> Option<ConnectTarget> {
+        let t = browser_url.filter(|_| kind == ConnectKind::Browser)?;
+        let db = resources.first().map_or("", String::as_str);
+        Some(ConnectTarget {
+            url: Some(super::fill_template(t, "localhost", 0, principal, db)),
+            ..ConnectTarget::default()
+        })
     }
     async fn list_principals(&self) -> Result<Vec<String>, IntegrationError> {
         Ok(Vec::new())

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use jit_api::RequestId;
+use jit_api::{ConnectKind, RequestId};
 use jit_config::{Config, IntegrationKind};
 
 pub use dry_run::DryRun;
@@ -46,7 +46,18 @@ impl std::fmt::Debug for SessionSecret {
     }
 }
 
-/// What to provision for one session.
+/// Resources of one type and the permissions to give on them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantEntry {
+    /// Resource type.
+    pub resource_type: String,
+    /// Resources.
+    pub resources: Vec<String>,
+    /// Permissions.
+    pub permissions: Vec<String>,
+}
+
+/// What to provision for one session (all of a request's entries on one integration).
 #[derive(Debug, Clone)]
 pub struct GrantSpec {
     /// The request.
@@ -55,12 +66,8 @@ pub struct GrantSpec {
     pub requester: String,
     /// The principal to create (from [`Integration::principal_for`]).
     pub principal: Option<String>,
-    /// Resource type.
-    pub resource_type: String,
-    /// Resources.
-    pub resources: Vec<String>,
-    /// Permissions.
-    pub permissions: Vec<String>,
+    /// What to give.
+    pub entries: Vec<GrantEntry>,
     /// The secret, for kinds that use one.
     pub secret: Option<SessionSecret>,
     /// When the access must end; kinds with a clock of their own (`VALID UNTIL`) use it.
@@ -91,6 +98,37 @@ pub struct AccessDetails {
     pub example: Option<String>,
 }
 
+/// What a client launches to use a session (see `jit_api::ConnectPlan`).
+#[derive(Clone, Default)]
+pub struct ConnectTarget {
+    /// Program and arguments (never the secret).
+    pub argv: Vec<String>,
+    /// Environment (may hold the secret).
+    pub env: Vec<(String, String)>,
+    /// URL or URI to open (never the secret).
+    pub url: Option<String>,
+}
+
+/// Fills a `browser_url` template: `{host}`, `{port}`, `{user}`, `{database}`, each
+/// percent-encoded.
+pub fn fill_template(template: &str, host: &str, port: u16, user: &str, database: &str) -> String {
+    fn enc(s: &str) -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    char::from(b).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+    template
+        .replace("{host}", &enc(host))
+        .replace("{port}", &port.to_string())
+        .replace("{user}", &enc(user))
+        .replace("{database}", &enc(database))
+}
+
 /// One kind of integration.
 #[async_trait]
 pub trait Integration: Send + Sync {
@@ -112,6 +150,43 @@ pub trait Integration: Send + Sync {
     async fn grant(&self, spec: &GrantSpec) -> Result<(), IntegrationError>;
     /// Removes the access, live sessions included. Idempotent: removing what is gone succeeds.
     async fn revoke(&self, spec: &RevokeSpec) -> Result<(), IntegrationError>;
+    /// Gives the principal a new secret; the old one stops working at once.
+    async fn reset(
+        &self,
+        _principal: &str,
+        _secret: &SessionSecret,
+        _valid_until: SystemTime,
+    ) -> Result<(), IntegrationError> {
+        Ok(())
+    }
+    /// Moves the target's own end of access (`VALID UNTIL`) to `valid_until`.
+    async fn extend(
+        &self,
+        _principal: &str,
+        _valid_until: SystemTime,
+    ) -> Result<(), IntegrationError> {
+        Ok(())
+    }
+    /// The ways a session can be opened (`browser` only when the admin set a `browser_url`).
+    fn connect_kinds(&self, _browser_url: bool) -> Vec<ConnectKind> {
+        Vec::new()
+    }
+    /// What to launch to open a session of `kind`.
+    fn connect(
+        &self,
+        _kind: ConnectKind,
+        _principal: &str,
+        _secret: Option<&SessionSecret>,
+        _resources: &[String],
+        _browser_url: Option<&str>,
+    ) -> Option<ConnectTarget> {
+        None
+    }
+    /// Checks at start what would make grants or revokes fail later (missing privileges),
+    /// and returns warnings for the log.
+    async fn preflight(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// The principals this daemon made that still exist.
     async fn list_principals(&self) -> Result<Vec<String>, IntegrationError>;
     /// How to log in by hand.

@@ -18,14 +18,17 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use jit_api::RequestId;
+use jit_api::{ConnectKind, RequestId};
 use jit_config::PostgresSettings;
 use postgres_protocol::escape::{escape_identifier as ident, escape_literal as lit};
 use tokio::sync::Mutex;
 use tokio_postgres::config::Host;
 use tokio_postgres::{Client, NoTls};
 
-use super::{AccessDetails, GrantSpec, Integration, IntegrationError, RevokeSpec};
+use super::{
+    AccessDetails, ConnectTarget, GrantSpec, Integration, IntegrationError, RevokeSpec,
+    SessionSecret, fill_template,
+};
 
 /// How long one statement batch may take before the attempt is abandoned.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -39,6 +42,7 @@ pub struct Postgres {
     maintenance_db: String,
     role_prefix: String,
     marker: String,
+    tag: String,
     client_host: String,
     client_port: u16,
     clients: Mutex<HashMap<String, Client>>,
@@ -54,7 +58,7 @@ impl Postgres {
         let mut admin: tokio_postgres::Config = settings.url.expose().parse().map_err(|_| {
             // The parse error may quote the URL, which may hold a password: say only where.
             IntegrationError::new(format!(
-                "integration {name}: the admin url is not a valid PostgreSQL connection string"
+                "integration {name}: the admin url is not a valid PostgreSQL connection string (fix: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, port 1-65535)"
             ))
         })?;
         admin.connect_timeout(Duration::from_secs(5));
@@ -71,6 +75,7 @@ impl Postgres {
             maintenance_db,
             role_prefix: settings.role_prefix.clone(),
             marker: format!("managed by jitd {marker}"),
+            tag: marker.chars().take(4).collect(),
             client_host: settings.client_host.clone().unwrap_or(host),
             client_port: settings.client_port.unwrap_or(port),
             clients: Mutex::new(HashMap::new()),
@@ -172,12 +177,27 @@ impl Postgres {
         .await
     }
 
+    /// Fails unless `role` exists and was made by this jitd.
+    async fn ours(&self, role: &str) -> Result<(), IntegrationError> {
+        match self.role_comment(role).await? {
+            Some(c) if c.as_deref() == Some(self.marker.as_str()) => Ok(()),
+            Some(_) => Err(IntegrationError::new(format!(
+                "{}: role {role} was not made by this jitd",
+                self.name
+            ))),
+            None => Err(IntegrationError::new(format!(
+                "{}: role {role} does not exist",
+                self.name
+            ))),
+        }
+    }
+
     async fn database_exists(&self, db: &str) -> Result<bool, IntegrationError> {
         let db = db.to_owned();
         self.with_db(&self.maintenance_db, "look up database", async move |c| {
             let row = c
                 .query_opt(
-                    "SELECT 1 FROM pg_database WHERE datname = $1 AND datallowconn",
+                    "SELECT 1 FROM pg_database WHERE datname = $1 AND datallowconn AND NOT datistemplate",
                     &[&db],
                 )
                 .await?;
@@ -213,11 +233,15 @@ impl Integration for Postgres {
     }
 
     fn principal_for(&self, requester: &str, request: RequestId) -> Option<String> {
+        // <prefix><user>_<request>_<instance tag>: recognisably jit's, the user's and the
+        // request's; the tag keeps two stores (a fresh state dir, or two hosts sharing one
+        // server) from ever picking the same name.
         Some(format!(
-            "{}{}_{}",
+            "{}{}_{}_{}",
             self.role_prefix,
             sanitize(requester),
-            request
+            request,
+            self.tag
         ))
     }
 
@@ -234,7 +258,18 @@ impl Integration for Postgres {
             .secret
             .as_ref()
             .ok_or_else(|| IntegrationError::new("no password"))?;
-        for db in &spec.resources {
+        // Each database gets the strongest permission any entry asks for on it.
+        let mut dbs: Vec<(String, bool)> = Vec::new();
+        for e in &spec.entries {
+            let write = e.permissions.iter().any(|p| p == "write");
+            for db in &e.resources {
+                match dbs.iter_mut().find(|(d, _)| d == db) {
+                    Some((_, w)) => *w |= write,
+                    None => dbs.push((db.clone(), write)),
+                }
+            }
+        }
+        for (db, _) in &dbs {
             if !self.database_exists(db).await? {
                 return Err(IntegrationError::new(format!(
                     "{}: database \"{db}\" does not exist (or does not allow connections)",
@@ -265,8 +300,7 @@ impl Integration for Postgres {
         };
         self.batch(&self.maintenance_db, "create role", &sql)
             .await?;
-        let write = spec.permissions.iter().any(|p| p == "write");
-        for db in &spec.resources {
+        for (db, write) in &dbs {
             self.batch(
                 &self.maintenance_db,
                 "grant connect",
@@ -291,7 +325,7 @@ impl Integration for Postgres {
                     "GRANT USAGE ON SCHEMA {s} TO {q}; GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO {q}; \
                      GRANT SELECT ON ALL SEQUENCES IN SCHEMA {s} TO {q};"
                 ));
-                if write {
+                if *write {
                     sql.push_str(&format!(
                         "GRANT INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {s} TO {q}; \
                          GRANT USAGE, UPDATE ON ALL SEQUENCES IN SCHEMA {s} TO {q};"
@@ -304,6 +338,90 @@ impl Integration for Postgres {
         Ok(())
     }
 
+    async fn reset(
+        &self,
+        principal: &str,
+        secret: &SessionSecret,
+        valid_until: SystemTime,
+    ) -> Result<(), IntegrationError> {
+        self.ours(principal).await?;
+        let verifier = postgres_protocol::password::scram_sha_256(secret.0.as_bytes());
+        let sql = format!(
+            "ALTER ROLE {} WITH PASSWORD {} VALID UNTIL {}",
+            ident(principal),
+            lit(&verifier),
+            valid_until_literal(valid_until)
+        );
+        self.batch(&self.maintenance_db, "set new password", &sql)
+            .await
+    }
+
+    async fn extend(
+        &self,
+        principal: &str,
+        valid_until: SystemTime,
+    ) -> Result<(), IntegrationError> {
+        self.ours(principal).await?;
+        let sql = format!(
+            "ALTER ROLE {} VALID UNTIL {}",
+            ident(principal),
+            valid_until_literal(valid_until)
+        );
+        self.batch(&self.maintenance_db, "move VALID UNTIL", &sql)
+            .await
+    }
+
+    fn connect_kinds(&self, browser_url: bool) -> Vec<ConnectKind> {
+        let mut k = vec![ConnectKind::Terminal, ConnectKind::App];
+        if browser_url {
+            k.push(ConnectKind::Browser);
+        }
+        k
+    }
+
+    fn connect(
+        &self,
+        kind: ConnectKind,
+        principal: &str,
+        secret: Option<&SessionSecret>,
+        resources: &[String],
+        browser_url: Option<&str>,
+    ) -> Option<ConnectTarget> {
+        let db = resources.first().map_or("postgres", String::as_str);
+        match kind {
+            ConnectKind::Terminal => Some(ConnectTarget {
+                argv: vec![
+                    "psql".into(),
+                    format!(
+                        "host={} port={} user={principal} dbname={db}",
+                        self.client_host, self.client_port
+                    ),
+                ],
+                env: secret
+                    .map(|s| vec![("PGPASSWORD".to_owned(), s.0.clone())])
+                    .unwrap_or_default(),
+                url: None,
+            }),
+            ConnectKind::App => Some(ConnectTarget {
+                url: Some(format!(
+                    "postgres://{principal}@{}:{}/{db}",
+                    self.client_host, self.client_port
+                )),
+                ..ConnectTarget::default()
+            }),
+            ConnectKind::Browser => browser_url.map(|t| ConnectTarget {
+                url: Some(fill_template(
+                    t,
+                    &self.client_host,
+                    self.client_port,
+                    principal,
+                    db,
+                )),
+                ..ConnectTarget::default()
+            }),
+        }
+    }
+
     async fn revoke(&self, spec: &RevokeSpec) -> Result<(), IntegrationError> {
         let Some(role) = spec.principal.clone() else {
             return Ok(());
@@ -311,10 +429,10 @@ impl Integration for Postgres {
         match self.role_comment(&role).await? {
             None => return Ok(()),
             Some(comment) if comment.as_deref() != Some(self.marker.as_str()) => {
-                return Err(IntegrationError::new(format!(
-                    "{}: role {role} was not made by this jitd; not dropping it",
-                    self.name
-                )));
+                // Not ours: nothing jit gave is there to take away (a grant refused to take
+                // it over), and jit must never drop what it did not make.
+                tracing::warn!(integration = %self.name, %role, "role was not made by this jitd; leaving it alone");
+                return Ok(());
             }
             Some(_) => {}
         }
@@ -366,13 +484,54 @@ impl Integration for Postgres {
         Ok(())
     }
 
+    async fn preflight(&self) -> Vec<String> {
+        let r = self
+            .with_db(&self.maintenance_db, "check privileges", async |c| {
+                let row = c
+                    .query_one(
+                        "SELECT rolsuper, rolcreaterole, pg_has_role(current_user, 'pg_signal_backend', 'MEMBER') \
+                         FROM pg_roles WHERE rolname = current_user",
+                        &[],
+                    )
+                    .await?;
+                Ok((row.get::<_, bool>(0), row.get::<_, bool>(1), row.get::<_, bool>(2)))
+            })
+            .await;
+        match r {
+            Ok((true, _, _)) => Vec::new(),
+            Ok((false, createrole, signal)) => {
+                let mut w = Vec::new();
+                if !createrole {
+                    w.push(format!(
+                        "{}: the admin role lacks CREATEROLE: every grant will fail",
+                        self.name
+                    ));
+                }
+                if !signal {
+                    w.push(format!(
+                        "{}: the admin role is not a superuser nor a member of pg_signal_backend: \
+                         revokes cannot end live sessions and will fail until it is",
+                        self.name
+                    ));
+                }
+                w
+            }
+            Err(e) => vec![format!(
+                "{}: cannot check the admin role's privileges: {e}",
+                self.name
+            )],
+        }
+    }
+
     async fn list_principals(&self) -> Result<Vec<String>, IntegrationError> {
         let marker = self.marker.clone();
+        let prefix = self.role_prefix.clone();
         self.with_db(&self.maintenance_db, "list roles", async move |c| {
             let rows = c
                 .query(
-                    "SELECT rolname FROM pg_roles WHERE shobj_description(oid, 'pg_authid') = $1",
-                    &[&marker],
+                    "SELECT rolname FROM pg_roles WHERE shobj_description(oid, 'pg_authid') = $1 \
+                     AND starts_with(rolname, $2) AND NOT rolsuper",
+                    &[&marker, &prefix],
                 )
                 .await?;
             Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())

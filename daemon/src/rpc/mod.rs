@@ -37,6 +37,8 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let methods: Methods = module(engine.clone()).into();
+    let counts = Arc::new(PerUid::default());
+    let mut last_warning: Option<std::time::Instant> = None;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -45,10 +47,15 @@ pub async fn serve(
                 Ok((stream, _)) => {
                     let methods = methods.clone();
                     let engine = engine.clone();
-                    tokio::spawn(async move { connection(stream, methods, engine).await });
+                    let counts = counts.clone();
+                    tokio::spawn(async move { connection(stream, methods, engine, counts).await });
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
+                    // Out of file descriptors, typically: say so once a minute, not 20 times a second.
+                    if last_warning.is_none_or(|t| t.elapsed() > std::time::Duration::from_secs(60)) {
+                        tracing::warn!(error = %e, "accept failed (file descriptors exhausted?)");
+                        last_warning = Some(std::time::Instant::now());
+                    }
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
             }
@@ -56,7 +63,60 @@ pub async fn serve(
     }
 }
 
-async fn connection(stream: UnixStream, mut methods: Methods, engine: Arc<Engine>) {
+/// The most connections one non-root uid may hold open at once, so no local user can take
+/// every file descriptor and stop the daemon from serving (and revoking).
+pub const MAX_CONNECTIONS_PER_UID: usize = 64;
+
+/// Open connections per uid.
+#[derive(Default)]
+struct PerUid(std::sync::Mutex<std::collections::HashMap<u32, usize>>);
+
+/// Holds one of a uid's connection slots until dropped.
+struct Slot {
+    counts: Arc<PerUid>,
+    uid: u32,
+}
+
+impl PerUid {
+    fn take(self: &Arc<Self>, uid: u32) -> Option<Slot> {
+        let mut m = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = m.entry(uid).or_insert(0);
+        if uid != 0 && *n >= MAX_CONNECTIONS_PER_UID {
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            counts: self.clone(),
+            uid,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut m = self
+            .counts
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = m.get_mut(&self.uid) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&self.uid);
+            }
+        }
+    }
+}
+
+async fn connection(
+    mut stream: UnixStream,
+    mut methods: Methods,
+    engine: Arc<Engine>,
+    counts: Arc<PerUid>,
+) {
     let cred = match stream.peer_cred() {
         Ok(c) => c,
         Err(e) => {
@@ -65,6 +125,18 @@ async fn connection(stream: UnixStream, mut methods: Methods, engine: Arc<Engine
         }
     };
     let (uid, gid) = (cred.uid(), cred.gid());
+    let Some(_slot) = counts.take(uid) else {
+        let mut line = error_line(
+            &Value::Null,
+            ErrorCode::Unavailable.code(),
+            &format!(
+                "too many connections from uid {uid} (at most {MAX_CONNECTIONS_PER_UID}): close some"
+            ),
+        );
+        line.push('\n');
+        let _ = stream.write_all(line.as_bytes()).await;
+        return;
+    };
     let (user, groups) = match tokio::task::spawn_blocking(move || peer::identify(uid, gid)).await {
         Ok(id) => id,
         Err(_) => return,

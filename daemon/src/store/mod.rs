@@ -260,6 +260,18 @@ fn writer_loop(db: &Database, jobs: &std_mpsc::Receiver<Job>) {
                 continue;
             }
         };
+        let mut txn = txn;
+        // redb's default, said out loud: nothing is acknowledged before it is on disk.
+        if let Err(e) = txn.set_durability(redb::Durability::Immediate) {
+            let err = Arc::new(StoreError::Io {
+                op: "set durability",
+                source: redb::Error::Io(std::io::Error::other(e.to_string())),
+            });
+            for job in batch {
+                job(None)(Err(err.clone()));
+            }
+            continue;
+        }
         let mut wtx = WriteTx {
             txn,
             poisoned: None,
@@ -384,7 +396,12 @@ impl WriteTx {
             }
             let mut open = self.txn.open_table(OPEN).map_err(io("open open"))?;
             if new.status.is_open() {
-                open.insert(id, status_code(new.status))
+                let flag = if new.resetting.is_some() {
+                    RESETTING_FLAG
+                } else {
+                    0
+                };
+                open.insert(id, status_code(new.status) | flag)
                     .map_err(io("write open"))?;
             } else if old.is_some_and(|o| o.status.is_open()) {
                 open.remove(id).map_err(io("remove open"))?;
@@ -567,11 +584,29 @@ fn due_in(
     Ok(out)
 }
 
+/// Set in the open table's value while a request's credentials reset is in flight.
+const RESETTING_FLAG: u8 = 0x80;
+
+/// The stored byte for an open status. Explicit, so reordering the API's enum cannot change
+/// what a stored byte means.
 fn status_code(s: Status) -> u8 {
-    Status::ALL
-        .iter()
-        .position(|x| *x == s)
-        .map_or(0, |i| i as u8)
+    match s {
+        Status::Pending => 1,
+        Status::Scheduled => 2,
+        Status::Granting => 3,
+        Status::Granted => 4,
+        Status::Revoking => 5,
+        Status::Expired => 6,
+        Status::Revoked => 7,
+        Status::Rejected => 8,
+        Status::Failed => 9,
+        Status::Canceled => 10,
+    }
+}
+
+/// The status for a stored byte.
+fn status_from_code(code: u8) -> Option<Status> {
+    Status::ALL.into_iter().find(|s| status_code(*s) == code)
 }
 
 /// A read-only snapshot.
@@ -598,17 +633,19 @@ impl ReadTx {
         Ok(v)
     }
 
-    /// The ids of every open request, with their status.
-    pub fn open_ids(&self) -> Result<Vec<(RequestId, Status)>, StoreError> {
+    /// The ids of every open request, with their status and whether a credentials reset is
+    /// in flight.
+    pub fn open_ids(&self) -> Result<Vec<(RequestId, Status, bool)>, StoreError> {
         let t = self.txn.open_table(OPEN).map_err(io("open open"))?;
         let mut out = Vec::with_capacity(t.len().map_err(io("count open"))? as usize);
         for e in t.iter().map_err(io("read open"))? {
             let (k, v) = e.map_err(io("read open"))?;
-            let status = Status::ALL
-                .get(usize::from(v.value()))
-                .copied()
-                .unwrap_or(Status::Granted);
-            out.push((k.value(), status));
+            let code = v.value() & !RESETTING_FLAG;
+            let status = status_from_code(code).ok_or_else(|| StoreError::Corrupt {
+                what: format!("open request {} (status byte {code})", k.value()),
+                source: serde_json::Error::io(std::io::Error::other("unknown status")),
+            })?;
+            out.push((k.value(), status, v.value() & RESETTING_FLAG != 0));
         }
         Ok(out)
     }
@@ -715,5 +752,153 @@ impl ReadTx {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::model::*;
+    use super::*;
+    use jit_api::{ApprovalMode, Status};
+
+    fn record(id: RequestId, status: Status, deadline: Option<Deadline>) -> RequestRecord {
+        RequestRecord {
+            id,
+            requester: "alice".into(),
+            requester_uid: 1000,
+            flow: "f".into(),
+            bundle: None,
+            entries: vec![EntryRecord {
+                integration: "demo".into(),
+                resource_type: "database".into(),
+                resources: vec!["x".into()],
+                permissions: vec!["read".into()],
+            }],
+            justification: None,
+            status,
+            duration_secs: 60,
+            created_at: 1,
+            start_at: None,
+            pending_until: None,
+            granted_at: None,
+            expires_at: None,
+            ended_at: None,
+            end_reason: None,
+            error: None,
+            approval: ApprovalRecord {
+                mode: ApprovalMode::Auto,
+                approvers: Vec::new(),
+                required: 0,
+                approvals: Vec::new(),
+                rejection: None,
+            },
+            repeats: None,
+            sessions: Vec::new(),
+            revoking: None,
+            deadline,
+            dry_run: true,
+            break_glass: false,
+            extensions: Vec::new(),
+            pending_extension: None,
+            resetting: None,
+            next_rotation: None,
+        }
+    }
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("t.redb")).unwrap();
+        (dir, s)
+    }
+
+    #[tokio::test]
+    async fn indexes_follow_the_record() {
+        let (_d, s) = store();
+        let d1 = Deadline {
+            at: 100,
+            kind: DeadlineKind::Expire,
+        };
+        let granted = record(1, Status::Granted, Some(d1));
+        let g = granted.clone();
+        s.write(move |w| w.put_request(&g, None)).await.unwrap();
+        s.read(|r| {
+            assert_eq!(r.open_ids()?, vec![(1, Status::Granted, false)]);
+            assert_eq!(r.earliest_deadline()?, Some(100));
+            assert_eq!(r.due(100, 10)?, vec![(100, 1, DeadlineKind::Expire)]);
+            assert_eq!(r.by_requester("alice", 10, |_| true)?.len(), 1);
+            Ok(())
+        })
+        .unwrap();
+        let mut closed = granted.clone();
+        closed.status = Status::Expired;
+        closed.deadline = None;
+        s.write(move |w| w.put_request(&closed, Some(&granted)))
+            .await
+            .unwrap();
+        s.read(|r| {
+            assert!(r.open_ids()?.is_empty());
+            assert_eq!(r.earliest_deadline()?, None);
+            assert_eq!(
+                r.by_requester("alice", 10, |_| true)?[0].status,
+                Status::Expired
+            );
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_refused_job_does_not_spoil_its_batch() {
+        let (_d, s) = store();
+        let a = s.write(|w| {
+            let r = record(w.next_request_id()?, Status::Pending, None);
+            w.put_request(&r, None).map(|()| r.id)
+        });
+        let b = s.write(|_w| Err::<(), _>(StoreError::Closed));
+        let (a, b) = tokio::join!(a, b);
+        let id = a.unwrap();
+        assert!(b.is_err());
+        assert!(s.read(|r| r.request(id)).unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn the_audit_log_is_a_hash_chain() {
+        let (_d, s) = store();
+        for i in 0..3 {
+            s.write(move |w| {
+                w.append_audit(AuditEntry {
+                    seq: 0,
+                    at: i,
+                    actor: "alice".into(),
+                    action: "request.created".into(),
+                    request: Some(i),
+                    status: None,
+                    reason: None,
+                    details: None,
+                    prev_hash: String::new(),
+                    hash: String::new(),
+                })
+            })
+            .await
+            .unwrap();
+        }
+        let all = s.read(|r| r.audit(0, 10, |_| true)).unwrap();
+        assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(all[0].prev_hash, tables::ZERO_HASH);
+        for w in all.windows(2) {
+            assert_eq!(w[1].prev_hash, w[0].hash);
+        }
+        for e in &all {
+            assert_eq!(e.hash, audit_hash(e));
+        }
+    }
+
+    #[test]
+    fn status_codes_round_trip_and_never_collide_with_the_reset_flag() {
+        for s in Status::ALL {
+            let c = status_code(s);
+            assert_eq!(status_from_code(c), Some(s));
+            assert_eq!(c & RESETTING_FLAG, 0);
+        }
     }
 }

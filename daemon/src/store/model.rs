@@ -22,14 +22,11 @@ pub struct RequestRecord {
     pub requester_uid: u32,
     /// The access flow that decided it.
     pub flow: String,
-    /// Integration name.
-    pub integration: String,
-    /// Resource type.
-    pub resource_type: String,
-    /// Resources.
-    pub resources: Vec<String>,
-    /// Permissions.
-    pub permissions: Vec<String>,
+    /// The bundle requested, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
+    /// What is asked for: one entry, or a bundle's entries.
+    pub entries: Vec<EntryRecord>,
     /// Justification.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub justification: Option<String>,
@@ -39,6 +36,9 @@ pub struct RequestRecord {
     pub duration_secs: u64,
     /// When it was created.
     pub created_at: Millis,
+    /// A scheduled start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<Millis>,
     /// Pending requests: when they time out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_until: Option<Millis>,
@@ -74,6 +74,105 @@ pub struct RequestRecord {
     /// True when the integration provisions nothing.
     #[serde(default)]
     pub dry_run: bool,
+    /// A break-glass request.
+    #[serde(default)]
+    pub break_glass: bool,
+    /// Extensions granted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extensions: Vec<ExtensionRecord>,
+    /// An extension waiting for approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_extension: Option<ExtensionRecord>,
+    /// A credentials reset in progress: new secrets are sealed in the store as pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resetting: Option<ResetRecord>,
+    /// When the integration's rotation policy next rotates the secrets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_rotation: Option<Millis>,
+}
+
+impl RequestRecord {
+    /// The integrations the request touches, in entry order, each once.
+    pub fn integrations(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for e in &self.entries {
+            if !out.contains(&e.integration.as_str()) {
+                out.push(&e.integration);
+            }
+        }
+        out
+    }
+
+    /// The entries on one integration.
+    pub fn entries_on<'a>(
+        &'a self,
+        integration: &'a str,
+    ) -> impl Iterator<Item = &'a EntryRecord> + 'a {
+        self.entries
+            .iter()
+            .filter(move |e| e.integration == integration)
+    }
+
+    /// All resources on one integration.
+    pub fn resources_on(&self, integration: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for e in self.entries_on(integration) {
+            for r in &e.resources {
+                if !out.contains(r) {
+                    out.push(r.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One entry of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryRecord {
+    /// Integration name.
+    pub integration: String,
+    /// Resource type.
+    pub resource_type: String,
+    /// Resources.
+    pub resources: Vec<String>,
+    /// Permissions.
+    pub permissions: Vec<String>,
+}
+
+/// An extension, granted or waiting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionRecord {
+    /// Who asked.
+    pub by: String,
+    /// When.
+    pub at: Millis,
+    /// How much longer, in seconds.
+    pub added_secs: u64,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Approvals (manual extension approval).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<DecisionRecord>,
+}
+
+/// A credentials reset in progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetRecord {
+    /// Who asked (a user, or `jitd` for a rotation).
+    pub by: String,
+    /// Whether the requester must be told the secret changed behind their back.
+    pub rotated: bool,
+}
+
+/// A process launched by `jit connect`, ended with the access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessRecord {
+    /// Process id.
+    pub pid: u32,
+    /// Its start time (seconds since boot, from /proc), so a reused pid is not killed.
+    pub start_time: u64,
 }
 
 /// A request's approval rules, copied from its flow when it was created.
@@ -118,6 +217,12 @@ pub struct SessionRecord {
     pub principal: Option<String>,
     /// Whether the secret can still be shown.
     pub credentials: CredentialState,
+    /// The secret changed since the requester last saw or used it.
+    #[serde(default)]
+    pub rotated: bool,
+    /// Processes launched by `jit connect` for this session.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub processes: Vec<ProcessRecord>,
 }
 
 /// A revoke in progress.
@@ -146,6 +251,13 @@ pub enum DeadlineKind {
     Expire,
     /// A revoke attempt is due (first try, a retry, or a guard against a lost attempt).
     RetryRevoke,
+    /// A scheduled request starts.
+    Start,
+    /// The integration's rotation policy rotates the secrets (or the grant expires, if sooner).
+    Rotate,
+    /// A grant in flight took too long (its task died, or its outcome could not be saved):
+    /// provision again (grants are idempotent).
+    RetryGrant,
 }
 
 impl DeadlineKind {
@@ -155,6 +267,9 @@ impl DeadlineKind {
             DeadlineKind::PendingTimeout => 1,
             DeadlineKind::Expire => 2,
             DeadlineKind::RetryRevoke => 3,
+            DeadlineKind::Start => 4,
+            DeadlineKind::Rotate => 5,
+            DeadlineKind::RetryGrant => 6,
         }
     }
     /// The kind for a stored byte.
@@ -163,6 +278,9 @@ impl DeadlineKind {
             1 => Some(DeadlineKind::PendingTimeout),
             2 => Some(DeadlineKind::Expire),
             3 => Some(DeadlineKind::RetryRevoke),
+            4 => Some(DeadlineKind::Start),
+            5 => Some(DeadlineKind::Rotate),
+            6 => Some(DeadlineKind::RetryGrant),
             _ => None,
         }
     }

@@ -63,6 +63,7 @@ fn create(resource: &str, secs: u64) -> CreateParams {
         permissions: vec!["read".into()],
         duration_secs: Some(secs),
         justification: None,
+        ..CreateParams::default()
     }
 }
 

@@ -145,6 +145,39 @@ fn only_the_flows_approvers_decide_and_nobody_sees_what_is_not_theirs() {
         "{v}"
     );
 
+    // A requester who is also an approver of the flow still cannot approve their own; an
+    // approver can see a request but never reveal its credentials; neither can an admin.
+    let eve = User::create("e", &[&dev, &dba]);
+    let e = d.jit_json(
+        Some(&eve),
+        &[
+            "request",
+            "pg-main/database",
+            &db.name,
+            "--perm",
+            "write",
+            "--reason",
+            "x",
+        ],
+    );
+    let eid = e["id"].as_u64().expect("id").to_string();
+    fails_with(&d, &eve, &["approve", &eid], "own");
+    let granted = d.jit_json(Some(&carol), &["approve", &eid]);
+    assert!(
+        granted["status"] == "granting" || granted["status"] == "granted",
+        "{granted}"
+    );
+    wait_until(Duration::from_secs(10), "eve's grant", || {
+        (d.jit_json(Some(&eve), &["show", &eid])["status"] == "granted").then_some(())
+    });
+    fails_with(&d, &carol, &["creds", &eid], "only");
+    let root_peek = d.jit(None, &["creds", &eid]);
+    assert!(
+        !root_peek.status.success(),
+        "an admin must not see a requester's secret"
+    );
+    assert!(d.jit_json(Some(&eve), &["creds", &eid])["sessions"][0]["secret"].is_string());
+
     // A user in no flow is told so; again works from a closed request and links to it.
     let nobody = User::create("n", &[]);
     fails_with(

@@ -24,6 +24,7 @@ fn acknowledged_requests_survive_kill_9() {
                 permissions: vec!["write".into()],
                 duration_secs: None,
                 justification: Some(format!("crash {i}")),
+                ..CreateParams::default()
             })
             .expect("create");
         acked.push(r);
@@ -34,7 +35,7 @@ fn acknowledged_requests_survive_kill_9() {
         let got = d
             .call::<RequestGet>(&IdParams { id: r.id })
             .expect("acknowledged request lost");
-        assert_eq!(got.resources, r.resources);
+        assert_eq!(got.entries, r.entries);
         assert_eq!(got.status, r.status);
     }
 }
@@ -100,20 +101,44 @@ fn a_role_no_request_owns_is_removed_at_start() {
     let mut d = Daemon::start(&crate::config(&prefix, pg::ADMIN_URL, &dev, &dba));
     d.stop();
     let backup = d.dir().join("backup");
-    let cp = std::process::Command::new("cp").arg("-a").arg(&d.state).arg(&backup).status().expect("cp");
+    let cp = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&d.state)
+        .arg(&backup)
+        .status()
+        .expect("cp");
     assert!(cp.success());
     d.restart();
-    let r = d.jit_json(None, &["request", "pg-main/database", &db.name, "--perm", "read", "--reason", "orphan"]);
-    let role = r["sessions"][0]["principal"].as_str().expect("role").to_owned();
+    let r = d.jit_json(
+        None,
+        &[
+            "request",
+            "pg-main/database",
+            &db.name,
+            "--perm",
+            "read",
+            "--reason",
+            "orphan",
+        ],
+    );
+    let role = r["sessions"][0]["principal"]
+        .as_str()
+        .expect("role")
+        .to_owned();
     assert_eq!(pg::roles_with_prefix(&role), vec![role.clone()]);
     d.kill9();
     std::fs::remove_dir_all(&d.state).expect("rm state");
     std::fs::rename(&backup, &d.state).expect("restore backup");
     d.restart();
-    wait_until(Duration::from_secs(5), "the orphan role to be removed", || {
-        pg::roles_with_prefix(&role).is_empty().then_some(())
-    });
+    wait_until(
+        Duration::from_secs(5),
+        "the orphan role to be removed",
+        || pg::roles_with_prefix(&role).is_empty().then_some(()),
+    );
     let audit = String::from_utf8_lossy(&d.jit(None, &["--json", "audit"]).stdout).into_owned();
-    assert!(audit.contains("orphan.removed") && audit.contains(&role), "{audit}");
+    assert!(
+        audit.contains("orphan.removed") && audit.contains(&role),
+        "{audit}"
+    );
     assert!(d.log_text().contains("orphan"), "the removal is logged");
 }

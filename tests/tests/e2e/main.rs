@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `jitd` and `jit` binaries, the real socket, real Unix users,
 //! real PostgreSQL and `psql`. Build the binaries first (`scripts/test` does).
 
+mod access;
 mod authz;
 mod bad_input;
 mod crash;

@@ -69,7 +69,7 @@ fn alice_reads_orders_and_loses_access_at_revoke_and_expiry() {
         .as_array()
         .expect("list")
         .iter()
-        .find(|x| x["permissions"][0] == "read")
+        .find(|x| x["entries"][0]["permissions"][0] == "read")
         .expect("read request")
         .clone();
     let id = read["id"].as_u64().expect("id");

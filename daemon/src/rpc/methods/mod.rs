@@ -7,6 +7,7 @@ mod credentials;
 mod daemon;
 mod grant;
 mod request;
+mod session;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub fn build(engine: Arc<Engine>) -> RpcModule<Ctx> {
     grant::register_all(&mut m);
     credentials::register_all(&mut m);
     audit::register_all(&mut m);
+    session::register_all(&mut m);
     m
 }
 

@@ -1,0 +1,511 @@
+//! Using access (the second seed page): connect without seeing the secret, the secret shown
+//! once, reset and the rotated tag, bundles (all or nothing), extend, scheduled start,
+//! break-glass, and processes launched by `jit connect` ending with the access.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use jit_tests::pg::{self, TestDb};
+use jit_tests::users::{Group, User};
+use jit_tests::{Daemon, bin, wait_until};
+use serde_json::Value;
+
+struct Setup {
+    dev: Group,
+    dba: Group,
+    alice: User,
+    carol: User,
+    db: TestDb,
+    db2: TestDb,
+    prefix: String,
+    prefix2: String,
+    d: Daemon,
+}
+
+fn setup() -> Setup {
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let carol = User::create("c", &[&dba]);
+    let db = TestDb::create();
+    let db2 = TestDb::create();
+    let prefix = crate::prefix();
+    let prefix2 = crate::prefix();
+    let config = format!(
+        r#"
+[daemon]
+admins = ["root"]
+
+[[integrations]]
+name = "pg-main"
+kind = "postgres"
+url = "{url}"
+role_prefix = "{prefix}"
+message = "Production replica: keep queries light."
+
+[[integrations]]
+name = "pg-other"
+kind = "postgres"
+url = "{url}"
+role_prefix = "{prefix2}"
+
+[[integrations]]
+name = "demo"
+kind = "dry-run"
+resource_types = {{ database = ["read", "write"] }}
+
+[[bundles]]
+name = "both"
+message = "Both databases."
+[[bundles.entries]]
+integration = "pg-main"
+resource_type = "database"
+resources = ["{db}"]
+permissions = ["read"]
+[[bundles.entries]]
+integration = "pg-other"
+resource_type = "database"
+resources = ["{db2}"]
+permissions = ["read"]
+
+[[bundles]]
+name = "broken"
+[[bundles.entries]]
+integration = "pg-main"
+resource_type = "database"
+resources = ["{db}"]
+permissions = ["read"]
+[[bundles.entries]]
+integration = "pg-other"
+resource_type = "database"
+resources = ["no_such_database_{db2}"]
+permissions = ["read"]
+
+[[flows]]
+name = "pg-read"
+requesters = ["%{dev}"]
+integration = "pg-main"
+permissions = ["read"]
+max_duration = "1h"
+max_extensions = 2
+max_total_duration = "90m"
+
+[[flows]]
+name = "bundles"
+requesters = ["%{dev}"]
+bundles = ["both", "broken"]
+max_duration = "1h"
+
+[[flows]]
+name = "pg-emergency"
+requesters = ["%{dev}"]
+integration = "pg-main"
+permissions = ["write"]
+break_glass = true
+approvers = ["%{dba}"]
+max_duration = "1h"
+"#,
+        url = pg::ADMIN_URL,
+        prefix = prefix,
+        prefix2 = prefix2,
+        db = db.name,
+        db2 = db2.name,
+        dev = dev.name,
+        dba = dba.name,
+    );
+    let d = Daemon::start(&config);
+    Setup {
+        dev,
+        dba,
+        alice,
+        carol,
+        db,
+        db2,
+        prefix,
+        prefix2,
+        d,
+    }
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn read_request(s: &Setup, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "request",
+        "pg-main/database",
+        s.db.name.as_str(),
+        "--perm",
+        "read",
+        "--reason",
+        "INC-7",
+    ];
+    args.extend_from_slice(extra);
+    let r = s.d.jit_json(Some(&s.alice), &args);
+    assert!(
+        r["status"] == "granted" || r["status"] == "scheduled",
+        "{r}"
+    );
+    r
+}
+
+fn id_of(r: &Value) -> String {
+    r["id"].as_u64().expect("id").to_string()
+}
+
+fn creds(s: &Setup, id: &str) -> Vec<(String, String)> {
+    let c = s.d.jit_json(Some(&s.alice), &["creds", id]);
+    c["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .map(|x| {
+            (
+                x["user"].as_str().expect("user").to_owned(),
+                x["secret"].as_str().expect("secret").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn connect_uses_the_unrevealed_secret_without_showing_it() {
+    let s = setup();
+    let r = read_request(&s, &[]);
+    let id = id_of(&r);
+    let role = r["sessions"][0]["principal"]
+        .as_str()
+        .expect("role")
+        .to_owned();
+    assert_eq!(r["sessions"][0]["connect"][0], "terminal", "{r}");
+
+    let out = s.d.jit(
+        Some(&s.alice),
+        &["connect", &id, "--", "-At", "-c", "select current_user"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), role);
+
+    // A long-running connect: look at every process's command line while it runs.
+    let mut long = Command::new(bin("jit"))
+        .args(["connect", &id, "--", "-At", "-c", "select pg_sleep(2)"])
+        .env("JIT_SOCKET", &s.d.socket)
+        .uid(s.alice.uid)
+        .gid(s.alice.gid)
+        .env("HOME", "/")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("jit connect");
+    wait_until(Duration::from_secs(10), "the connected session", || {
+        (pg::sessions_of(&role) == 1).then_some(())
+    });
+    let ps = Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .expect("ps");
+    let _ = long.wait();
+    // Now reveal, and look for the secret everywhere it must not be.
+    let secret = creds(&s, &id).remove(0).1;
+    assert!(
+        !String::from_utf8_lossy(&ps.stdout).contains(&secret),
+        "secret on a command line"
+    );
+    assert!(
+        !s.d.log_text().contains(&secret),
+        "secret in the daemon log"
+    );
+    let audit = text(&s.d.jit(None, &["--json", "audit"]));
+    assert!(!audit.contains(&secret), "secret in the audit log");
+    assert!(audit.contains("session.connect"), "{audit}");
+}
+
+use std::os::unix::process::CommandExt;
+
+#[test]
+fn shown_once_then_connect_needs_a_reset_and_the_old_password_dies() {
+    let s = setup();
+    let id = id_of(&read_request(&s, &[]));
+    let (role, old) = creds(&s, &id).remove(0);
+    let again = s.d.jit(Some(&s.alice), &["creds", &id]);
+    assert!(
+        !again.status.success() && text(&again).contains("already"),
+        "{}",
+        text(&again)
+    );
+    let refused =
+        s.d.jit(Some(&s.alice), &["connect", &id, "--", "-c", "select 1"]);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains(&format!("jit reset {id}")),
+        "{}",
+        text(&refused)
+    );
+
+    let reset = s.d.jit(Some(&s.alice), &["reset", &id, "--yes"]);
+    assert!(reset.status.success(), "{}", text(&reset));
+    let shown = s.d.jit_json(Some(&s.alice), &["show", &id]);
+    assert_eq!(shown["sessions"][0]["credentials"], "unrevealed");
+    assert_eq!(
+        shown["sessions"][0]["rotated"], false,
+        "a reset by the requester is no rotation"
+    );
+    let out = s.d.jit(
+        Some(&s.alice),
+        &["connect", &id, "--", "-At", "-c", "select current_user"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        !pg::user_sql(&role, &old, &s.db.name, "select 1")
+            .status
+            .success(),
+        "the old password must stop working"
+    );
+}
+
+#[test]
+fn rotated_tag_after_an_admin_reset_clears_when_the_user_connects() {
+    let s = setup();
+    let id = id_of(&read_request(&s, &[]));
+    let reset =
+        s.d.jit(None, &["reset", &id, "--yes", "--reason", "leaked"]);
+    assert!(reset.status.success(), "{}", text(&reset));
+    let shown = s.d.jit_json(Some(&s.alice), &["show", &id]);
+    assert_eq!(shown["sessions"][0]["rotated"], true, "{shown}");
+    let human = text(&s.d.jit(Some(&s.alice), &["show", &id]));
+    assert!(human.contains("credentials rotated"), "{human}");
+    let ls = text(&s.d.jit(Some(&s.alice), &["ls"]));
+    assert!(ls.contains("rotated"), "{ls}");
+    let out =
+        s.d.jit(Some(&s.alice), &["connect", &id, "--", "-c", "select 1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        s.d.jit_json(Some(&s.alice), &["show", &id])["sessions"][0]["rotated"],
+        false
+    );
+    // An admin may reset, but never sees the secret.
+    let peek = s.d.jit(None, &["creds", &id]);
+    assert!(!peek.status.success(), "{}", text(&peek));
+}
+
+#[test]
+fn a_bundle_is_granted_reset_and_rolled_back_as_a_whole() {
+    let s = setup();
+    let r = s.d.jit_json(
+        Some(&s.alice),
+        &["request", "--bundle", "both", "--reason", "INC-8"],
+    );
+    assert_eq!(r["status"], "granted", "{r}");
+    assert_eq!(r["bundle"], "both");
+    assert_eq!(r["sessions"].as_array().expect("sessions").len(), 2, "{r}");
+    let id = id_of(&r);
+    let old = creds(&s, &id);
+    assert_eq!(old.len(), 2);
+    for ((user, pass), db) in old.iter().zip([&s.db.name, &s.db2.name]) {
+        assert!(
+            pg::user_sql(user, pass, db, "select count(*) from orders")
+                .status
+                .success()
+        );
+    }
+    let reset = s.d.jit(Some(&s.alice), &["reset", &id, "--yes"]);
+    assert!(reset.status.success(), "{}", text(&reset));
+    assert!(
+        text(&reset).contains("every session"),
+        "a bundle reset says so first: {}",
+        text(&reset)
+    );
+    let new = creds(&s, &id);
+    for (((user, old_pass), (_, new_pass)), db) in
+        old.iter().zip(&new).zip([&s.db.name, &s.db2.name])
+    {
+        assert!(
+            !pg::user_sql(user, old_pass, db, "select 1")
+                .status
+                .success(),
+            "old password of {user} still works"
+        );
+        assert!(
+            pg::user_sql(user, new_pass, db, "select 1")
+                .status
+                .success(),
+            "new password of {user} fails"
+        );
+    }
+    // The second entry cannot be provisioned: the first is rolled back, the request Failed.
+    let out = s.d.jit(
+        Some(&s.alice),
+        &[
+            "--json", "request", "--bundle", "broken", "--reason", "INC-9",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a request that ends Failed exits 3: {}",
+        text(&out)
+    );
+    let b: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let bid = id_of(&b);
+    let failed = wait_until(Duration::from_secs(15), "the broken bundle to fail", || {
+        let v = s.d.jit_json(Some(&s.alice), &["show", &bid]);
+        (v["status"] == "failed").then_some(v)
+    });
+    assert!(
+        failed["error"]
+            .as_str()
+            .expect("error")
+            .contains("does not exist"),
+        "{failed}"
+    );
+    let left: Vec<String> = pg::roles_with_prefix(&s.prefix)
+        .into_iter()
+        .filter(|r| r.contains(&format!("_{bid}_")))
+        .collect();
+    assert!(left.is_empty(), "rolled back role left: {left:?}");
+    assert!(
+        pg::roles_with_prefix(&s.prefix2)
+            .iter()
+            .all(|r| !r.contains(&format!("_{bid}_")))
+    );
+}
+
+fn valid_until(role: &str) -> i64 {
+    pg::admin_sql("postgres", &format!("SELECT extract(epoch FROM rolvaliduntil)::bigint FROM pg_roles WHERE rolname = '{role}'"))
+        .parse()
+        .expect("valid until")
+}
+
+#[test]
+fn extend_moves_the_deadline_and_valid_until_within_the_flows_limits() {
+    let s = setup();
+    let r = read_request(&s, &["--for", "1h"]);
+    let id = id_of(&r);
+    let role = r["sessions"][0]["principal"]
+        .as_str()
+        .expect("role")
+        .to_owned();
+    let before = valid_until(&role);
+    let e = s.d.jit_json(
+        Some(&s.alice),
+        &["extend", &id, "--for", "20m", "--reason", "still debugging"],
+    );
+    let moved = wait_until(Duration::from_secs(10), "VALID UNTIL to move", || {
+        let v = valid_until(&role);
+        (v >= before + 1200 - 1).then_some(v)
+    });
+    assert!(moved <= before + 1200 + 1);
+    assert_eq!(e["extensions"].as_array().expect("extensions").len(), 1);
+    let over = s.d.jit(Some(&s.alice), &["extend", &id, "--for", "20m"]);
+    assert!(!over.status.success());
+    assert!(
+        text(&over).contains("1h 30m") && text(&over).contains("10m"),
+        "{}",
+        text(&over)
+    );
+    s.d.jit_json(Some(&s.alice), &["extend", &id, "--for", "10m"]);
+    let third = s.d.jit(Some(&s.alice), &["extend", &id, "--for", "1m"]);
+    assert!(!third.status.success());
+    assert!(text(&third).contains("2 times"), "{}", text(&third));
+}
+
+#[test]
+fn a_scheduled_request_is_provisioned_at_its_start() {
+    let s = setup();
+    let r = read_request(&s, &["--in", "3s", "--for", "10m"]);
+    assert_eq!(r["status"], "scheduled", "{r}");
+    let id = id_of(&r);
+    assert!(
+        pg::roles_with_prefix(&s.prefix).is_empty(),
+        "nothing is provisioned before the start"
+    );
+    let g = wait_until(Duration::from_secs(15), "the scheduled start", || {
+        let v = s.d.jit_json(Some(&s.alice), &["show", &id]);
+        (v["status"] == "granted").then_some(v)
+    });
+    let role = g["sessions"][0]["principal"]
+        .as_str()
+        .expect("role")
+        .to_owned();
+    assert_eq!(pg::roles_with_prefix(&role), vec![role.clone()]);
+    assert!(g["granted_at"].as_str() >= g["start_at"].as_str(), "{g}");
+}
+
+#[test]
+fn break_glass_is_granted_without_approval_and_flagged() {
+    let s = setup();
+    let r = s.d.jit_json(
+        Some(&s.alice),
+        &[
+            "request",
+            "pg-main/database",
+            &s.db.name,
+            "--perm",
+            "write",
+            "--reason",
+            "prod down INC-1",
+        ],
+    );
+    assert_eq!(r["status"], "granted", "{r}");
+    assert_eq!(r["break_glass"], true);
+    let audit = text(&s.d.jit(None, &["--json", "audit", "--request", &id_of(&r)]));
+    assert!(audit.contains("request.break_glass"), "{audit}");
+    assert!(
+        audit.contains(&s.dba.name),
+        "the approvers told are in the audit log: {audit}"
+    );
+    let no_reason = s.d.jit(
+        Some(&s.alice),
+        &["request", "pg-main/database", &s.db.name, "--perm", "write"],
+    );
+    assert!(!no_reason.status.success(), "{}", text(&no_reason));
+    let _ = (&s.dev, &s.carol);
+}
+
+#[test]
+fn a_jit_connect_process_ends_within_a_second_of_revoke() {
+    let s = setup();
+    let r = read_request(&s, &[]);
+    let id = id_of(&r);
+    let role = r["sessions"][0]["principal"]
+        .as_str()
+        .expect("role")
+        .to_owned();
+    let mut child = Command::new(bin("jit"))
+        .args(["connect", &id])
+        .env("JIT_SOCKET", &s.d.socket)
+        .uid(s.alice.uid)
+        .gid(s.alice.gid)
+        .env("HOME", "/")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("jit connect");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let _ = stdin.write_all(b"select 1;\n");
+    wait_until(Duration::from_secs(10), "the connected session", || {
+        (pg::sessions_of(&role) == 1).then_some(())
+    });
+    wait_until(Duration::from_secs(10), "the registered process", || {
+        let a = text(&s.d.jit(None, &["--json", "audit", "--request", &id]));
+        a.contains("session.registered").then_some(())
+    });
+    let rev = s.d.jit(Some(&s.alice), &["revoke", &id]);
+    assert!(rev.status.success(), "{}", text(&rev));
+    let start = Instant::now();
+    wait_until(Duration::from_secs(5), "jit connect to end", || {
+        child.try_wait().ok().flatten()
+    });
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        start.elapsed()
+    );
+    drop(stdin);
+}
