@@ -11,7 +11,7 @@ use crate::output::Out;
 ///
 /// Open requests are Pending, Scheduled, Granting, Granted and Revoking; closed ones are
 /// Expired, Revoked, Rejected, Failed and Canceled. Newest first. A bundle request shows as
-/// "bundle NAME"; STATUS is tagged [rotated] when a session's credentials changed since you
+/// "bundle NAME"; STATUS is tagged `[rotated]` when a session's credentials changed since you
 /// last saw or used them.
 #[derive(Debug, clap::Args)]
 pub struct Args {
