@@ -201,8 +201,9 @@ pub struct Integration {
     /// How often the secret of a live grant is rotated (`rotate_every`, at least a minute).
     /// `None`: never, for the grant's lifetime.
     pub rotate_every: Option<Duration>,
-    /// The resource types it offers, each with its permissions (built in for the kind,
-    /// or configured for `dry-run`).
+    /// The resource types it offers, each with its permissions (built in for the kind, with the
+    /// admin's extra permissions for `mariadb` and `redis`; configured for `exec` and
+    /// `dry-run`).
     pub resource_types: Vec<ResourceType>,
     /// Kind-specific settings.
     pub kind: IntegrationKind,
@@ -229,6 +230,25 @@ pub struct ResourceType {
 pub enum IntegrationKind {
     /// A PostgreSQL server: a login role per session.
     Postgres(PostgresSettings),
+    /// A MariaDB (or MySQL) server: a user per session. Resource type `database`, permissions
+    /// `read`, `write` and the names of [`MariadbSettings::privileges`].
+    Mariadb(MariadbSettings),
+    /// A Redis server: an ACL user per session. Resource type `keys` (resources are key
+    /// patterns like `orders:*`), permissions `read`, `write` and the names of
+    /// [`RedisSettings::command_sets`].
+    Redis(RedisSettings),
+    /// Membership of local Unix groups. Resource type `group` (resources are among
+    /// [`UnixGroupSettings::groups`]), permission `member`.
+    UnixGroup(UnixGroupSettings),
+    /// Running admin-defined commands with sudo. Resource type `command` (resources are the
+    /// names of [`SudoSettings::commands`]), permission `run`.
+    Sudo(SudoSettings),
+    /// SSH user certificates signed by jitd's CA. Resource type `login` (resources are among
+    /// [`SshSettings::principals`]), permission `login`.
+    Ssh(SshSettings),
+    /// An admin's executable that grants and revokes, through a JSON contract. Its resource
+    /// types are configured (`resource_types`).
+    Exec(ExecSettings),
     /// Provisions nothing; for trying flows and benchmarks.
     DryRun,
 }
@@ -238,6 +258,12 @@ impl IntegrationKind {
     pub fn name(&self) -> &'static str {
         match self {
             IntegrationKind::Postgres(_) => "postgres",
+            IntegrationKind::Mariadb(_) => "mariadb",
+            IntegrationKind::Redis(_) => "redis",
+            IntegrationKind::UnixGroup(_) => "unix-group",
+            IntegrationKind::Sudo(_) => "sudo",
+            IntegrationKind::Ssh(_) => "ssh",
+            IntegrationKind::Exec(_) => "exec",
             IntegrationKind::DryRun => "dry-run",
         }
     }
@@ -255,6 +281,113 @@ pub struct PostgresSettings {
     pub client_host: Option<String>,
     /// Port clients should use, when it differs from the admin URL's port.
     pub client_port: Option<u16>,
+}
+
+/// Settings of a `mariadb` integration.
+#[derive(Debug, Clone)]
+pub struct MariadbSettings {
+    /// Admin connection URL (`url`, `url_env` or `url_file`):
+    /// `mysql://USER[:PASSWORD]@HOST[:PORT][/DATABASE]`, checked to parse: that scheme, a user,
+    /// a host (a name, an IPv4 address or `[IPv6]`), a port from 1 to 65535, no `/` in the
+    /// database, no query or fragment, valid `%XX` escapes.
+    pub url: Secret,
+    /// Prefix of the users jit creates (`user_prefix`, default `jit_`):
+    /// `^[a-z_][a-z0-9_]{0,11}$`.
+    pub user_prefix: String,
+    /// The host part of the accounts jit creates (`user_host`, default `%`: any host), e.g.
+    /// `localhost` or `10.0.0.%`.
+    pub user_host: String,
+    /// Host name clients should use, when it differs from the admin URL's host.
+    pub client_host: Option<String>,
+    /// Port clients should use, when it differs from the admin URL's port.
+    pub client_port: Option<u16>,
+    /// Extra permissions of the `database` type (`[integrations.privileges]`), in file order:
+    /// name (a valid name, never `read` or `write`) → privilege list, normalised to upper
+    /// case, one space between words, `", "` between privileges (`"SELECT, SHOW VIEW"`). Each
+    /// privilege is a database-level one (not `GRANT OPTION`), so it is safe to put in
+    /// `GRANT … ON db.*`.
+    pub privileges: Vec<(String, String)>,
+}
+
+/// Settings of a `redis` integration.
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    /// Admin connection URL (`url`, `url_env` or `url_file`):
+    /// `redis://[USER[:PASSWORD]@]HOST[:PORT][/DB]`, checked to parse: that scheme, a host, a
+    /// port from 1 to 65535, a numeric DB, no query or fragment, valid `%XX` escapes. A
+    /// password without a user (`redis://:PASSWORD@HOST`) is allowed.
+    pub url: Secret,
+    /// Prefix of the ACL users jit creates (`user_prefix`, default `jit_`):
+    /// `^[a-z_][a-z0-9_]{0,11}$`.
+    pub user_prefix: String,
+    /// Host name clients should use, when it differs from the admin URL's host.
+    pub client_host: Option<String>,
+    /// Port clients should use, when it differs from the admin URL's port.
+    pub client_port: Option<u16>,
+    /// Extra permissions of the `keys` type (`[integrations.command_sets]`), in file order:
+    /// name (a valid name, never `read` or `write`) → ACL command rules, one space between
+    /// rules (`"+@read +info +client|list"`). Every rule is `+…`, `-…`, `allcommands` or
+    /// `nocommands`: no key, channel, password or on/off rules (jit sets those).
+    pub command_sets: Vec<(String, String)>,
+}
+
+/// Settings of a `unix-group` integration.
+#[derive(Debug, Clone)]
+pub struct UnixGroupSettings {
+    /// The groups that may be granted (`groups`), not empty, without repeats, each
+    /// `^[a-z_][a-z0-9_-]{0,31}$`. Whether they exist is checked by the daemon.
+    pub groups: Vec<String>,
+}
+
+/// Settings of a `sudo` integration.
+#[derive(Debug, Clone)]
+pub struct SudoSettings {
+    /// The commands that may be granted (`[integrations.commands]`), in file order, not empty:
+    /// name (a valid name) → command line, trimmed, starting with an absolute path (not a
+    /// directory) and free of the characters sudoers treats specially (`,` `:` `=` `\` `#`) and
+    /// of control characters.
+    pub commands: Vec<(String, String)>,
+    /// Where grants are written as drop-in files (`sudoers_dir`, default `/etc/sudoers.d`);
+    /// absolute.
+    pub sudoers_dir: PathBuf,
+    /// The user the commands run as (`run_as`, default `root`): `^[a-z_][a-z0-9_-]{0,31}$`.
+    pub run_as: String,
+}
+
+/// Settings of an `ssh` integration.
+#[derive(Debug, Clone)]
+pub struct SshSettings {
+    /// The CA's private key (`ca_key`), absolute; `None`: a key in the daemon's state
+    /// directory.
+    pub ca_key: Option<PathBuf>,
+    /// The key revocation list sshd reads through `RevokedKeys` (`krl`), absolute, not
+    /// `ca_key`.
+    pub krl: PathBuf,
+    /// The principals that may be granted (`principals`), not empty, without repeats, each
+    /// `^[a-z_][a-z0-9_.-]{0,31}$`.
+    pub principals: Vec<String>,
+    /// The host clients connect to (`client_host`, default `localhost`).
+    pub client_host: String,
+    /// The port clients connect to (`client_port`, default 22).
+    pub client_port: u16,
+    /// The type of the key pairs jit generates (`key_type`): `ed25519` (the default), `ecdsa`
+    /// or `rsa`.
+    pub key_type: String,
+}
+
+/// Settings of an `exec` integration.
+#[derive(Debug, Clone)]
+pub struct ExecSettings {
+    /// The admin's executable (`command`), absolute.
+    pub command: PathBuf,
+    /// The arguments it is run with (`args`), as written (possibly empty); none holds a NUL.
+    pub args: Vec<String>,
+    /// How long one run may take before it is killed and counts as failed (`timeout`, default
+    /// 30 s, from 1 s to 10 min).
+    pub timeout: Duration,
+    /// Extra environment variables (`env`), in file order: name (`^[A-Za-z_][A-Za-z0-9_]*$`)
+    /// → value (no NUL). Not secret: `Debug` shows them.
+    pub env: Vec<(String, String)>,
 }
 
 /// Whether a flow asks for a justification.

@@ -19,6 +19,9 @@ use crate::suggest;
 pub(crate) type Str = Spanned<String>;
 /// A list of strings, and where the list and each string are.
 pub(crate) type StrList = Spanned<Vec<Str>>;
+/// A table of strings under names the admin chooses (`[integrations.privileges]`), and where the
+/// table, each name and each string are. Ordered by name: use the names' spans for file order.
+pub(crate) type StrTable = Spanned<BTreeMap<Str, Str>>;
 
 /// The whole file.
 #[derive(Deserialize)]
@@ -57,8 +60,24 @@ pub(crate) struct RawIntegration {
     pub url_env: Option<Str>,
     pub url_file: Option<Str>,
     pub role_prefix: Option<Str>,
+    pub user_prefix: Option<Str>,
+    pub user_host: Option<Str>,
     pub client_host: Option<Str>,
     pub client_port: Option<Spanned<i64>>,
+    pub privileges: Option<StrTable>,
+    pub command_sets: Option<StrTable>,
+    pub groups: Option<StrList>,
+    pub commands: Option<StrTable>,
+    pub sudoers_dir: Option<Str>,
+    pub run_as: Option<Str>,
+    pub ca_key: Option<Str>,
+    pub krl: Option<Str>,
+    pub principals: Option<StrList>,
+    pub key_type: Option<Str>,
+    pub command: Option<Str>,
+    pub args: Option<StrList>,
+    pub timeout: Option<Str>,
+    pub env: Option<StrTable>,
     pub resource_types: Option<Spanned<BTreeMap<Str, StrList>>>,
 }
 
@@ -114,7 +133,14 @@ pub(crate) struct Schema {
     /// For arrays of tables: the word for one entry (`flow`), used with its name.
     pub entry: Option<&'static str>,
     pub keys: &'static [Key],
+    /// For a table whose allowed keys depend on its contents (an integration's on its kind): how
+    /// to name that variant in messages, and its keys (all of them are among `keys`).
+    pub variant: Option<VariantKeys>,
 }
+
+/// For one table: how to name its variant in messages, and the keys it may hold (`None`: no
+/// particular variant).
+pub(crate) type VariantKeys = fn(&DeTable<'_>) -> Option<(String, Vec<&'static str>)>;
 
 /// One allowed key.
 pub(crate) struct Key {
@@ -163,6 +189,7 @@ pub(crate) const TOP: Schema = Schema {
             child: Some(&BUNDLE),
         },
     ],
+    variant: None,
 };
 
 pub(crate) const DAEMON: Schema = Schema {
@@ -174,6 +201,7 @@ pub(crate) const DAEMON: Schema = Schema {
         key("socket_mode", "a string of octal digits like \"0660\""),
         key("log", "a log filter string like \"info\" or \"jitd=debug\""),
     ],
+    variant: None,
 };
 
 pub(crate) const INTEGRATION: Schema = Schema {
@@ -181,7 +209,10 @@ pub(crate) const INTEGRATION: Schema = Schema {
     entry: Some("integration"),
     keys: &[
         key("name", "a string like \"pg-main\""),
-        key("kind", "a string: \"postgres\" or \"dry-run\""),
+        key(
+            "kind",
+            "a string: \"postgres\", \"mariadb\", \"redis\", \"unix-group\", \"sudo\", \"ssh\", \"exec\" or \"dry-run\"",
+        ),
         key("message", "a string"),
         key(
             "browser_url",
@@ -198,14 +229,151 @@ pub(crate) const INTEGRATION: Schema = Schema {
         ),
         key("url_file", "a file path, as a string"),
         key("role_prefix", "a string like \"jit_\""),
+        key("user_prefix", "a string like \"jit_\""),
+        key(
+            "user_host",
+            "a host pattern like \"%\" or \"10.0.0.%\", as a string",
+        ),
         key("client_host", "a host name, as a string"),
         key("client_port", "a port number like 5432 (no quotes)"),
+        key(
+            "privileges",
+            "a table of permission names, each with a privilege list, like { audit = \"SELECT, SHOW VIEW\" }",
+        ),
+        key(
+            "command_sets",
+            "a table of permission names, each with ACL rules, like { ops = \"+@read +info\" }",
+        ),
+        key(
+            "groups",
+            "a list of group names like [\"deploy\", \"docker\"]",
+        ),
+        key(
+            "commands",
+            "a table of command names, each with a command line, like { restart-nginx = \"/usr/bin/systemctl restart nginx\" }",
+        ),
+        key("sudoers_dir", "an absolute directory path, as a string"),
+        key("run_as", "a user name like \"root\", as a string"),
+        key("ca_key", "an absolute file path, as a string"),
+        key("krl", "an absolute file path, as a string"),
+        key(
+            "principals",
+            "a list of principal names like [\"deploy\", \"app\"]",
+        ),
+        key("key_type", "a string: \"ed25519\", \"ecdsa\" or \"rsa\""),
+        key("command", "an absolute file path, as a string"),
+        key("args", "a list of strings like [\"--verbose\"]"),
+        key("timeout", "a duration like \"30s\" or \"2m\""),
+        key(
+            "env",
+            "a table of environment variables, like { API_URL = \"https://api.internal\" }",
+        ),
         key(
             "resource_types",
             "a table of resource types, each with a list of permissions, like { database = [\"read\", \"write\"] }",
         ),
     ],
+    variant: Some(integration_kind_keys),
 };
+
+/// The keys every integration takes, whatever its kind.
+pub(crate) const COMMON_INTEGRATION_KEYS: [&str; 3] = ["name", "kind", "message"];
+
+/// Each kind as written in the file, with the keys it takes besides
+/// [`COMMON_INTEGRATION_KEYS`] (in the order of [`INTEGRATION`]). The single source for which key
+/// suits which kind: unknown-key messages list these, and a key of another kind is refused.
+pub(crate) const KIND_KEYS: [(&str, &[&str]); 8] = [
+    (
+        "postgres",
+        &[
+            "browser_url",
+            "rotate_every",
+            "url",
+            "url_env",
+            "url_file",
+            "role_prefix",
+            "client_host",
+            "client_port",
+        ],
+    ),
+    (
+        "mariadb",
+        &[
+            "browser_url",
+            "rotate_every",
+            "url",
+            "url_env",
+            "url_file",
+            "user_prefix",
+            "user_host",
+            "client_host",
+            "client_port",
+            "privileges",
+        ],
+    ),
+    (
+        "redis",
+        &[
+            "browser_url",
+            "rotate_every",
+            "url",
+            "url_env",
+            "url_file",
+            "user_prefix",
+            "client_host",
+            "client_port",
+            "command_sets",
+        ],
+    ),
+    // Nothing secret is handed out, and there is no server to open in a browser.
+    ("unix-group", &["groups"]),
+    ("sudo", &["commands", "sudoers_dir", "run_as"]),
+    (
+        "ssh",
+        &[
+            "browser_url",
+            "rotate_every",
+            "client_host",
+            "client_port",
+            "ca_key",
+            "krl",
+            "principals",
+            "key_type",
+        ],
+    ),
+    (
+        "exec",
+        &[
+            "browser_url",
+            "rotate_every",
+            "command",
+            "args",
+            "timeout",
+            "env",
+            "resource_types",
+        ],
+    ),
+    (
+        "dry-run",
+        &["browser_url", "rotate_every", "resource_types"],
+    ),
+];
+
+/// The keys a kind takes besides the common ones; `None` for an unknown kind.
+pub(crate) fn kind_keys(kind: &str) -> Option<&'static [&'static str]> {
+    KIND_KEYS
+        .iter()
+        .find(|(name, _)| *name == kind)
+        .map(|(_, keys)| *keys)
+}
+
+/// For an integration of a known kind: the keys it may hold, and how to name such a table.
+fn integration_kind_keys(table: &DeTable<'_>) -> Option<(String, Vec<&'static str>)> {
+    let kind = table.get("kind")?.get_ref().as_str()?;
+    let own = kind_keys(kind)?;
+    let keys = COMMON_INTEGRATION_KEYS.iter().chain(own).copied().collect();
+    Some((format!("a {kind} integration"), keys))
+}
 
 pub(crate) const FLOW: Schema = Schema {
     table: "[[flows]]",
@@ -234,6 +402,7 @@ pub(crate) const FLOW: Schema = Schema {
         key("justification_pattern", "a regular expression, as a string"),
         key("pending_ttl", DURATION),
     ],
+    variant: None,
 };
 
 pub(crate) const BUNDLE: Schema = Schema {
@@ -248,6 +417,7 @@ pub(crate) const BUNDLE: Schema = Schema {
             child: Some(&BUNDLE_ENTRY),
         },
     ],
+    variant: None,
 };
 
 pub(crate) const BUNDLE_ENTRY: Schema = Schema {
@@ -262,16 +432,12 @@ pub(crate) const BUNDLE_ENTRY: Schema = Schema {
         ),
         key("permissions", STRINGS),
     ],
+    variant: None,
 };
 
 impl Schema {
     fn key(&self, name: &str) -> Option<&'static Key> {
         self.keys.iter().find(|k| k.name == name)
-    }
-
-    fn key_list(&self) -> String {
-        let names: Vec<&str> = self.keys.iter().map(|k| k.name).collect();
-        names.join(", ")
     }
 
     /// How to name one table of this schema at the start of a message: `flow "pg-read": `,
@@ -338,20 +504,23 @@ fn remove_unknown(
         .map(|k| (k.get_ref().to_string(), k.span()))
         .collect();
     if !unknown.is_empty() {
+        // An integration of a known kind: suggest and list that kind's keys only.
+        let (what, names) = match schema.variant.and_then(|variant| variant(table)) {
+            Some(variant) => variant,
+            None => (
+                schema.table.to_owned(),
+                schema.keys.iter().map(|k| k.name).collect(),
+            ),
+        };
         for (name, span) in &unknown {
-            let names = schema.keys.iter().map(|k| k.name);
-            let hint = match suggest::closest(name, names) {
+            let hint = match suggest::closest(name, names.iter().copied()) {
                 Some(close) => format!("did you mean \"{close}\"? "),
                 None => String::new(),
             };
             problems.at(
                 span,
                 format!("unknown key \"{}\" in {label}", suggest::clip(name)),
-                format!(
-                    "{hint}the keys of {} are: {}",
-                    schema.table,
-                    schema.key_list()
-                ),
+                format!("{hint}the keys of {what} are: {}", names.join(", ")),
             );
         }
         for (name, _) in &unknown {
@@ -567,6 +736,30 @@ mod tests {
         assert_eq!(fields_of::<RawFlow>(), keys_of(&FLOW));
         assert_eq!(fields_of::<RawBundle>(), keys_of(&BUNDLE));
         assert_eq!(fields_of::<RawBundleEntry>(), keys_of(&BUNDLE_ENTRY));
+    }
+
+    #[test]
+    fn every_kind_takes_known_keys_in_schema_order() {
+        let all = keys_of(&INTEGRATION);
+        let order: Vec<&str> = INTEGRATION.keys.iter().map(|k| k.name).collect();
+        for (kind, keys) in KIND_KEYS {
+            let mut last = None;
+            for key in keys {
+                assert!(all.contains(key), "{kind}: {key}");
+                assert!(!COMMON_INTEGRATION_KEYS.contains(key), "{kind}: {key}");
+                let at = order.iter().position(|k| k == key);
+                assert!(at > last, "{kind}: {key} is out of schema order");
+                last = at;
+            }
+        }
+        // Every key is common or taken by some kind.
+        for key in all {
+            assert!(
+                COMMON_INTEGRATION_KEYS.contains(&key)
+                    || KIND_KEYS.iter().any(|(_, keys)| keys.contains(&key)),
+                "{key} is taken by no kind"
+            );
+        }
     }
 
     #[test]

@@ -211,11 +211,9 @@ fn init_tracing(filter: Option<&str>) {
     use tracing_subscriber::util::SubscriberInitExt;
     // Libraries that log message bodies or SQL at debug/trace would log secrets (a revealed
     // password in a JSON-RPC response, a password verifier in CREATE ROLE): whatever the
-    // filter says, they are heard at INFO and above only.
+    // filter says, only jitd's own code is heard below INFO.
     let no_secrets = tracing_subscriber::filter::filter_fn(|meta| {
-        let chatty = ["jsonrpsee", "tokio_postgres", "postgres_protocol"];
-        *meta.level() <= tracing::Level::INFO
-            || !chatty.iter().any(|t| meta.target().starts_with(t))
+        *meta.level() <= tracing::Level::INFO || meta.target().starts_with("jitd")
     });
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)

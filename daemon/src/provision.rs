@@ -45,12 +45,28 @@ pub async fn run(
     mut actions: mpsc::UnboundedReceiver<Action>,
     limits: Limits,
 ) {
+    // One grant per request at a time: the scheduler's guard may send a grant again while a
+    // slow one is still running, and two would race each other's ALTER ROLE.
+    let granting: Arc<std::sync::Mutex<std::collections::HashSet<u64>>> = Arc::default();
     while let Some(action) = actions.recv().await {
         let engine = engine.clone();
         let limits = limits.clone();
+        let granting = granting.clone();
         tokio::spawn(async move {
             match action {
-                Action::Grant(id) => grant(&engine, &limits, id).await,
+                Action::Grant(id) => {
+                    let first = granting
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(id);
+                    if first {
+                        grant(&engine, &limits, id).await;
+                        granting
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .remove(&id);
+                    }
+                }
                 Action::Revoke(id) => revoke(&engine, &limits, id).await,
                 Action::Reset(id) => reset(&engine, &limits, id).await,
                 Action::Extend(id) => extend(&engine, &limits, id).await,
@@ -82,14 +98,18 @@ async fn grant(engine: &Arc<Engine>, limits: &Limits, id: u64) {
             return;
         }
     };
-    let mut outcome = Ok(());
+    let mut outcome: Result<(), (String, usize, bool)> = Ok(());
     let start = engine.clock().now();
     let end = start + Duration::from_secs(rec.duration_secs);
     // All or nothing: one session after the other; the first failure stops, and the engine
-    // rolls back every session (revoke is idempotent, so unprovisioned ones cost nothing).
-    for s in &rec.sessions {
+    // rolls back every session that may have been provisioned.
+    for (i, s) in rec.sessions.iter().enumerate() {
         let Some(integ) = engine.integrations().get(&s.integration).cloned() else {
-            outcome = Err(format!("integration {} is not configured", s.integration));
+            outcome = Err((
+                format!("integration {} is not configured", s.integration),
+                i,
+                true,
+            ));
             break;
         };
         let secret = if integ.uses_secret() {
@@ -98,9 +118,13 @@ async fn grant(engine: &Arc<Engine>, limits: &Limits, id: u64) {
             None
         };
         if integ.uses_secret() && secret.is_none() {
-            outcome = Err(format!(
-                "{}: the session's secret is missing or cannot be opened",
-                s.integration
+            outcome = Err((
+                format!(
+                    "{}: the session's secret is missing or cannot be opened",
+                    s.integration
+                ),
+                i,
+                true,
             ));
             break;
         }
@@ -122,10 +146,23 @@ async fn grant(engine: &Arc<Engine>, limits: &Limits, id: u64) {
         let _permit = permit(limits, &s.integration).await;
         if let Err(e) = integ.grant(&spec).await {
             tracing::warn!(id, integration = %s.integration, error = %e, "grant failed; rolling back");
-            outcome = Err(e.message);
+            outcome = Err((e.message, i, e.untouched));
             break;
         }
     }
+    // Sessions after the failing one were never attempted; the failing one itself only when
+    // the integration says it changed nothing.
+    let outcome = outcome.map_err(|(msg, i, untouched)| {
+        let skip = if untouched { i } else { i + 1 };
+        (
+            msg,
+            rec.sessions
+                .iter()
+                .skip(skip)
+                .map(|s| s.integration.clone())
+                .collect(),
+        )
+    });
     if let Err(e) = engine.record_granted(id, start, end, outcome).await {
         tracing::error!(id, error = %e, "cannot record grant outcome; it is redone at the next start");
     }
@@ -136,21 +173,33 @@ async fn reset(engine: &Arc<Engine>, limits: &Limits, id: u64) {
         Ok(Some(rec)) if rec.status == Status::Granted && rec.resetting.is_some() => rec,
         _ => return,
     };
-    let until = rec.expires_at.map_or_else(|| engine.clock().now(), from_ms);
+    // An admin's reset or a rotation ends the sessions opened with the old secret too.
+    let end_sessions = rec.resetting.as_ref().is_some_and(|r| r.rotated);
     let mut outcomes = Vec::new();
     for s in &rec.sessions {
-        let (Some(integ), Some(principal)) = (
-            engine.integrations().get(&s.integration).cloned(),
-            s.principal.clone(),
-        ) else {
+        if s.credentials == jit_api::CredentialState::None {
+            continue;
+        }
+        let Some(integ) = engine.integrations().get(&s.integration).cloned() else {
+            outcomes.push((
+                s.integration.clone(),
+                Err("integration is not configured".to_owned()),
+            ));
             continue;
         };
-        let Some(secret) = unseal(engine, id, &pending_key(&s.integration)) else {
+        let (Some(principal), Some(secret)) = (
+            s.principal.clone(),
+            unseal(engine, id, &pending_key(&s.integration)),
+        ) else {
+            outcomes.push((
+                s.integration.clone(),
+                Err("the new secret is missing or cannot be opened".to_owned()),
+            ));
             continue;
         };
         let _permit = permit(limits, &s.integration).await;
         let r = integ
-            .reset(&principal, &secret, until)
+            .reset(&principal, &secret, end_sessions)
             .await
             .map_err(|e| e.message);
         if let Err(e) = &r {
@@ -206,17 +255,15 @@ async fn revoke(engine: &Arc<Engine>, limits: &Limits, id: u64) {
         }
     };
     // Processes `jit connect` launched end with the access, alongside the integration's own
-    // session kill.
+    // session kill; the revoke is not recorded until they are gone.
     let processes: Vec<_> = rec
         .sessions
         .iter()
         .flat_map(|s| s.processes.iter().copied())
         .collect();
-    if !processes.is_empty() {
-        tokio::spawn(crate::procs::end(processes));
-    }
+    let ending = tokio::spawn(crate::procs::end(processes));
     let mut outcome = Ok(());
-    for s in &rec.sessions {
+    for s in rec.sessions.iter().filter(|s| s.provisioned) {
         let Some(integ) = engine.integrations().get(&s.integration).cloned() else {
             outcome = Err(format!(
                 "integration {} is not configured; restore it so the access can be removed",
@@ -234,6 +281,14 @@ async fn revoke(engine: &Arc<Engine>, limits: &Limits, id: u64) {
             outcome = Err(e.message);
             break;
         }
+    }
+    if let Ok(survivors) = ending.await
+        && survivors > 0
+        && outcome.is_ok()
+    {
+        outcome = Err(format!(
+            "{survivors} session process(es) could not be ended"
+        ));
     }
     match &outcome {
         Ok(()) => tracing::info!(id, "access removed"),

@@ -68,6 +68,7 @@ pub fn fill(path: &Path, closed: u64, open: u64) {
                         principal: None,
                         credentials: CredentialState::None,
                         rotated: false,
+                        provisioned: true,
                         processes: Vec::new(),
                     }],
                     revoking: None,

@@ -155,11 +155,13 @@ async fn terminal(ctx: &mut Ctx, plan: &ConnectPlan, extra: &[String]) -> anyhow
             pid,
         };
         if let Err(err) = ctx.client.call::<SessionRegister>(&register).await {
+            // A session jitd cannot end when the access ends must not run at all.
+            let _ = child.kill().await;
             ctx.out.note(&format!(
-                "warning: jitd did not register {program} (pid {pid}): {}; it will not be \
-                 ended when the access ends",
+                "jit: jitd did not register {program} (pid {pid}), so it was stopped: {}",
                 Failure::of(&err).message
             ));
+            return Ok(Outcome::Exit(1));
         }
     }
     let status = loop {

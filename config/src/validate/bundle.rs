@@ -113,7 +113,11 @@ fn entry(
     let span = raw.span();
     let raw = raw.get_ref();
 
-    // Resources can be checked whatever the integration: they are exact names.
+    let (integration, resource_type) = target(raw, &span, label, known, ck);
+    // On an integration that lists its resources, each must be one of them.
+    let fixed = integration
+        .as_ref()
+        .and_then(|i| Some((i.as_str(), known.iter().find(|k| k.name == i)?.resources?)));
     let resources = match &raw.resources {
         None => {
             ck.problems.at(
@@ -129,12 +133,16 @@ fn entry(
             "resource",
             label,
             "list the exact names of the resources it grants, like [\"orders\"]",
-            resource_name,
+            |r| {
+                resource_name(r)?;
+                match fixed {
+                    Some((integration, fixed)) => fixed.name(r, integration),
+                    None => Ok(()),
+                }
+            },
             ck,
         ),
     };
-
-    let (integration, resource_type) = target(raw, &span, label, known, ck);
     let permissions = match (&raw.permissions, resource_type) {
         (None, _) => {
             let fix = match resource_type {

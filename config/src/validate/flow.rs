@@ -289,18 +289,27 @@ fn integration_flow(
     known: &[KnownIntegration<'_>],
     ck: &mut Checker<'_>,
 ) -> Covers {
+    let target = known.iter().find(|k| k.name == integration.get_ref());
+    // On an integration that lists its resources, each pattern must match one of them.
+    let fixed = target.and_then(|t| t.resources);
     let resources = match &raw.resources {
         Some(list) => strings(
             list,
             "resources",
             "resource pattern",
             label,
-            resource_pattern,
+            |p| {
+                resource_pattern(p)?;
+                match fixed {
+                    Some(fixed) => fixed.pattern(p, integration.get_ref()),
+                    None => Ok(()),
+                }
+            },
             ck,
         ),
         None => Some(vec!["*".to_owned()]),
     };
-    let Some(target) = known.iter().find(|k| k.name == integration.get_ref()) else {
+    let Some(target) = target else {
         let fix = if known.is_empty() {
             "add an [[integrations]] entry with that name".to_owned()
         } else {

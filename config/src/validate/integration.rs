@@ -1,18 +1,25 @@
-//! One `[[integrations]]` entry: its kind, its settings, its resource types.
+//! One `[[integrations]]` entry: its kind, its settings, its resource types; and the checks the
+//! kinds share (admin URL, client host and port, user prefix, tables of named entries, paths).
 
+use std::collections::BTreeMap;
 use std::ops::Range;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use toml::Spanned;
 
-use super::{Checker, NAME_RULE, Named, did_you_mean, is_name, message, name};
-use crate::raw::{RawIntegration, Str, entry_label};
+use super::url::{self, UrlForm};
+use super::{
+    Checker, FixedResources, NAME_RULE, Named, did_you_mean, exec, host, is_name, mariadb, message,
+    name, redis,
+};
+use crate::raw::{KIND_KEYS, RawIntegration, Str, StrList, StrTable, entry_label, kind_keys};
 use crate::{
     Integration, IntegrationKind, PostgresSettings, ResourceType, Secret, duration, suggest,
 };
 
-/// `role_prefix` when the file gives none.
-const DEFAULT_ROLE_PREFIX: &str = "jit_";
+/// `role_prefix` and `user_prefix` when the file gives none.
+pub(super) const DEFAULT_PREFIX: &str = "jit_";
 
 /// The placeholders a `browser_url` may hold, filled in by the daemon for each session.
 const BROWSER_PLACEHOLDERS: [&str; 4] = ["host", "port", "user", "database"];
@@ -20,12 +27,43 @@ const BROWSER_PLACEHOLDERS: [&str; 4] = ["host", "port", "user", "database"];
 /// The shortest `rotate_every`: rotating more often would disturb the user more than it helps.
 const MIN_ROTATE_EVERY: Duration = Duration::from_secs(60);
 
-/// What the checks of one integration found. Flows are checked against `name` and
-/// `resource_types` even when another key of the integration is wrong.
+/// What the checks of one integration found. Flows and bundles are checked against `name`,
+/// `resource_types` and `resources` even when another key of the integration is wrong.
 pub(super) struct Checked {
     pub name: Option<Named>,
     pub resource_types: Option<Vec<ResourceType>>,
+    /// The resources it can grant, when its kind lists them (and the list is valid).
+    pub resources: Option<FixedResources>,
     pub integration: Option<Integration>,
+}
+
+/// What the checks of one kind's settings found (`None`: not valid, reported).
+pub(super) struct KindChecked {
+    pub kind: Option<IntegrationKind>,
+    pub resource_types: Option<Vec<ResourceType>>,
+    pub resources: Option<FixedResources>,
+}
+
+impl KindChecked {
+    /// A kind whose resources are not a fixed list.
+    pub(super) fn open(
+        kind: Option<IntegrationKind>,
+        resource_types: Option<Vec<ResourceType>>,
+    ) -> KindChecked {
+        KindChecked {
+            kind,
+            resource_types,
+            resources: None,
+        }
+    }
+}
+
+/// A built-in resource type: `name` with `permissions`.
+pub(super) fn resource_type(name: &str, permissions: &[&str]) -> ResourceType {
+    ResourceType {
+        name: name.to_owned(),
+        permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+    }
 }
 
 /// Checks one integration; `index` is its place among the `[[integrations]]`.
@@ -38,71 +76,77 @@ pub(super) fn check(raw: &Spanned<RawIntegration>, index: usize, ck: &mut Checke
         index,
     );
     let name = name(raw.name.as_ref(), &span, &label, ck);
-
     let message = message(raw.message.as_ref(), &label, ck);
+
+    // The keys of the kind (every key, when the kind is missing or unknown).
+    let own_keys = raw.kind.as_ref().and_then(|k| kind_keys(k.get_ref()));
+    let takes = |key: &str| own_keys.is_none_or(|keys| keys.contains(&key));
     let browser_url = match &raw.browser_url {
-        Some(url) => browser_url(url, &label, ck).map(Some),
+        Some(url) if takes("browser_url") => browser_url(url, &label, ck).map(Some),
+        Some(_) => None,
         None => Some(None),
     };
     let rotate_every = match &raw.rotate_every {
-        Some(v) => rotate_every(v, &label, ck).map(Some),
+        Some(v) if takes("rotate_every") => rotate_every(v, &label, ck).map(Some),
+        Some(_) => None,
         None => Some(None),
     };
 
-    let (kind, resource_types) = match &raw.kind {
-        None => {
+    let KindChecked {
+        kind,
+        resource_types,
+        resources,
+    } = match (&raw.kind, own_keys) {
+        (None, _) => {
             ck.problems.at(
                 &span,
                 format!("{label} has no kind"),
-                "add kind = \"postgres\" or kind = \"dry-run\"",
+                format!("add kind = \"...\", one of: {}", kind_list()),
             );
-            (None, None)
+            KindChecked::open(None, None)
         }
-        Some(kind) => match kind.get_ref().as_str() {
-            "postgres" => {
-                forbid(raw, &["resource_types"], "postgres", &label, ck);
-                let types = vec![ResourceType {
-                    name: "database".to_owned(),
-                    permissions: vec!["read".to_owned(), "write".to_owned()],
-                }];
-                (
+        (Some(kind), None) => {
+            let names = KIND_KEYS.iter().map(|(name, _)| *name);
+            let hint = did_you_mean(kind.get_ref(), names);
+            ck.problems.at(
+                &kind.span(),
+                format!(
+                    "{label}: kind \"{}\" is not a known kind",
+                    suggest::clip(kind.get_ref())
+                ),
+                format!("{hint}the kinds are: {}", kind_list()),
+            );
+            KindChecked::open(None, None)
+        }
+        (Some(kind), Some(keys)) => {
+            let kind = kind.get_ref().as_str();
+            forbid_other_keys(raw, kind, keys, &label, ck);
+            match kind {
+                "postgres" => KindChecked::open(
                     postgres(raw, &span, &label, ck).map(IntegrationKind::Postgres),
-                    Some(types),
-                )
-            }
-            "dry-run" => {
-                forbid(
-                    raw,
-                    &[
-                        "url",
-                        "url_env",
-                        "url_file",
-                        "role_prefix",
-                        "client_host",
-                        "client_port",
-                    ],
-                    "dry-run",
-                    &label,
-                    ck,
-                );
-                (
+                    Some(vec![resource_type("database", &["read", "write"])]),
+                ),
+                "mariadb" => mariadb::check(raw, &span, &label, ck),
+                "redis" => redis::check(raw, &span, &label, ck),
+                "unix-group" => host::unix_group(raw, &span, &label, ck),
+                "sudo" => host::sudo(raw, &span, &label, ck),
+                "ssh" => host::ssh(raw, &span, &label, ck),
+                "exec" => exec::check(raw, &span, &label, ck),
+                "dry-run" => KindChecked::open(
                     Some(IntegrationKind::DryRun),
                     dry_run_types(raw, &label, ck),
-                )
+                ),
+                // Every kind of KIND_KEYS is handled above.
+                other => {
+                    ck.problems.at(
+                        &span,
+                        format!("{label}: kind {other} is not handled (a bug in jit-config)"),
+                        "report it, with the config file (its secrets removed)",
+                    );
+                    KindChecked::open(None, None)
+                }
             }
-            other => {
-                let hint = did_you_mean(other, KINDS);
-                ck.problems.at(
-                    &kind.span(),
-                    format!(
-                        "{label}: kind \"{}\" is not a known kind",
-                        suggest::clip(other)
-                    ),
-                    format!("{hint}the kinds are: {}", suggest::quoted_list(KINDS)),
-                );
-                (None, None)
-            }
-        },
+        }
     };
 
     let integration = (|| {
@@ -118,8 +162,14 @@ pub(super) fn check(raw: &Spanned<RawIntegration>, index: usize, ck: &mut Checke
     Checked {
         name,
         resource_types,
+        resources,
         integration,
     }
+}
+
+/// `"postgres", "mariadb", …`: the kinds, as written in the file.
+fn kind_list() -> String {
+    suggest::quoted_list(KIND_KEYS.iter().map(|(name, _)| *name))
 }
 
 /// Checks `browser_url`: an `http://` or `https://` URL template whose only `{…}` parts are
@@ -216,35 +266,94 @@ fn rotate_every(value: &Str, label: &str, ck: &mut Checker<'_>) -> Option<Durati
     Some(every)
 }
 
-/// The kinds, as written in the file.
-const KINDS: [&str; 2] = ["postgres", "dry-run"];
-
-/// Reports each of `keys` that is set but means nothing for this kind.
-fn forbid(raw: &RawIntegration, keys: &[&str], kind: &str, label: &str, ck: &mut Checker<'_>) {
-    for &key in keys {
-        let span = match key {
-            "url" => raw.url.as_ref().map(Spanned::span),
-            "url_env" => raw.url_env.as_ref().map(Spanned::span),
-            "url_file" => raw.url_file.as_ref().map(Spanned::span),
-            "role_prefix" => raw.role_prefix.as_ref().map(Spanned::span),
-            "client_host" => raw.client_host.as_ref().map(Spanned::span),
-            "client_port" => raw.client_port.as_ref().map(Spanned::span),
-            "resource_types" => raw.resource_types.as_ref().map(Spanned::span),
-            _ => None,
-        };
-        if let Some(span) = span {
-            let why = if key == "resource_types" {
-                " (its resource type is built in: database, with read and write)"
-            } else {
-                ""
-            };
-            ck.problems.at(
-                &span,
-                format!("{label} is of kind {kind}, which takes no {key}{why}"),
-                format!("remove {key}"),
-            );
+/// Reports every key that is set but belongs to other kinds than `kind` (whose own keys are
+/// `keys`, besides the common ones).
+fn forbid_other_keys(
+    raw: &RawIntegration,
+    kind: &str,
+    keys: &[&str],
+    label: &str,
+    ck: &mut Checker<'_>,
+) {
+    for (key, span) in kind_key_spans(raw) {
+        let Some(span) = span else { continue };
+        if keys.contains(&key) {
+            continue;
         }
+        let why = match (key, builtin_types(kind)) {
+            ("resource_types", Some(types)) => format!(" (its resource type is built in: {types})"),
+            ("rotate_every", _) => " (it hands out no secret to rotate)".to_owned(),
+            ("browser_url", _) => " (it has no server to open in a browser)".to_owned(),
+            _ => String::new(),
+        };
+        let instead = match (key, kind) {
+            ("role_prefix", "mariadb" | "redis") => {
+                format!("; a {kind} integration names its users with user_prefix")
+            }
+            ("user_prefix", "postgres") => {
+                "; a postgres integration names its roles with role_prefix".to_owned()
+            }
+            ("resource_types", "mariadb") => {
+                "; add permissions with an [integrations.privileges] table".to_owned()
+            }
+            ("resource_types", "redis") => {
+                "; add permissions with an [integrations.command_sets] table".to_owned()
+            }
+            _ => String::new(),
+        };
+        ck.problems.at(
+            &span,
+            format!("{label} is of kind {kind}, which takes no {key}{why}"),
+            format!("remove {key}{instead}"),
+        );
     }
+}
+
+/// The built-in resource type of `kind`, in words; `None` when the admin configures them.
+fn builtin_types(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "postgres" => "database, with read and write",
+        "mariadb" => "database, with read, write and the names in privileges",
+        "redis" => "keys, with read, write and the names in command_sets",
+        "unix-group" => "group, with member",
+        "sudo" => "command, with run",
+        "ssh" => "login, with login",
+        _ => return None,
+    })
+}
+
+/// Every key that only some kinds take, with where it is written if it is.
+fn kind_key_spans(raw: &RawIntegration) -> [(&'static str, Option<Range<usize>>); 25] {
+    fn at<T>(value: Option<&Spanned<T>>) -> Option<Range<usize>> {
+        value.map(Spanned::span)
+    }
+    [
+        ("browser_url", at(raw.browser_url.as_ref())),
+        ("rotate_every", at(raw.rotate_every.as_ref())),
+        ("url", at(raw.url.as_ref())),
+        ("url_env", at(raw.url_env.as_ref())),
+        ("url_file", at(raw.url_file.as_ref())),
+        ("role_prefix", at(raw.role_prefix.as_ref())),
+        ("user_prefix", at(raw.user_prefix.as_ref())),
+        ("user_host", at(raw.user_host.as_ref())),
+        ("client_host", at(raw.client_host.as_ref())),
+        ("client_port", at(raw.client_port.as_ref())),
+        ("privileges", at(raw.privileges.as_ref())),
+        ("command_sets", at(raw.command_sets.as_ref())),
+        ("groups", at(raw.groups.as_ref())),
+        ("commands", at(raw.commands.as_ref())),
+        ("sudoers_dir", at(raw.sudoers_dir.as_ref())),
+        ("run_as", at(raw.run_as.as_ref())),
+        ("ca_key", at(raw.ca_key.as_ref())),
+        ("krl", at(raw.krl.as_ref())),
+        ("principals", at(raw.principals.as_ref())),
+        ("key_type", at(raw.key_type.as_ref())),
+        ("command", at(raw.command.as_ref())),
+        ("args", at(raw.args.as_ref())),
+        ("timeout", at(raw.timeout.as_ref())),
+        ("env", at(raw.env.as_ref())),
+        ("resource_types", at(raw.resource_types.as_ref())),
+    ]
 }
 
 /// The settings of a `postgres` integration.
@@ -254,10 +363,10 @@ fn postgres(
     label: &str,
     ck: &mut Checker<'_>,
 ) -> Option<PostgresSettings> {
-    let url = admin_url(raw, span, label, ck);
+    let url = admin_url(raw, span, &url::POSTGRES, label, ck);
 
     let role_prefix = match &raw.role_prefix {
-        Some(p) if !is_role_prefix(p.get_ref()) => {
+        Some(p) if !is_prefix(p.get_ref(), 16) => {
             ck.problems.at(
                 &p.span(),
                 format!(
@@ -269,12 +378,62 @@ fn postgres(
             None
         }
         Some(p) => Some(p.get_ref().clone()),
-        None => Some(DEFAULT_ROLE_PREFIX.to_owned()),
+        None => Some(DEFAULT_PREFIX.to_owned()),
     };
 
-    let client_host = match &raw.client_host {
+    Some(PostgresSettings {
+        url: url?,
+        role_prefix: role_prefix?,
+        client_host: client_host(raw, label, ck)?,
+        client_port: client_port(raw, label, ck)?,
+    })
+}
+
+/// `user_prefix` of `mariadb` and `redis`: like `role_prefix`, at most 12 characters.
+pub(super) fn user_prefix(
+    raw: &RawIntegration,
+    label: &str,
+    ck: &mut Checker<'_>,
+) -> Option<String> {
+    match &raw.user_prefix {
+        Some(p) if !is_prefix(p.get_ref(), 12) => {
+            ck.problems.at(
+                &p.span(),
+                format!(
+                    "{label}: user_prefix \"{}\" is not a valid user prefix",
+                    suggest::clip(p.get_ref())
+                ),
+                "use 1 to 12 lower-case letters, digits and \"_\", not starting with a digit, like \"jit_\"",
+            );
+            None
+        }
+        Some(p) => Some(p.get_ref().clone()),
+        None => Some(DEFAULT_PREFIX.to_owned()),
+    }
+}
+
+/// Whether `s` matches `^[a-z_][a-z0-9_]{0,max-1}$`.
+fn is_prefix(s: &str, max: usize) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && s.len() <= max
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// An optional `client_host`: a host name without white space.
+pub(super) fn client_host(
+    raw: &RawIntegration,
+    label: &str,
+    ck: &mut Checker<'_>,
+) -> Option<Option<String>> {
+    match &raw.client_host {
         Some(h)
-            if h.get_ref().trim().is_empty() || h.get_ref().chars().any(char::is_whitespace) =>
+            if h.get_ref().trim().is_empty()
+                || h.get_ref()
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control()) =>
         {
             ck.problems.at(
                 &h.span(),
@@ -288,9 +447,16 @@ fn postgres(
         }
         Some(h) => Some(Some(h.get_ref().clone())),
         None => Some(None),
-    };
+    }
+}
 
-    let client_port = match &raw.client_port {
+/// An optional `client_port`: 1 to 65535.
+pub(super) fn client_port(
+    raw: &RawIntegration,
+    label: &str,
+    ck: &mut Checker<'_>,
+) -> Option<Option<u16>> {
+    match &raw.client_port {
         Some(p) => match u16::try_from(*p.get_ref()) {
             Ok(port) if port > 0 => Some(Some(port)),
             _ => {
@@ -303,32 +469,139 @@ fn postgres(
             }
         },
         None => Some(None),
+    }
+}
+
+/// A required key that is missing: reports it at the integration's header.
+pub(super) fn missing(
+    span: &Range<usize>,
+    label: &str,
+    key: &str,
+    fix: &str,
+    ck: &mut Checker<'_>,
+) {
+    ck.problems
+        .at(span, format!("{label} has no {key}"), fix.to_owned());
+}
+
+/// An absolute path (`key` of the integration), as written.
+pub(super) fn absolute_path(
+    value: &Str,
+    key: &str,
+    example: &str,
+    label: &str,
+    ck: &mut Checker<'_>,
+) -> Option<PathBuf> {
+    let text = value.get_ref();
+    let why = if text.trim().is_empty() {
+        "is empty"
+    } else if !text.starts_with('/') {
+        "is not an absolute path"
+    } else if text.chars().any(char::is_control) {
+        "contains control characters"
+    } else {
+        return Some(PathBuf::from(text));
     };
-
-    Some(PostgresSettings {
-        url: url?,
-        role_prefix: role_prefix?,
-        client_host: client_host?,
-        client_port: client_port?,
-    })
+    ck.problems.at(
+        &value.span(),
+        format!("{label}: {key} \"{}\" {why}", suggest::clip(text)),
+        format!("write an absolute path, starting with \"/\", like \"{example}\""),
+    );
+    None
 }
 
-/// Whether `s` matches `^[a-z_][a-z0-9_]{0,15}$`.
-fn is_role_prefix(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && s.len() <= 16
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+/// How a table of named entries (`privileges`, `command_sets`, `commands`, `env`) is checked.
+pub(super) struct NamedTable<'a> {
+    /// The key (`privileges`).
+    pub key: &'a str,
+    /// What one entry is called in messages (`privilege set`).
+    pub item: &'a str,
+    /// An entry to show in fixes (`audit = "SELECT, SHOW VIEW"`).
+    pub example: &'a str,
+    /// Whether the table may be empty (else: list at least one, or remove the key).
+    pub required: bool,
+    /// Names the entries may not have, with why (`read`: a built-in permission).
+    pub reserved: &'a [&'a str],
+    pub reserved_why: &'a str,
+    /// The rule for names, and the fix for a bad one.
+    pub name_ok: fn(&str) -> bool,
+    pub name_rule: &'a str,
 }
 
-/// The admin connection URL, from exactly one of `url`, `url_env` and `url_file`.
+/// Checks a table of named entries, each value with `value` (which returns it as it is to be
+/// kept, or what is wrong with it and the fix). Returns the entries in file order.
+pub(super) fn named_table(
+    table: &StrTable,
+    spec: &NamedTable<'_>,
+    label: &str,
+    value: impl Fn(&str) -> Result<String, (String, String)>,
+    ck: &mut Checker<'_>,
+) -> Option<Vec<(String, String)>> {
+    let key = spec.key;
+    if table.get_ref().is_empty() {
+        let remove = if spec.required {
+            String::new()
+        } else {
+            format!(", or remove {key}")
+        };
+        ck.problems.at(
+            &table.span(),
+            format!("{label}: {key} is empty"),
+            format!("add an entry like {}{remove}", spec.example),
+        );
+        return None;
+    }
+    let mut entries: Vec<(&Str, &Str)> = table.get_ref().iter().collect();
+    entries.sort_by_key(|(name, _)| name.span().start);
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (name, text) in entries {
+        let item = spec.item;
+        let shown = suggest::clip(name.get_ref());
+        if !(spec.name_ok)(name.get_ref()) {
+            ok = false;
+            ck.problems.at(
+                &name.span(),
+                format!("{label}: {item} name \"{shown}\" is not a valid name"),
+                spec.name_rule,
+            );
+            continue;
+        }
+        if spec.reserved.contains(&name.get_ref().as_str()) {
+            ok = false;
+            ck.problems.at(
+                &name.span(),
+                format!("{label}: {item} \"{shown}\" {}", spec.reserved_why),
+                format!(
+                    "give it another name; {} are built in",
+                    spec.reserved.join(" and ")
+                ),
+            );
+            continue;
+        }
+        match value(text.get_ref()) {
+            Ok(kept) => out.push((name.get_ref().clone(), kept)),
+            Err((why, fix)) => {
+                ok = false;
+                ck.problems.at(
+                    &text.span(),
+                    format!("{label}: {item} \"{shown}\" {why}"),
+                    fix,
+                );
+            }
+        }
+    }
+    ok.then_some(out)
+}
+
+/// The admin connection URL, from exactly one of `url`, `url_env` and `url_file`, written as
+/// `form` says.
 ///
 /// Never puts the URL (which may hold a password) in a message.
-fn admin_url(
+pub(super) fn admin_url(
     raw: &RawIntegration,
     span: &Range<usize>,
+    form: &UrlForm,
     label: &str,
     ck: &mut Checker<'_>,
 ) -> Option<Secret> {
@@ -356,9 +629,9 @@ fn admin_url(
         );
         return None;
     }
-    let fix = "write it as postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (or key=value pairs)";
+    let fix = form.fix;
     match key {
-        "url" => match url_problem(value.get_ref()) {
+        "url" => match (form.problem)(value.get_ref()) {
             Some(why) => {
                 ck.problems.at(
                     &value.span(),
@@ -404,7 +677,7 @@ fn admin_url(
                 }
                 Some(Ok(text)) => text,
             };
-            match url_problem(&text) {
+            match (form.problem)(&text) {
                 Some(why) => {
                     ck.problems.at(
                         &value.span(),
@@ -432,7 +705,7 @@ fn admin_url(
                     return None;
                 }
             };
-            match url_problem(&text) {
+            match (form.problem)(&text) {
                 Some(why) => {
                     ck.problems.at(
                         &value.span(),
@@ -449,24 +722,6 @@ fn admin_url(
     }
 }
 
-/// What is wrong with a connection URL, if anything, in words that do not repeat it.
-fn url_problem(url: &str) -> Option<&'static str> {
-    let url = url.trim();
-    if url.is_empty() {
-        return Some("is empty");
-    }
-    if url.contains('\n') {
-        return Some("holds more than one line");
-    }
-    match url.split_once("://") {
-        Some(("postgres" | "postgresql", rest)) if !rest.is_empty() => None,
-        Some(_) => Some("is not a postgres:// URL"),
-        // tokio-postgres also takes `host=… user=…` pairs.
-        None if url.contains('=') => None,
-        None => Some("is neither a postgres:// URL nor key=value pairs"),
-    }
-}
-
 /// The resource types of a `dry-run` integration (`{ resource = ["read", "write"] }` by default).
 fn dry_run_types(
     raw: &RawIntegration,
@@ -479,6 +734,16 @@ fn dry_run_types(
             permissions: vec!["read".to_owned(), "write".to_owned()],
         }]);
     };
+    configured_types(table, label, ck)
+}
+
+/// Resource types the admin declares (`resource_types` of `dry-run` and `exec`): not empty,
+/// each a valid name with at least one permission, and each permission a valid name.
+pub(super) fn configured_types(
+    table: &Spanned<BTreeMap<Str, StrList>>,
+    label: &str,
+    ck: &mut Checker<'_>,
+) -> Option<Vec<ResourceType>> {
     if table.get_ref().is_empty() {
         ck.problems.at(
             &table.span(),
@@ -541,24 +806,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls() {
-        assert_eq!(url_problem("postgres://u:p@h:5432/db"), None);
-        assert_eq!(url_problem(" postgresql://h/db\n"), None);
-        assert_eq!(url_problem("host=/run/postgresql user=postgres"), None);
-        assert!(url_problem("").is_some());
-        assert!(url_problem("mysql://u:p@h/db").is_some());
-        assert!(url_problem("postgres://").is_some());
-        assert!(url_problem("localhost").is_some());
-        assert!(url_problem("postgres://a\npostgres://b").is_some());
+    fn prefixes() {
+        for good in ["jit_", "_", "a", "abcdefghijkl"] {
+            assert!(is_prefix(good, 12), "{good:?}");
+        }
+        assert!(is_prefix("abcdefghijklmnop", 16));
+        for bad in ["", "1a", "Jit_", "jit-", "abcdefghijklm"] {
+            assert!(!is_prefix(bad, 12), "{bad:?}");
+        }
+        assert!(!is_prefix("abcdefghijklmnopq", 16));
     }
 
     #[test]
-    fn role_prefixes() {
-        for good in ["jit_", "_", "a", "abcdefghijklmnop"] {
-            assert!(is_role_prefix(good), "{good:?}");
+    fn every_kind_key_has_a_span() {
+        // An integration with every key set: each kind-specific key is found.
+        let mut text = String::new();
+        for (key, _) in kind_key_spans(&toml::from_str("").expect("empty")) {
+            let value = match key {
+                "client_port" => "1",
+                "groups" | "principals" | "args" => "[]",
+                "privileges" | "command_sets" | "commands" | "env" | "resource_types" => "{}",
+                _ => "\"x\"",
+            };
+            text.push_str(&format!("{key} = {value}\n"));
         }
-        for bad in ["", "1a", "Jit_", "jit-", "abcdefghijklmnopq"] {
-            assert!(!is_role_prefix(bad), "{bad:?}");
+        let raw: RawIntegration = toml::from_str(&text).expect("every key");
+        let spans = kind_key_spans(&raw);
+        for (key, span) in &spans {
+            assert!(span.is_some(), "{key}");
         }
+        // And they are exactly the keys the kinds take.
+        let mut listed: Vec<&str> = KIND_KEYS
+            .iter()
+            .flat_map(|(_, keys)| keys.iter().copied())
+            .collect();
+        listed.sort_unstable();
+        listed.dedup();
+        let mut named: Vec<&str> = spans.iter().map(|(key, _)| *key).collect();
+        named.sort_unstable();
+        assert_eq!(named, listed);
     }
 }

@@ -5,8 +5,13 @@
 
 mod bundle;
 mod daemon;
+mod exec;
 mod flow;
+mod host;
 mod integration;
+mod mariadb;
+mod redis;
+mod url;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -26,6 +31,61 @@ pub(crate) type Named = (String, Range<usize>);
 pub(crate) struct KnownIntegration<'a> {
     pub name: &'a str,
     pub resource_types: Option<&'a [ResourceType]>,
+    /// The resources it can grant, when its kind lists them (`None`: any, or its list is not
+    /// valid, which is reported with it).
+    pub resources: Option<&'a FixedResources>,
+}
+
+/// The resources an integration can grant when its kind lists them: a `unix-group`
+/// integration's `groups`, a `sudo` one's `commands`, an `ssh` one's `principals`.
+pub(crate) struct FixedResources {
+    /// The key that lists them, which is also what they are called (`groups`).
+    pub key: &'static str,
+    /// The names, not empty.
+    pub names: Vec<String>,
+}
+
+impl FixedResources {
+    /// Checks a flow's resource pattern on integration `integration`: it must match one of them.
+    pub(crate) fn pattern(&self, pattern: &str, integration: &str) -> Result<(), (String, String)> {
+        if self
+            .names
+            .iter()
+            .any(|name| crate::pattern_matches(pattern, name))
+        {
+            return Ok(());
+        }
+        Err((
+            format!(
+                "matches none of the {} of integration \"{integration}\"",
+                self.key
+            ),
+            self.fix(pattern),
+        ))
+    }
+
+    /// Checks a bundle's resource on integration `integration`: it must be one of them.
+    pub(crate) fn name(&self, name: &str, integration: &str) -> Result<(), (String, String)> {
+        if self.names.iter().any(|n| n == name) {
+            return Ok(());
+        }
+        Err((
+            format!(
+                "is not one of the {} of integration \"{integration}\"",
+                self.key
+            ),
+            self.fix(name),
+        ))
+    }
+
+    fn fix(&self, written: &str) -> String {
+        let hint = did_you_mean(written, self.names.iter().map(String::as_str));
+        format!(
+            "{hint}use one of: {} (or add it to the integration's {})",
+            self.names.join(", "),
+            self.key
+        )
+    }
 }
 
 /// The names of `known`, without repeats, for a fix: `pg-main, demo`.
@@ -72,6 +132,7 @@ pub(crate) fn config(raw: RawFile, path: &Path, ck: &mut Checker<'_>) -> Option<
             Some(KnownIntegration {
                 name,
                 resource_types: c.resource_types.as_deref(),
+                resources: c.resources.as_ref(),
             })
         })
         .collect();

@@ -34,3 +34,35 @@ fn the_error_example_gives_the_output_shown() {
     let error = crate::support::parse(&input).expect_err("the example has problems");
     assert_eq!(format!("{error}\n"), expected);
 }
+
+/// Every `<!-- kind-example: KIND -->` block: its marker's kind and body.
+fn kind_examples() -> Vec<(String, String)> {
+    let docs = docs();
+    let mut out = Vec::new();
+    for (at, _) in docs.match_indices("<!-- kind-example: ") {
+        let rest = &docs[at + "<!-- kind-example: ".len()..];
+        let kind = rest
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        out.push((kind.clone(), block(&format!("kind-example: {kind}"))));
+    }
+    out
+}
+
+#[test]
+fn each_kind_example_is_valid_and_of_its_kind() {
+    let examples = kind_examples();
+    let kinds: Vec<&str> = examples.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["mariadb", "redis", "unix-group", "sudo", "ssh", "exec"],
+        "an example for each new kind, in the order of the page"
+    );
+    for (kind, body) in examples {
+        let config = crate::support::valid(&body);
+        assert_eq!(config.integrations.len(), 1, "{kind}");
+        assert_eq!(config.integrations[0].kind.name(), kind);
+    }
+}

@@ -209,7 +209,7 @@ fn integration_kinds() {
         "[[integrations]]\nname = \"x\"\n",
         1,
         "integration \"x\" has no kind",
-        "kind = \"postgres\" or kind = \"dry-run\"",
+        "add kind = \"...\", one of: \"postgres\", \"mariadb\", \"redis\", \"unix-group\", \"sudo\", \"ssh\", \"exec\", \"dry-run\"",
     );
     one_problem(
         "[[integrations]]\nname = \"x\"\nkind = \"postgress\"\n",

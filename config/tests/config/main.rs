@@ -1,5 +1,6 @@
 //! Tests of jit-config through its public API: the documented example, every class of error
-//! with its line and fix, secrets kept out of messages, the shipped files, resource patterns.
+//! with its line and fix, secrets kept out of messages, the shipped files, resource patterns,
+//! the settings of every kind.
 
 mod break_glass;
 mod bundles;
@@ -8,6 +9,7 @@ mod docs;
 mod errors;
 mod example;
 mod extensions;
+mod kinds;
 mod patterns;
 mod secrets;
 mod shipped;

@@ -154,22 +154,37 @@ fn system_example_shows_extensions_break_glass_and_rotation() {
 
 #[test]
 fn system_example_commented_keys_are_valid_when_uncommented() {
-    // Uncomment every commented-out key and table (`#   key = …`, `# [[…]]`); comments about
-    // them (`# # …`) stay comments.
+    // Uncomment every commented-out key and table (`#   key = …`, `# [[…]]`, `# […]`);
+    // comments about them (`# # …`) stay comments.
     let text = std::fs::read_to_string(shipped("system.toml")).expect("read system.toml");
     let mut uncommented = String::new();
+    // Whether the current integration has its admin URL already.
+    let mut has_url = false;
     for line in text.lines() {
+        if line.starts_with("[[") {
+            has_url = false;
+        } else if line.starts_with("url") {
+            has_url = true;
+        }
         let rest = line.strip_prefix('#').map(str::trim_start);
         let code = rest.filter(|r| {
-            r.starts_with("[[")
+            r.starts_with('[')
                 || r.split_once(" = ").is_some_and(|(key, _)| {
-                    !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    !key.is_empty()
+                        && key
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
                 })
         });
         match code {
-            // The other ways to give the admin URL replace url_env; leave them out.
-            Some(code) if code.starts_with("url") => {}
+            // The other ways to give an admin URL replace the one given; leave them out.
+            Some(code) if code.starts_with("url") && has_url => {}
             Some(code) => {
+                if code.starts_with("[[") {
+                    has_url = false;
+                } else if code.starts_with("url") {
+                    has_url = true;
+                }
                 uncommented.push_str(code);
                 uncommented.push('\n');
             }
@@ -193,4 +208,45 @@ fn system_example_commented_keys_are_valid_when_uncommented() {
         .flow("oncall-bundle")
         .expect("the commented bundle flow");
     assert_eq!(flow.bundles, ["oncall"]);
+
+    // An example of every kind, and flows on two of them.
+    let kinds: Vec<&str> = config.integrations.iter().map(|i| i.kind.name()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "postgres",
+            "dry-run",
+            "mariadb",
+            "redis",
+            "unix-group",
+            "sudo",
+            "ssh",
+            "exec"
+        ]
+    );
+    let maria = config.integration("maria-main").expect("maria-main");
+    assert_eq!(
+        maria.resource_types[0].permissions,
+        ["read", "write", "audit"]
+    );
+    let IntegrationKind::Sudo(sudo) = &config.integration("ops-sudo").expect("ops-sudo").kind
+    else {
+        panic!("ops-sudo is not sudo")
+    };
+    assert_eq!(sudo.commands.len(), 2);
+    let IntegrationKind::Exec(exec) = &config.integration("shares").expect("shares").kind else {
+        panic!("shares is not exec")
+    };
+    assert_eq!(
+        exec.env,
+        [("SHARE_ROOT".to_owned(), "/srv/share".to_owned())]
+    );
+    assert_eq!(
+        config.flow("nginx-sudo").map(|f| f.resources.clone()),
+        Some(vec!["*-nginx".to_owned()])
+    );
+    assert_eq!(
+        config.flow("ssh-deploy").map(|f| f.permissions.clone()),
+        Some(vec!["login".to_owned()])
+    );
 }

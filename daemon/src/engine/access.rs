@@ -42,7 +42,15 @@ pub(crate) fn granted_deadline(rec: &RequestRecord) -> Option<Deadline> {
 
 impl Engine {
     fn granted_for(rec: &RequestRecord, what: &str) -> Result<(), EngineError> {
-        if rec.status == Status::Granted {
+        if rec.status == Status::Granted
+            && rec.resetting.is_some()
+            && what != "credentials can be reset"
+        {
+            Err(EngineError::InvalidState(format!(
+                "the credentials of request {} are being reset; try again in a moment",
+                rec.id
+            )))
+        } else if rec.status == Status::Granted {
             Ok(())
         } else {
             Err(EngineError::InvalidState(format!(
@@ -136,7 +144,10 @@ impl Engine {
                 let target = integ
                     .connect(kind, &principal, secret.as_ref(), &resources, browser_url.as_deref())
                     .ok_or_else(|| EngineError::InvalidInput(format!("session {} cannot be opened that way", session.integration)))?;
-                rec.sessions[idx].rotated = false;
+                // Only a launch that uses the current secret means the requester has it now.
+                if secret.is_some() {
+                    rec.sessions[idx].rotated = false;
+                }
                 audit(wtx, now, &who.user, "session.connect", Some(&rec), None, Some(format!("{} {}", session.integration, kind_name(kind))))?;
                 wtx.put_request(&rec, Some(&old))?;
                 let plan = ConnectPlan {
@@ -161,7 +172,7 @@ impl Engine {
         self: &Arc<Self>,
         caller: &Caller,
         p: RegisterParams,
-        start_time: u64,
+        process: ProcessRecord,
     ) -> Result<(), EngineError> {
         let this = self.clone();
         let who = caller.clone();
@@ -194,10 +205,7 @@ impl Engine {
                 if s.processes.len() >= 64 {
                     s.processes.remove(0);
                 }
-                s.processes.push(ProcessRecord {
-                    pid: p.pid,
-                    start_time,
-                });
+                s.processes.push(process);
                 audit(
                     wtx,
                     now,
@@ -239,6 +247,11 @@ impl Engine {
                     )));
                 }
                 Self::granted_for(&old, "credentials can be reset")?;
+                if old.resetting.is_some() {
+                    return Err(EngineError::InvalidState(format!(
+                        "a reset of request {id} is already in progress; try again in a moment"
+                    )));
+                }
                 let mut rec = old.clone();
                 let rotated = who.user != rec.requester;
                 if !this.begin_reset(wtx, &mut rec, &who.user, rotated)? {
@@ -267,15 +280,26 @@ impl Engine {
                 .store
                 .read(|r| r.request(id))?
                 .ok_or(EngineError::NotFound(id))?;
+            if rec.status != Status::Granted {
+                return Err(EngineError::InvalidState(format!(
+                    "request {id} is {} now; the reset did not happen",
+                    rec.status
+                )));
+            }
             if rec.resetting.is_none() {
-                if let Some(err) = rec.error.as_ref().filter(|_| rec.status == Status::Granted) {
+                if let Some(err) = rec.error.as_ref() {
                     return Err(EngineError::InvalidState(format!("reset failed: {err}")));
                 }
                 return Ok(self.view(&rec));
             }
-            match tokio::time::timeout_at(deadline, updates.recv()).await {
-                Err(_) => return Ok(self.view(&rec)),
-                Ok(_) => continue,
+            if tokio::time::timeout_at(deadline, updates.recv())
+                .await
+                .is_err()
+            {
+                return Err(EngineError::InvalidState(format!(
+                    "the reset of request {id} is still in progress after {}s; `jit show {id}` tells when it is done",
+                    RESET_WAIT.as_secs()
+                )));
             }
         }
     }
@@ -329,6 +353,10 @@ impl Engine {
                 let Some(reset) = old.resetting.clone() else {
                     return Ok(false);
                 };
+                if old.status != Status::Granted {
+                    // Revoked meanwhile: the new secrets go with the rest.
+                    return Ok(false);
+                }
                 let mut rec = old.clone();
                 let mut errors = Vec::new();
                 for (integration, outcome) in outcomes {

@@ -13,6 +13,8 @@ pub struct Caller {
     pub groups: Vec<String>,
     /// Whether the caller is a jit admin.
     pub admin: bool,
+    /// The connected process's pid (0 when unknown), from the peer credentials.
+    pub pid: u32,
 }
 
 impl Caller {
@@ -33,6 +35,7 @@ impl Caller {
             user: "jitd".into(),
             groups: Vec::new(),
             admin: true,
+            pid: 0,
         }
     }
 }

@@ -24,12 +24,14 @@ const DUE_BATCH: usize = 1000;
 
 impl Engine {
     /// Records the outcome of provisioning a `granting` request.
+    /// On failure, `untouched` names the sessions that were never provisioned (not attempted,
+    /// or refused before any change): the rollback leaves them alone.
     pub async fn record_granted(
         self: &Arc<Self>,
         id: RequestId,
         granted_at: SystemTime,
         expires_at: SystemTime,
-        outcome: Result<(), String>,
+        outcome: Result<(), (String, Vec<String>)>,
     ) -> Result<(), EngineError> {
         let now = self.now_ms();
         let this = self.clone();
@@ -58,6 +60,12 @@ impl Engine {
                     Err(e) => {
                         // All or nothing: roll back whatever part was provisioned, and only
                         // then call the request failed.
+                        let (e, untouched) = e;
+                        for s in &mut rec.sessions {
+                            if untouched.contains(&s.integration) {
+                                s.provisioned = false;
+                            }
+                        }
                         rec.error = Some(e.clone());
                         start_revoking(&mut rec, Status::Failed, format!("failed: {e}"), now);
                         audit(wtx, now, "jitd", "grant.failed", Some(&rec), None, Some(e))?;
@@ -209,7 +217,29 @@ impl Engine {
                             rec.deadline = Some(super::requests::grant_guard(now));
                             actions.push(Action::Grant(id));
                         }
+                        (DeadlineKind::Start, Status::Scheduled)
+                            if now >= at.saturating_add(rec.duration_secs.saturating_mul(1000)) =>
+                        {
+                            // jitd was down through the whole approved window: grant nothing.
+                            let reason =
+                                "expired: the scheduled window passed while jitd was not running"
+                                    .to_owned();
+                            close(&mut rec, Status::Expired, now, reason.clone());
+                            audit(
+                                wtx,
+                                now,
+                                "jitd",
+                                "request.window_missed",
+                                Some(&rec),
+                                Some(&reason),
+                                None,
+                            )?;
+                        }
                         (DeadlineKind::Start, Status::Scheduled) => {
+                            // Late (jitd was down at the start): the access still ends where the
+                            // approved window ends.
+                            let late_secs = now.saturating_sub(at) / 1000;
+                            rec.duration_secs = rec.duration_secs.saturating_sub(late_secs).max(1);
                             this.begin_granting(wtx, &mut rec, now)?;
                             audit(
                                 wtx,

@@ -182,7 +182,7 @@ impl Engine {
     }
 
     /// Builds the caller for a peer, deciding admin rights from the config.
-    pub fn caller(&self, uid: u32, user: String, groups: Vec<String>) -> Caller {
+    pub fn caller(&self, uid: u32, pid: u32, user: String, groups: Vec<String>) -> Caller {
         let admin = uid == 0
             || (self.mode == "user" && uid == nix::unistd::geteuid().as_raw())
             || self
@@ -193,6 +193,7 @@ impl Engine {
                 .any(|p| p.matches(&user, &groups));
         Caller {
             uid,
+            pid,
             user,
             groups,
             admin,

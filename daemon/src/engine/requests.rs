@@ -475,6 +475,7 @@ impl Engine {
                 principal: integ.principal_for(&rec.requester, rec.id),
                 credentials,
                 rotated: false,
+                provisioned: true,
                 processes: Vec::new(),
             });
         }
@@ -819,6 +820,12 @@ impl Engine {
                     return Err(EngineError::InvalidState(format!(
                         "request {} is {}; credentials exist only while it is granted",
                         old.id, old.status
+                    )));
+                }
+                if old.resetting.is_some() {
+                    return Err(EngineError::InvalidState(format!(
+                        "the credentials of request {} are being reset; try again in a moment",
+                        old.id
                     )));
                 }
                 if old.dry_run {
@@ -1209,6 +1216,8 @@ pub(crate) fn start_revoking(
     let guard =
         now.saturating_add(u64::try_from(super::REVOKE_GUARD.as_millis()).unwrap_or(60_000));
     rec.status = Status::Revoking;
+    // A reset in flight is moot: the pending secrets are erased with the rest at the end.
+    rec.resetting = None;
     rec.revoking = Some(RevokingRecord {
         outcome,
         reason,

@@ -25,6 +25,9 @@ pub use postgres::Postgres;
 pub struct IntegrationError {
     /// The message.
     pub message: String,
+    /// True when a grant failed before changing anything in the target (it refused, or could
+    /// not reach it): a rollback need not, and must not, revoke that session.
+    pub untouched: bool,
 }
 
 impl IntegrationError {
@@ -32,6 +35,15 @@ impl IntegrationError {
     pub fn new(message: impl Into<String>) -> IntegrationError {
         IntegrationError {
             message: message.into(),
+            untouched: false,
+        }
+    }
+
+    /// The same error, marked as having changed nothing.
+    pub fn untouched(self) -> IntegrationError {
+        IntegrationError {
+            untouched: true,
+            ..self
         }
     }
 }
@@ -150,12 +162,13 @@ pub trait Integration: Send + Sync {
     async fn grant(&self, spec: &GrantSpec) -> Result<(), IntegrationError>;
     /// Removes the access, live sessions included. Idempotent: removing what is gone succeeds.
     async fn revoke(&self, spec: &RevokeSpec) -> Result<(), IntegrationError>;
-    /// Gives the principal a new secret; the old one stops working at once.
+    /// Gives the principal a new secret; the old one stops working at once for new logins.
+    /// With `end_sessions` (an admin's reset, a rotation) sessions opened with the old one end.
     async fn reset(
         &self,
         _principal: &str,
         _secret: &SessionSecret,
-        _valid_until: SystemTime,
+        _end_sessions: bool,
     ) -> Result<(), IntegrationError> {
         Ok(())
     }
@@ -205,6 +218,14 @@ pub fn build(config: &Config, marker: &str) -> Result<Registry, IntegrationError
                 Arc::new(Postgres::new(&integ.name, settings, marker)?)
             }
             IntegrationKind::DryRun => Arc::new(DryRun),
+            #[allow(unreachable_patterns)]
+            other => {
+                return Err(IntegrationError::new(format!(
+                    "integration {}: kind {} is not implemented yet",
+                    integ.name,
+                    other.name()
+                )));
+            }
         };
         out.insert(integ.name.clone(), built);
     }

@@ -269,23 +269,36 @@ impl Integration for Postgres {
                 }
             }
         }
+        // Up to the role's creation nothing is changed: errors say so, so a rollback leaves
+        // this session alone.
         for (db, _) in &dbs {
-            if !self.database_exists(db).await? {
+            if !self
+                .database_exists(db)
+                .await
+                .map_err(IntegrationError::untouched)?
+            {
                 return Err(IntegrationError::new(format!(
                     "{}: database \"{db}\" does not exist (or does not allow connections)",
                     self.name
-                )));
+                ))
+                .untouched());
             }
         }
         let verifier = postgres_protocol::password::scram_sha_256(secret.0.as_bytes());
         let until = valid_until_literal(spec.valid_until);
         let q = ident(role);
-        let sql = match self.role_comment(role).await? {
+        let existing = self
+            .role_comment(role)
+            .await
+            .map_err(IntegrationError::untouched)?;
+        let new_role = existing.is_none();
+        let sql = match existing {
             Some(comment) if comment.as_deref() != Some(self.marker.as_str()) => {
                 return Err(IntegrationError::new(format!(
                     "{}: role {role} already exists and was not made by this jitd; refusing to take it over",
                     self.name
-                )));
+                ))
+                .untouched());
             }
             Some(_) => format!(
                 "ALTER ROLE {q} WITH LOGIN PASSWORD {} VALID UNTIL {until}",
@@ -298,8 +311,10 @@ impl Integration for Postgres {
                 lit(&self.marker)
             ),
         };
+        // CREATE ROLE and its comment are one transaction: if it fails, no role exists.
         self.batch(&self.maintenance_db, "create role", &sql)
-            .await?;
+            .await
+            .map_err(|e| if new_role { e.untouched() } else { e })?;
         for (db, write) in &dbs {
             self.batch(
                 &self.maintenance_db,
@@ -342,18 +357,30 @@ impl Integration for Postgres {
         &self,
         principal: &str,
         secret: &SessionSecret,
-        valid_until: SystemTime,
+        end_sessions: bool,
     ) -> Result<(), IntegrationError> {
         self.ours(principal).await?;
         let verifier = postgres_protocol::password::scram_sha_256(secret.0.as_bytes());
+        // The password only: VALID UNTIL belongs to the deadline (extend moves it).
         let sql = format!(
-            "ALTER ROLE {} WITH PASSWORD {} VALID UNTIL {}",
+            "ALTER ROLE {} WITH PASSWORD {}",
             ident(principal),
-            lit(&verifier),
-            valid_until_literal(valid_until)
+            lit(&verifier)
         );
         self.batch(&self.maintenance_db, "set new password", &sql)
-            .await
+            .await?;
+        if end_sessions {
+            let role = principal.to_owned();
+            self.with_db(&self.maintenance_db, "end sessions", async move |c| {
+                c.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1",
+                    &[&role],
+                )
+                .await
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     async fn extend(
@@ -389,23 +416,32 @@ impl Integration for Postgres {
     ) -> Option<ConnectTarget> {
         let db = resources.first().map_or("postgres", String::as_str);
         match kind {
-            ConnectKind::Terminal => Some(ConnectTarget {
-                argv: vec![
-                    "psql".into(),
-                    format!(
-                        "host={} port={} user={principal} dbname={db}",
-                        self.client_host, self.client_port
-                    ),
-                ],
-                env: secret
-                    .map(|s| vec![("PGPASSWORD".to_owned(), s.0.clone())])
-                    .unwrap_or_default(),
-                url: None,
-            }),
+            // Everything goes to libpq through its environment, not a connection string: a
+            // database name is data, and in a conninfo string `x hostaddr=…` would redirect
+            // psql — with the password — elsewhere.
+            ConnectKind::Terminal => {
+                let mut env = vec![
+                    ("PGHOST".to_owned(), self.client_host.clone()),
+                    ("PGPORT".to_owned(), self.client_port.to_string()),
+                    ("PGUSER".to_owned(), principal.to_owned()),
+                    ("PGDATABASE".to_owned(), db.to_owned()),
+                ];
+                if let Some(s) = secret {
+                    env.push(("PGPASSWORD".to_owned(), s.0.clone()));
+                }
+                Some(ConnectTarget {
+                    argv: vec!["psql".into()],
+                    env,
+                    url: None,
+                })
+            }
             ConnectKind::App => Some(ConnectTarget {
-                url: Some(format!(
-                    "postgres://{principal}@{}:{}/{db}",
-                    self.client_host, self.client_port
+                url: Some(fill_template(
+                    "postgres://{user}@{host}:{port}/{database}",
+                    &self.client_host,
+                    self.client_port,
+                    principal,
+                    db,
                 )),
                 ..ConnectTarget::default()
             }),
@@ -429,10 +465,14 @@ impl Integration for Postgres {
         match self.role_comment(&role).await? {
             None => return Ok(()),
             Some(comment) if comment.as_deref() != Some(self.marker.as_str()) => {
-                // Not ours: nothing jit gave is there to take away (a grant refused to take
-                // it over), and jit must never drop what it did not make.
-                tracing::warn!(integration = %self.name, %role, "role was not made by this jitd; leaving it alone");
-                return Ok(());
+                // A role this session provisioned no longer carries jit's mark: someone
+                // changed it. jit must not drop what it cannot prove it made, and must not
+                // say the access is gone: stay revoking, loudly, until an admin looks.
+                return Err(IntegrationError::new(format!(
+                    "{}: role {role} no longer carries this jitd's mark (its comment was changed); \
+                     not dropping it: check it by hand and DROP it or restore its comment",
+                    self.name
+                )));
             }
             Some(_) => {}
         }

@@ -141,7 +141,8 @@ async fn connection(
         Ok(id) => id,
         Err(_) => return,
     };
-    let caller: Arc<Caller> = Arc::new(engine.caller(uid, user, groups));
+    let pid = cred.pid().and_then(|p| u32::try_from(p).ok()).unwrap_or(0);
+    let caller: Arc<Caller> = Arc::new(engine.caller(uid, pid, user, groups));
     methods.extensions_mut().insert(caller);
     let (rd, mut wr) = stream.into_split();
     let mut reader = BufReader::with_capacity(64 * 1024, rd);

@@ -166,11 +166,23 @@ pub struct ResetRecord {
     pub rotated: bool,
 }
 
+fn yes() -> bool {
+    true
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
 /// A process launched by `jit connect`, ended with the access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessRecord {
     /// Process id.
     pub pid: u32,
+    /// Its owner (the requester's uid), checked again before it is signalled.
+    #[serde(default)]
+    pub uid: u32,
     /// Its start time (seconds since boot, from /proc), so a reused pid is not killed.
     pub start_time: u64,
 }
@@ -220,6 +232,10 @@ pub struct SessionRecord {
     /// The secret changed since the requester last saw or used it.
     #[serde(default)]
     pub rotated: bool,
+    /// False for a session whose grant was never attempted, or failed before changing
+    /// anything: a rollback skips it. True (the safe default) otherwise.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub provisioned: bool,
     /// Processes launched by `jit connect` for this session.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub processes: Vec<ProcessRecord>,

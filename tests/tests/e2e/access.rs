@@ -98,6 +98,16 @@ bundles = ["both", "broken"]
 max_duration = "1h"
 
 [[flows]]
+name = "other-read"
+requesters = ["%{dev}"]
+integration = "pg-other"
+permissions = ["read"]
+approvers = ["%{dba}"]
+max_duration = "1h"
+max_extensions = 1
+extension_approval = "manual"
+
+[[flows]]
 name = "pg-emergency"
 requesters = ["%{dev}"]
 integration = "pg-main"
@@ -508,4 +518,192 @@ fn a_jit_connect_process_ends_within_a_second_of_revoke() {
         start.elapsed()
     );
     drop(stdin);
+}
+
+#[test]
+fn only_the_connecting_process_may_register_its_own_child() {
+    use jit_api::methods::{
+        CreateParams, IdParams, RegisterParams, RequestCreate, RequestGet, SessionRegister,
+    };
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let db = TestDb::create();
+    let d = Daemon::start(&crate::config(&crate::prefix(), pg::ADMIN_URL, &dev, &dba));
+    let mut c = d.connect();
+    let r = c
+        .call::<RequestCreate>(&CreateParams {
+            integration: "pg-main".into(),
+            resource_type: "database".into(),
+            resources: vec![db.name.clone()],
+            permissions: vec!["read".into()],
+            justification: Some("register".into()),
+            ..CreateParams::default()
+        })
+        .expect("create");
+    wait_until(Duration::from_secs(10), "granted", || {
+        (d.call::<RequestGet>(&IdParams { id: r.id }).ok()?.status == jit_api::Status::Granted)
+            .then_some(())
+    });
+    let reg = |pid: u32| RegisterParams {
+        id: r.id,
+        session: "pg-main".into(),
+        pid,
+    };
+    // pid 1 is nobody's child of this connection.
+    let err = c.call::<SessionRegister>(&reg(1)).expect_err("pid 1");
+    assert!(
+        err.message.contains("not launched by this connection"),
+        "{err}"
+    );
+    // This process's own child, which ignores SIGTERM: registered, and killed at revoke.
+    let mut stubborn = Command::new("bash")
+        .args(["-c", "trap '' TERM; while true; do sleep 0.1; done"])
+        .spawn()
+        .expect("bash");
+    c.call::<SessionRegister>(&reg(stubborn.id()))
+        .expect("register own child");
+    let start = Instant::now();
+    let out = d.jit(None, &["revoke", &r.id.to_string()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let status = wait_until(
+        Duration::from_secs(5),
+        "the stubborn process to die",
+        || stubborn.try_wait().ok().flatten(),
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        start.elapsed()
+    );
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "it ignored TERM, so KILL ended it"
+    );
+}
+
+#[test]
+fn concurrent_resets_leave_connect_working() {
+    let s = setup();
+    let id = id_of(&read_request(&s, &[]));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let socket = s.d.socket.clone();
+            let (uid, gid) = (s.alice.uid, s.alice.gid);
+            let id = id.clone();
+            std::thread::spawn(move || {
+                Command::new(bin("jit"))
+                    .args(["reset", &id, "--yes"])
+                    .env("JIT_SOCKET", socket)
+                    .uid(uid)
+                    .gid(gid)
+                    .env("HOME", "/")
+                    .output()
+                    .expect("jit reset")
+            })
+        })
+        .collect();
+    let outs: Vec<_> = handles
+        .into_iter()
+        .map(|h| h.join().expect("thread"))
+        .collect();
+    assert!(
+        outs.iter().any(|o| o.status.success()),
+        "one reset must succeed"
+    );
+    for o in outs.iter().filter(|o| !o.status.success()) {
+        assert!(text(o).contains("in progress"), "{}", text(o));
+    }
+    wait_until(Duration::from_secs(10), "the reset to finish", || {
+        let v = s.d.jit_json(Some(&s.alice), &["show", &id]);
+        (v["sessions"][0]["credentials"] == "unrevealed").then_some(())
+    });
+    let out = s.d.jit(
+        Some(&s.alice),
+        &["connect", &id, "--", "-At", "-c", "select 1"],
+    );
+    assert!(
+        out.status.success(),
+        "connect after concurrent resets: {}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_start_time_with_at_is_honoured() {
+    let s = setup();
+    let at = (time::OffsetDateTime::now_utc() + time::Duration::seconds(3))
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("rfc3339");
+    let r = read_request(&s, &["--at", &at, "--for", "10m"]);
+    assert_eq!(r["status"], "scheduled", "{r}");
+    let id = id_of(&r);
+    wait_until(Duration::from_secs(15), "the scheduled start", || {
+        (s.d.jit_json(Some(&s.alice), &["show", &id])["status"] == "granted").then_some(())
+    });
+}
+
+#[test]
+fn an_extension_that_needs_approval_waits_for_the_flows_approvers() {
+    let s = setup();
+    let r = s.d.jit_json(
+        Some(&s.alice),
+        &[
+            "request",
+            "pg-other/database",
+            &s.db2.name,
+            "--perm",
+            "read",
+            "--for",
+            "30m",
+            "--reason",
+            "INC-3",
+        ],
+    );
+    assert_eq!(r["status"], "pending", "{r}");
+    let id = id_of(&r);
+    s.d.jit_json(Some(&s.carol), &["approve", &id]);
+    let g = wait_until(Duration::from_secs(10), "granted", || {
+        let v = s.d.jit_json(Some(&s.alice), &["show", &id]);
+        (v["status"] == "granted").then_some(v)
+    });
+    let role = g["sessions"][0]["principal"]
+        .as_str()
+        .expect("role")
+        .to_owned();
+    let before = valid_until(&role);
+    let e = s.d.jit_json(
+        Some(&s.alice),
+        &["extend", &id, "--for", "15m", "--reason", "more"],
+    );
+    assert_eq!(e["pending_extension"]["added_secs"], 900, "{e}");
+    assert_eq!(
+        e["expires_at"], g["expires_at"],
+        "nothing moves before approval"
+    );
+    let review = s.d.jit_json(Some(&s.carol), &["ls", "--review"]);
+    assert!(
+        review
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|x| x["id"].as_u64().map(|n| n.to_string()) == Some(id.clone())),
+        "{review}"
+    );
+    let own = s.d.jit(Some(&s.alice), &["approve", &id]);
+    assert!(
+        !own.status.success(),
+        "the requester cannot approve their own extension"
+    );
+    s.d.jit_json(Some(&s.carol), &["approve", &id, "--reason", "ok"]);
+    wait_until(Duration::from_secs(10), "VALID UNTIL to move", || {
+        (valid_until(&role) >= before + 899).then_some(())
+    });
+    let after = s.d.jit_json(Some(&s.alice), &["show", &id]);
+    assert_eq!(
+        after["extensions"][0]["approvals"][0]["by"],
+        s.carol.name.as_str(),
+        "{after}"
+    );
 }

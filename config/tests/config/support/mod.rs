@@ -11,13 +11,15 @@ pub const PATH: &str = "/etc/jit/jit.toml";
 /// A password that must never appear in an error or in `Debug` output.
 pub const PASSWORD: &str = "hunter2-s3cret";
 
-/// The fake environment: `PG_MAIN_URL` holds a URL with `PASSWORD`, `EMPTY` is empty,
-/// `NOT_A_URL` holds a password-like string that is no URL.
+/// The fake environment: `PG_MAIN_URL`, `MARIADB_URL` and `REDIS_URL` hold URLs with
+/// `PASSWORD`, `EMPTY` is empty, `NOT_A_URL` holds a password-like string that is no URL.
 pub fn env(name: &str) -> Option<OsString> {
     match name {
         "PG_MAIN_URL" => {
             Some(format!("postgres://admin:{PASSWORD}@127.0.0.1:5432/postgres").into())
         }
+        "MARIADB_URL" => Some(format!("mysql://jit_admin:{PASSWORD}@127.0.0.1:3306").into()),
+        "REDIS_URL" => Some(format!("redis://jit-admin:{PASSWORD}@127.0.0.1:6379/0").into()),
         "EMPTY" => Some(OsString::new()),
         "NOT_A_URL" => Some(PASSWORD.into()),
         _ => None,
