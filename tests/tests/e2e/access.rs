@@ -707,3 +707,65 @@ fn an_extension_that_needs_approval_waits_for_the_flows_approvers() {
         "{after}"
     );
 }
+
+#[test]
+fn a_rotation_policy_rotates_long_grants_and_marks_them() {
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let db = TestDb::create();
+    let config = crate::config(&crate::prefix(), pg::ADMIN_URL, &dev, &dba).replacen(
+        "message = \"Production replica: keep queries light.\"",
+        "message = \"Production replica: keep queries light.\"\nrotate_every = \"1m\"",
+        1,
+    );
+    let d = Daemon::start(&config);
+    let r = d.jit_json(
+        Some(&alice),
+        &[
+            "request",
+            "pg-main/database",
+            &db.name,
+            "--perm",
+            "read",
+            "--for",
+            "10m",
+            "--reason",
+            "rot",
+        ],
+    );
+    let id = id_of(&r);
+    let c = d.jit_json(Some(&alice), &["creds", &id]);
+    let (role, old) = (
+        c["sessions"][0]["user"].as_str().expect("user").to_owned(),
+        c["sessions"][0]["secret"]
+            .as_str()
+            .expect("secret")
+            .to_owned(),
+    );
+    let shown = wait_until(Duration::from_secs(90), "the rotation", || {
+        let v = d.jit_json(Some(&alice), &["show", &id]);
+        (v["sessions"][0]["rotated"] == true).then_some(v)
+    });
+    assert_eq!(shown["sessions"][0]["credentials"], "unrevealed", "{shown}");
+    assert!(
+        !pg::user_sql(&role, &old, &db.name, "select 1")
+            .status
+            .success(),
+        "the rotated-out password must fail"
+    );
+    let out = d.jit(
+        Some(&alice),
+        &["connect", &id, "--", "-At", "-c", "select 1"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        d.jit_json(Some(&alice), &["show", &id])["sessions"][0]["rotated"],
+        false
+    );
+    let audit = text(&d.jit(None, &["--json", "audit", "--request", &id]));
+    assert!(
+        audit.contains("credentials.rotation_started") && audit.contains("credentials.reset"),
+        "{audit}"
+    );
+}
