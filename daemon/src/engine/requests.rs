@@ -919,10 +919,12 @@ impl Engine {
                 .read(|r| r.by_requester(&caller.user, limit, keep))?,
             Scope::Review => {
                 let mut out = self.open_records()?;
-                // Pending requests, and granted ones with an extension waiting.
+                // Pending requests, granted ones with an extension waiting, and open
+                // break-glass requests (granted without them: they review after the fact).
                 out.retain(|r| {
                     (r.status == Status::Pending
-                        || (r.status == Status::Granted && r.pending_extension.is_some()))
+                        || (r.status == Status::Granted && r.pending_extension.is_some())
+                        || (r.break_glass && r.status.is_open()))
                         && self.is_approver(caller, r)
                         && keep(r)
                 });

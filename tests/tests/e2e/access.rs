@@ -469,6 +469,9 @@ fn break_glass_is_granted_without_approval_and_flagged() {
         audit.contains(&s.dba.name),
         "the approvers told are in the audit log: {audit}"
     );
+    // The approvers see it to review after the fact.
+    let review = s.d.jit_json(Some(&s.carol), &["ls", "--review"]);
+    assert!(review.as_array().expect("list").iter().any(|x| x["id"] == r["id"]), "{review}");
     let no_reason = s.d.jit(
         Some(&s.alice),
         &["request", "pg-main/database", &s.db.name, "--perm", "write"],
