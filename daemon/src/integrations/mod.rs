@@ -6,7 +6,10 @@
 //! the principals it made, so orphans with no live grant are found and removed at start.
 
 mod dry_run;
+mod exec;
+mod mariadb;
 mod postgres;
+mod redis;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -218,6 +221,15 @@ pub fn build(config: &Config, marker: &str) -> Result<Registry, IntegrationError
                 Arc::new(Postgres::new(&integ.name, settings, marker)?)
             }
             IntegrationKind::DryRun => Arc::new(DryRun),
+            IntegrationKind::Redis(settings) => {
+                Arc::new(redis::Redis::new(&integ.name, settings, marker)?)
+            }
+            IntegrationKind::Mariadb(settings) => {
+                Arc::new(mariadb::Mariadb::new(&integ.name, settings, marker)?)
+            }
+            IntegrationKind::Exec(settings) => {
+                Arc::new(exec::Exec::new(&integ.name, settings, marker))
+            }
             #[allow(unreachable_patterns)]
             other => {
                 return Err(IntegrationError::new(format!(

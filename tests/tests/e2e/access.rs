@@ -471,7 +471,14 @@ fn break_glass_is_granted_without_approval_and_flagged() {
     );
     // The approvers see it to review after the fact.
     let review = s.d.jit_json(Some(&s.carol), &["ls", "--review"]);
-    assert!(review.as_array().expect("list").iter().any(|x| x["id"] == r["id"]), "{review}");
+    assert!(
+        review
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|x| x["id"] == r["id"]),
+        "{review}"
+    );
     let no_reason = s.d.jit(
         Some(&s.alice),
         &["request", "pg-main/database", &s.db.name, "--perm", "write"],

@@ -5,7 +5,10 @@ mod access;
 mod authz;
 mod bad_input;
 mod crash;
+mod exec;
+mod mariadb;
 mod outage;
+mod redis;
 mod story;
 
 use jit_tests::users::Group;
