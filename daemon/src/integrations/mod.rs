@@ -10,6 +10,8 @@ mod exec;
 mod mariadb;
 mod postgres;
 mod redis;
+mod sudo;
+mod unix_group;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -229,6 +231,17 @@ pub fn build(config: &Config, marker: &str) -> Result<Registry, IntegrationError
             }
             IntegrationKind::Exec(settings) => {
                 Arc::new(exec::Exec::new(&integ.name, settings, marker))
+            }
+            IntegrationKind::UnixGroup(settings) => Arc::new(unix_group::UnixGroup::new(
+                &integ.name,
+                settings,
+                marker,
+                // The ledger of memberships goes under the system state directory (see
+                // unix_group.rs); system mode is the only mode this kind works in.
+                &crate::paths::state_dir(crate::paths::Mode::System),
+            )?),
+            IntegrationKind::Sudo(settings) => {
+                Arc::new(sudo::Sudo::new(&integ.name, settings, marker))
             }
             #[allow(unreachable_patterns)]
             other => {

@@ -10,6 +10,8 @@ mod mariadb;
 mod outage;
 mod redis;
 mod story;
+mod sudo;
+mod unix_group;
 
 use jit_tests::users::Group;
 
