@@ -129,7 +129,7 @@ fn start(args: &Args, mode: Mode) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("tokio runtime")?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let listener = tokio::net::UnixListener::from_std(std_listener).context("socket")?;
         let ready = || {
             let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
@@ -142,7 +142,13 @@ fn start(args: &Args, mode: Mode) -> anyhow::Result<()> {
             shutdown_signal(),
         )
         .await
-    })
+    });
+    // Dropping the runtime drops every task and with them the store's handles; then wait for
+    // the store's writer to close the file, so the next start finds it closed cleanly and
+    // need not check it (redb repairs a file that was not closed).
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    jitd::store::wait_for_writers(std::time::Duration::from_secs(10));
+    result
 }
 
 fn bind(

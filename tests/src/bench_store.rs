@@ -90,4 +90,5 @@ pub fn fill(path: &Path, closed: u64, open: u64) {
         .expect("write batch");
         done += n;
     }
+    store.close();
 }

@@ -69,11 +69,19 @@ pub struct Daemon {
     /// The daemon's log (stderr).
     pub log: PathBuf,
     child: Option<Child>,
+    rust_log: String,
 }
 
 impl Daemon {
-    /// Writes `config` and starts jitd on it.
+    /// Writes `config` and starts jitd on it, logging at `trace` (tests look for secrets in
+    /// everything the daemon could write).
     pub fn start(config: &str) -> Daemon {
+        Daemon::start_logging(config, "trace")
+    }
+
+    /// Like [`start`](Self::start), with the given `RUST_LOG` (benchmarks use `info`, as in
+    /// production).
+    pub fn start_logging(config: &str, log: &str) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("jit-e2e-")
             .tempdir()
@@ -88,6 +96,7 @@ impl Daemon {
             log: dir.path().join("jitd.log"),
             dir,
             child: None,
+            rust_log: log.to_owned(),
         };
         std::fs::write(&d.config, config).expect("write config");
         d.restart();
@@ -115,9 +124,7 @@ impl Daemon {
             .arg(&self.socket)
             .arg("--state-dir")
             .arg(&self.state)
-            // The most verbose level, so tests that look for secrets in the log look at
-            // everything the daemon could write.
-            .env("RUST_LOG", "trace")
+            .env("RUST_LOG", &self.rust_log)
             .env_remove("JIT_SOCKET")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -26,6 +26,26 @@ use tokio::sync::oneshot;
 use model::{AuditEntry, DeadlineKind, Millis, RequestRecord};
 use tables::*;
 
+/// Writer threads still running (their ids), for [`wait_for_writers`].
+static RUNNING_WRITERS: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+
+/// Waits (up to `timeout`) until every store's writer thread has finished and closed its file.
+/// A writer finishes once every handle of its store is dropped.
+pub fn wait_for_writers(timeout: std::time::Duration) {
+    let start = std::time::Instant::now();
+    while *RUNNING_WRITERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        > 0
+    {
+        if start.elapsed() > timeout {
+            tracing::warn!("the store did not close in time; the next start will check it");
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 /// The schema version this build writes. Opening a store with a newer version is refused.
 pub const SCHEMA_VERSION: u64 = 1;
 
@@ -96,6 +116,7 @@ pub struct Store {
     db: Arc<Database>,
     jobs: std_mpsc::Sender<Job>,
     instance_id: Arc<str>,
+    writer: Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -120,9 +141,18 @@ impl Store {
         let db = Arc::new(db);
         let (tx, rx) = std_mpsc::channel::<Job>();
         let writer_db = db.clone();
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("jitd-store-writer".into())
-            .spawn(move || writer_loop(&writer_db, &rx))
+            .spawn(move || {
+                *RUNNING_WRITERS
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+                writer_loop(&writer_db, &rx);
+                drop(writer_db);
+                *RUNNING_WRITERS
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) -= 1;
+            })
             .map_err(|e| StoreError::Io {
                 op: "start writer thread",
                 source: redb::Error::Io(e),
@@ -131,7 +161,25 @@ impl Store {
             db,
             jobs: tx,
             instance_id: instance_id.into(),
+            writer: Arc::new(std::sync::Mutex::new(Some(writer))),
         })
+    }
+
+    /// Closes the store and waits until the file is released (its lock with it), for tools
+    /// that open it and hand it to a daemon afterwards. Other clones must be gone already.
+    pub fn close(self) {
+        let Store {
+            db, jobs, writer, ..
+        } = self;
+        drop(jobs);
+        drop(db);
+        let handle = writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
     }
 
     /// A random id made when the store was created; integrations mark what they make with it.

@@ -112,7 +112,7 @@ fn rtt() {
         raw.push(t.elapsed().as_secs_f64() * 1e6);
     }
     let (e50, e99) = summary("raw unix-socket echo (same client)", raw);
-    let d = Daemon::start(CONFIG);
+    let d = Daemon::start_logging(CONFIG, "info");
     let mut c = d.connect();
     let id = c
         .call::<RequestCreate>(&create("rtt", 3600))
@@ -171,14 +171,14 @@ fn creates() {
     println!(
         "\n# creates: 50 concurrent clients, 100,000 auto-approved dry-run requests, each durable before its answer"
     );
-    let d = Daemon::start(CONFIG);
+    let d = Daemon::start_logging(CONFIG, "info");
     let (rate, all) = flood(&d, 50, 100_000, 3600, "c");
     println!("{} creates in total: {rate:.0} creates/s", all.len());
 }
 
 fn expiry() {
     println!("\n# expiry: lag of 2,000 probe grants while 100,000 dry-run grants are active");
-    let d = Daemon::start(CONFIG);
+    let d = Daemon::start_logging(CONFIG, "info");
     let (_, active) = flood(&d, 50, 100_000, 7200, "a");
     let pid = d.pid();
     let mut c = d.connect();
@@ -217,7 +217,7 @@ fn expiry() {
 
 fn restart() {
     println!("\n# restart: 1,000,000 stored requests (990,000 closed, 10,000 granted)");
-    let d = Daemon::start(CONFIG);
+    let d = Daemon::start_logging(CONFIG, "info");
     let mut d = d;
     d.stop();
     let t = Instant::now();
