@@ -660,10 +660,7 @@ impl Engine {
                 rec,
                 Status::Rejected,
                 now,
-                match &reason {
-                    Some(r) => format!("rejected by {}: {r}", who.user),
-                    None => format!("rejected by {}", who.user),
-                },
+                ended_by("rejected", &who.user, reason.as_deref()),
             );
             Ok(("request.rejected", None))
         })
@@ -700,10 +697,7 @@ impl Engine {
                 rec,
                 Status::Canceled,
                 now,
-                match &reason {
-                    Some(r) => format!("canceled by {}: {r}", who.user),
-                    None => format!("canceled by {}", who.user),
-                },
+                ended_by("canceled", &who.user, reason.as_deref()),
             );
             Ok(("request.canceled", None))
         })
@@ -742,10 +736,7 @@ impl Engine {
                 }
                 s => return Err(EngineError::InvalidState(format!("request {} is already {s}", rec.id))),
             }
-            let why = match &reason {
-                Some(r) => format!("revoked by {}: {r}", who.user),
-                None => format!("revoked by {}", who.user),
-            };
+            let why = ended_by("revoked", &who.user, reason.as_deref());
             start_revoking(rec, Status::Revoked, why, now);
             Ok(("grant.revoke_requested", Some(Action::Revoke(rec.id))))
         })
@@ -1193,6 +1184,14 @@ pub(crate) fn grant_guard(now: Millis) -> Deadline {
     Deadline {
         at: now.saturating_add(GRANT_GUARD_MS),
         kind: DeadlineKind::RetryGrant,
+    }
+}
+
+/// The end reason for a person's decision: `revoked by alice`, `revoked by alice: done`.
+fn ended_by(verb: &str, user: &str, reason: Option<&str>) -> String {
+    match reason {
+        Some(r) => format!("{verb} by {user}: {r}"),
+        None => format!("{verb} by {user}"),
     }
 }
 
