@@ -108,7 +108,7 @@ fn io<E: Into<redb::Error>>(op: &'static str) -> impl FnOnce(E) -> StoreError {
 type Deliver = Box<dyn FnOnce(Result<(), Arc<StoreError>>) + Send>;
 /// A job runs against the batch's transaction, or is told there is none (`None`: the
 /// transaction could not begin) and reports that failure without running.
-type Job = Box<dyn FnOnce(Option<&mut WriteTx>) -> Deliver + Send>;
+type Job = Box<dyn for<'a, 't> FnOnce(Option<&'a mut WriteTx<'t>>) -> Deliver + Send>;
 
 /// The store. Cheap to clone.
 #[derive(Clone)]
@@ -297,7 +297,7 @@ fn writer_loop(db: &Database, jobs: &std_mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let txn = match db.begin_write() {
+        let mut txn = match db.begin_write() {
             Ok(txn) => txn,
             Err(e) => {
                 let err = Arc::new(io("begin write")(e));
@@ -308,7 +308,6 @@ fn writer_loop(db: &Database, jobs: &std_mpsc::Receiver<Job>) {
                 continue;
             }
         };
-        let mut txn = txn;
         // redb's default, said out loud: nothing is acknowledged before it is on disk.
         if let Err(e) = txn.set_durability(redb::Durability::Immediate) {
             let err = Arc::new(StoreError::Io {
@@ -321,16 +320,19 @@ fn writer_loop(db: &Database, jobs: &std_mpsc::Receiver<Job>) {
             continue;
         }
         let mut wtx = WriteTx {
-            txn,
+            tables: Tables::new(&txn),
             poisoned: None,
         };
         let delivers: Vec<Deliver> = batch.into_iter().map(|job| job(Some(&mut wtx))).collect();
-        let result = match wtx.poisoned.take() {
+        let poisoned = wtx.poisoned.take();
+        // The batch's tables close here, before the commit, which needs them closed.
+        drop(wtx);
+        let result = match poisoned {
             Some(e) => {
-                let _ = wtx.txn.abort();
+                let _ = txn.abort();
                 Err(Arc::new(e))
             }
-            None => wtx.txn.commit().map_err(|e| Arc::new(io("commit")(e))),
+            None => txn.commit().map_err(|e| Arc::new(io("commit")(e))),
         };
         if let Err(e) = &result {
             tracing::error!(error = %e, "store commit failed; the batch was not applied");
@@ -342,9 +344,55 @@ fn writer_loop(db: &Database, jobs: &std_mpsc::Receiver<Job>) {
 }
 
 /// A write transaction, as seen by the jobs of one batch.
-pub struct WriteTx {
-    txn: redb::WriteTransaction,
+///
+/// Tables are opened once per batch, on first use, and closed together before the commit:
+/// opening and closing a redb table costs a lookup and a write-back in the table tree, and a
+/// create touches five tables several times.
+pub struct WriteTx<'t> {
+    tables: Tables<'t>,
     poisoned: Option<StoreError>,
+}
+
+/// Declares the tables a batch can open, each with an accessor that opens it on first use.
+macro_rules! batch_tables {
+    ($($name:ident: $def:ident, $k:ty, $v:ty;)*) => {
+        /// The tables a batch has opened so far.
+        struct Tables<'t> {
+            txn: &'t redb::WriteTransaction,
+            $($name: Option<redb::Table<'t, $k, $v>>,)*
+        }
+
+        impl<'t> Tables<'t> {
+            fn new(txn: &'t redb::WriteTransaction) -> Tables<'t> {
+                Tables { txn, $($name: None,)* }
+            }
+
+            $(
+                fn $name(&mut self) -> Result<&mut redb::Table<'t, $k, $v>, StoreError> {
+                    if self.$name.is_none() {
+                        let table = self
+                            .txn
+                            .open_table($def)
+                            .map_err(io(concat!("open ", stringify!($name))))?;
+                        self.$name = Some(table);
+                    }
+                    // Just filled when it was empty.
+                    self.$name.as_mut().ok_or(StoreError::Closed)
+                }
+            )*
+        }
+    };
+}
+
+batch_tables! {
+    meta: META, &'static str, u64;
+    meta_text: META_TEXT, &'static str, &'static str;
+    requests: REQUESTS, u64, &'static [u8];
+    by_requester: BY_REQUESTER, (&'static str, u64), ();
+    open: OPEN, u64, u8;
+    deadlines: DEADLINES, (u64, u64), u8;
+    audit: AUDIT, u64, &'static [u8];
+    secrets: SECRETS, (u64, &'static str), &'static [u8];
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
@@ -364,25 +412,33 @@ fn decode<T: serde::de::DeserializeOwned>(
 
 /// The hex SHA-256 of an audit entry (with its own `hash` field empty) chained to `prev`.
 pub fn audit_hash(entry: &AuditEntry) -> String {
+    if entry.hash.is_empty() {
+        return unhashed_audit_hash(entry);
+    }
     let mut unhashed = entry.clone();
     unhashed.hash = String::new();
+    unhashed_audit_hash(&unhashed)
+}
+
+/// [`audit_hash`] of an entry whose `hash` is still empty (no copy needed).
+fn unhashed_audit_hash(entry: &AuditEntry) -> String {
     let mut h = Sha256::new();
     h.update(entry.prev_hash.as_bytes());
-    h.update(encode(&unhashed));
+    h.update(encode(entry));
     hex(&h.finalize())
 }
 
 fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    s
 }
 
-impl WriteTx {
+impl WriteTx<'_> {
     fn track<T>(&mut self, r: Result<T, StoreError>) -> Result<T, StoreError> {
         if let Err(e) = &r
             && self.poisoned.is_none()
@@ -398,7 +454,7 @@ impl WriteTx {
     /// Takes the next request number.
     pub fn next_request_id(&mut self) -> Result<RequestId, StoreError> {
         let r = (|| {
-            let mut meta = self.txn.open_table(META).map_err(io("open meta"))?;
+            let meta = self.tables.meta()?;
             let id = meta
                 .get(KEY_NEXT_ID)
                 .map_err(io("read next id"))?
@@ -413,7 +469,7 @@ impl WriteTx {
     /// Reads one request.
     pub fn request(&mut self, id: RequestId) -> Result<Option<RequestRecord>, StoreError> {
         let r = (|| {
-            let table = self.txn.open_table(REQUESTS).map_err(io("open requests"))?;
+            let table = self.tables.requests()?;
             let got = table.get(id).map_err(io("read request"))?;
             got.map(|v| decode(|| format!("request {id}"), v.value()))
                 .transpose()
@@ -430,19 +486,17 @@ impl WriteTx {
     ) -> Result<(), StoreError> {
         let r = (|| {
             let id = new.id;
-            self.txn
-                .open_table(REQUESTS)
-                .map_err(io("open requests"))?
+            self.tables
+                .requests()?
                 .insert(id, encode(new).as_slice())
                 .map_err(io("write request"))?;
             if old.is_none() {
-                self.txn
-                    .open_table(BY_REQUESTER)
-                    .map_err(io("open by_requester"))?
+                self.tables
+                    .by_requester()?
                     .insert((new.requester.as_str(), id), ())
                     .map_err(io("write by_requester"))?;
             }
-            let mut open = self.txn.open_table(OPEN).map_err(io("open open"))?;
+            let open = self.tables.open()?;
             if new.status.is_open() {
                 let flag = if new.resetting.is_some() {
                     RESETTING_FLAG
@@ -454,13 +508,9 @@ impl WriteTx {
             } else if old.is_some_and(|o| o.status.is_open()) {
                 open.remove(id).map_err(io("remove open"))?;
             }
-            drop(open);
             let old_deadline = old.and_then(|o| o.deadline);
             if old_deadline != new.deadline {
-                let mut deadlines = self
-                    .txn
-                    .open_table(DEADLINES)
-                    .map_err(io("open deadlines"))?;
+                let deadlines = self.tables.deadlines()?;
                 if let Some(d) = old_deadline {
                     deadlines
                         .remove((d.at, id))
@@ -480,28 +530,26 @@ impl WriteTx {
     /// Appends an audit entry, filling in its sequence number and hashes.
     pub fn append_audit(&mut self, mut entry: AuditEntry) -> Result<u64, StoreError> {
         let r = (|| {
-            let mut meta = self.txn.open_table(META).map_err(io("open meta"))?;
+            let meta = self.tables.meta()?;
             let seq = meta
                 .get(KEY_NEXT_SEQ)
                 .map_err(io("read next seq"))?
                 .map_or(1, |v| v.value());
             meta.insert(KEY_NEXT_SEQ, seq + 1)
                 .map_err(io("write next seq"))?;
-            drop(meta);
-            let mut text = self.txn.open_table(META_TEXT).map_err(io("open meta"))?;
+            let text = self.tables.meta_text()?;
             let prev = text
                 .get(KEY_AUDIT_HEAD)
                 .map_err(io("read audit head"))?
                 .map_or_else(|| ZERO_HASH.to_owned(), |v| v.value().to_owned());
             entry.seq = seq;
             entry.prev_hash = prev;
-            entry.hash = audit_hash(&entry);
+            entry.hash = String::new();
+            entry.hash = unhashed_audit_hash(&entry);
             text.insert(KEY_AUDIT_HEAD, entry.hash.as_str())
                 .map_err(io("write audit head"))?;
-            drop(text);
-            self.txn
-                .open_table(AUDIT)
-                .map_err(io("open audit"))?
+            self.tables
+                .audit()?
                 .insert(seq, encode(&entry).as_slice())
                 .map_err(io("write audit"))?;
             Ok(seq)
@@ -517,9 +565,8 @@ impl WriteTx {
         sealed: &[u8],
     ) -> Result<(), StoreError> {
         let r = (|| {
-            self.txn
-                .open_table(SECRETS)
-                .map_err(io("open secrets"))?
+            self.tables
+                .secrets()?
                 .insert((id, integration), sealed)
                 .map_err(io("write secret"))?;
             Ok(())
@@ -534,7 +581,7 @@ impl WriteTx {
         integration: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         let r = (|| {
-            let mut t = self.txn.open_table(SECRETS).map_err(io("open secrets"))?;
+            let t = self.tables.secrets()?;
             let v = t
                 .remove((id, integration))
                 .map_err(io("remove secret"))?
@@ -551,7 +598,7 @@ impl WriteTx {
         integration: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
         let r = (|| {
-            let t = self.txn.open_table(SECRETS).map_err(io("open secrets"))?;
+            let t = self.tables.secrets()?;
             let v = t
                 .get((id, integration))
                 .map_err(io("read secret"))?
@@ -564,7 +611,7 @@ impl WriteTx {
     /// Removes every secret of a request.
     pub fn delete_secrets(&mut self, id: RequestId) -> Result<(), StoreError> {
         let r = (|| {
-            let mut t = self.txn.open_table(SECRETS).map_err(io("open secrets"))?;
+            let t = self.tables.secrets()?;
             let keys: Vec<String> = t
                 .range((id, "")..)
                 .map_err(io("read secrets"))?
@@ -583,11 +630,10 @@ impl WriteTx {
     /// Removes one entry of the deadline index.
     pub fn remove_deadline(&mut self, at: Millis, id: RequestId) -> Result<(), StoreError> {
         let r = (|| {
-            let mut t = self
-                .txn
-                .open_table(DEADLINES)
-                .map_err(io("open deadlines"))?;
-            t.remove((at, id)).map_err(io("remove deadline"))?;
+            self.tables
+                .deadlines()?
+                .remove((at, id))
+                .map_err(io("remove deadline"))?;
             Ok(())
         })();
         self.track(r)
@@ -600,11 +646,8 @@ impl WriteTx {
         limit: usize,
     ) -> Result<Vec<(Millis, RequestId, DeadlineKind)>, StoreError> {
         let r = (|| {
-            let t = self
-                .txn
-                .open_table(DEADLINES)
-                .map_err(io("open deadlines"))?;
-            due_in(&t, now, limit)
+            let t = self.tables.deadlines()?;
+            due_in(t, now, limit)
         })();
         self.track(r)
     }
