@@ -48,10 +48,12 @@ pub async fn run(
     // One grant per request at a time: the scheduler's guard may send a grant again while a
     // slow one is still running, and two would race each other's ALTER ROLE.
     let granting: Arc<std::sync::Mutex<std::collections::HashSet<u64>>> = Arc::default();
+    let watched: Watched = Arc::default();
     while let Some(action) = actions.recv().await {
         let engine = engine.clone();
         let limits = limits.clone();
         let granting = granting.clone();
+        let watched = watched.clone();
         tokio::spawn(async move {
             match action {
                 Action::Grant(id) => {
@@ -67,7 +69,11 @@ pub async fn run(
                             .remove(&id);
                     }
                 }
-                Action::Revoke(id) => revoke(&engine, &limits, id).await,
+                Action::Revoke(id) => {
+                    if let Some(failed_on) = revoke(&engine, &limits, id).await {
+                        watch(&engine, &watched, failed_on);
+                    }
+                }
                 Action::Reset(id) => reset(&engine, &limits, id).await,
                 Action::Extend(id) => extend(&engine, &limits, id).await,
             }
@@ -245,15 +251,71 @@ async fn extend(engine: &Arc<Engine>, limits: &Limits, id: u64) {
     }
 }
 
-async fn revoke(engine: &Arc<Engine>, limits: &Limits, id: u64) {
+/// Integrations whose server is being probed because revokes on it failed.
+type Watched = Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
+
+/// How often a server whose revokes failed is probed.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// Probes `integration`'s server every second until it answers, then retries every revoke
+/// waiting on it at once: access comes off within about a second of the server's return,
+/// not at the end of a backoff that grew during a long outage. One prober per integration;
+/// kinds without a server (`probe` is `None`) keep their backoff.
+fn watch(engine: &Arc<Engine>, watched: &Watched, integration: String) {
+    let Some(integ) = engine.integrations().get(&integration).cloned() else {
+        return;
+    };
+    if !watched
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(integration.clone())
+    {
+        return;
+    }
+    let engine = engine.clone();
+    let watched = watched.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(PROBE_EVERY).await;
+            match integ.probe().await {
+                None => break,
+                Some(Err(_)) => {}
+                Some(Ok(())) => {
+                    match engine.retry_revokes_now(&integration).await {
+                        Ok(n) if n > 0 => {
+                            tracing::info!(
+                                integration,
+                                revokes = n,
+                                "the server answers again; retrying its revokes now"
+                            );
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::error!(integration, error = %e, "cannot reschedule revokes; they keep their backoff");
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+        watched
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&integration);
+    });
+}
+
+/// Revokes a `revoking` request; returns the integration it failed on, if it did.
+async fn revoke(engine: &Arc<Engine>, limits: &Limits, id: u64) -> Option<String> {
     let rec = match engine.store().read(|r| r.request(id)) {
         Ok(Some(rec)) if rec.status == Status::Revoking => rec,
-        Ok(_) => return,
+        Ok(_) => return None,
         Err(e) => {
             tracing::error!(id, error = %e, "cannot read request to revoke; retried by the scheduler");
-            return;
+            return None;
         }
     };
+    let mut failed_on = None;
     // Processes `jit connect` launched end with the access, alongside the integration's own
     // session kill; the revoke is not recorded until they are gone.
     let processes: Vec<_> = rec
@@ -279,6 +341,7 @@ async fn revoke(engine: &Arc<Engine>, limits: &Limits, id: u64) {
         let _permit = permit(limits, &s.integration).await;
         if let Err(e) = integ.revoke(&spec).await {
             outcome = Err(e.message);
+            failed_on = Some(s.integration.clone());
             break;
         }
     }
@@ -297,6 +360,7 @@ async fn revoke(engine: &Arc<Engine>, limits: &Limits, id: u64) {
     if let Err(e) = engine.record_revoked(id, outcome).await {
         tracing::error!(id, error = %e, "cannot record revoke outcome; retried by the scheduler");
     }
+    failed_on
 }
 
 /// Removes principals this daemon made that no open request owns, on every integration.

@@ -294,6 +294,65 @@ impl Engine {
         Ok(n)
     }
 
+    /// Moves the next retry of every failing revoke that waits on `integration` to now (its
+    /// server answers again). Returns how many were moved.
+    pub async fn retry_revokes_now(
+        self: &Arc<Self>,
+        integration: &str,
+    ) -> Result<usize, EngineError> {
+        let revoking: Vec<RequestId> = self
+            .store
+            .read(|r| r.open_ids())?
+            .into_iter()
+            .filter(|(_, status, _)| *status == Status::Revoking)
+            .map(|(id, _, _)| id)
+            .collect();
+        if revoking.is_empty() {
+            return Ok(0);
+        }
+        let now = self.now_ms();
+        let integration = integration.to_owned();
+        let moved = self
+            .store
+            .write(move |wtx| {
+                let mut moved = Vec::new();
+                for id in revoking {
+                    let Some(old) = wtx.request(id)? else {
+                        continue;
+                    };
+                    let waiting = old.status == Status::Revoking
+                        && old.revoking.as_ref().is_some_and(|r| r.attempts > 0)
+                        && old
+                            .deadline
+                            .is_some_and(|d| d.kind == DeadlineKind::RetryRevoke && d.at > now)
+                        && old
+                            .sessions
+                            .iter()
+                            .any(|s| s.provisioned && s.integration == integration);
+                    if !waiting {
+                        continue;
+                    }
+                    let mut rec = old.clone();
+                    rec.deadline = Some(Deadline {
+                        at: now,
+                        kind: DeadlineKind::RetryRevoke,
+                    });
+                    if let Some(r) = rec.revoking.as_mut() {
+                        r.next_retry = now;
+                    }
+                    wtx.put_request(&rec, Some(&old))?;
+                    moved.push(id);
+                }
+                Ok::<_, EngineError>(moved)
+            })
+            .await?;
+        let n = moved.len();
+        if n > 0 {
+            self.after_commit(&moved, Vec::new(), true);
+        }
+        Ok(n)
+    }
+
     /// At start: redo what a crash interrupted (grants in Granting, revokes in Revoking).
     /// Orphans are removed separately ([`crate::provision::reconcile_orphans`]).
     pub async fn recover(self: &Arc<Self>) -> Result<(), EngineError> {

@@ -799,6 +799,13 @@ impl Integration for Mariadb {
         }
     }
 
+    async fn probe(&self) -> Option<Result<(), IntegrationError>> {
+        Some(
+            self.with_conn("probe", None, async |c| c.ping().await)
+                .await,
+        )
+    }
+
     async fn preflight(&self) -> Vec<String> {
         let checks = self
             .with_conn("check the admin user's privileges", None, async |c| {

@@ -205,6 +205,12 @@ pub trait Integration: Send + Sync {
     async fn preflight(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Whether the target server answers, for kinds that talk to one (`None` otherwise).
+    /// While revokes on this integration are failing, the provisioner probes every second
+    /// and retries them the moment the server answers, rather than at their backoff.
+    async fn probe(&self) -> Option<Result<(), IntegrationError>> {
+        None
+    }
     /// The principals this daemon made that still exist.
     async fn list_principals(&self) -> Result<Vec<String>, IntegrationError>;
     /// How to log in by hand.

@@ -524,6 +524,16 @@ impl Integration for Postgres {
         Ok(())
     }
 
+    async fn probe(&self) -> Option<Result<(), IntegrationError>> {
+        let db = self.maintenance_db.clone();
+        Some(
+            self.with_db(&db, "probe", async |c| {
+                c.simple_query("SELECT 1").await.map(drop)
+            })
+            .await,
+        )
+    }
+
     async fn preflight(&self) -> Vec<String> {
         let r = self
             .with_db(&self.maintenance_db, "check privileges", async |c| {

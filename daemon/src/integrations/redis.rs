@@ -867,6 +867,15 @@ impl Integration for Redis {
         }
     }
 
+    async fn probe(&self) -> Option<Result<(), IntegrationError>> {
+        Some(
+            self.call(&["PING"])
+                .await
+                .map(drop)
+                .map_err(|e| self.error("PING", e, &[])),
+        )
+    }
+
     async fn preflight(&self) -> Vec<String> {
         let cannot = |what: &str, e: CallError| {
             vec![format!(
