@@ -7,8 +7,8 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::types::{
-    AuditRecord, CatalogEntry, ConnectKind, ConnectPlan, Credentials, DaemonStatus, Request,
-    RequestId, Timestamp,
+    AuditRecord, AuditVerification, CatalogEntry, ConnectKind, ConnectPlan, Credentials,
+    DaemonStatus, Request, RequestId, Timestamp,
 };
 
 /// A JSON-RPC method of the jit protocol.
@@ -73,6 +73,8 @@ methods! {
     SessionRegister = "session.register" (RegisterParams) -> Empty;
     /// Read the audit log (admins: all; others: entries about their own requests).
     AuditList = "audit.list" (AuditParams) -> Vec<AuditRecord>;
+    /// Check the audit log's hash chain from the first record to the head (admins).
+    AuditVerify = "audit.verify" (Empty) -> AuditVerification;
 }
 
 /// No parameters: `{}` (or omitted).

@@ -565,6 +565,30 @@ pub struct IntegrationStatus {
     pub dry_run: bool,
 }
 
+/// What `audit.verify` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditVerification {
+    /// True when every record is present, unchanged and in order.
+    pub ok: bool,
+    /// How many records were checked.
+    pub checked: u64,
+    /// The hash of the last record (the chain's head): write it down elsewhere, and a later
+    /// check can prove the log was not rewritten as a whole either.
+    pub head: String,
+    /// The first record that is missing, edited or out of order, when one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_bad: Option<AuditProblem>,
+}
+
+/// What is wrong with one audit record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditProblem {
+    /// The record's sequence number.
+    pub seq: u64,
+    /// What is wrong, in words.
+    pub problem: String,
+}
+
 /// One entry of the audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {

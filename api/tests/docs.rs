@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 
 use jit_api::methods::{
-    AuditList, CatalogList, CredentialsReset, CredentialsReveal, DaemonStatusMethod, GrantExtend,
-    GrantRevoke, RequestAgain, RequestApprove, RequestCancel, RequestCreate, RequestGet,
-    RequestList, RequestReject, RequestWait, SessionConnect, SessionRegister,
+    AuditList, AuditVerify, CatalogList, CredentialsReset, CredentialsReveal, DaemonStatusMethod,
+    GrantExtend, GrantRevoke, RequestAgain, RequestApprove, RequestCancel, RequestCreate,
+    RequestGet, RequestList, RequestReject, RequestWait, SessionConnect, SessionRegister,
 };
 use jit_api::{ErrorCode, Method, PROTOCOL_VERSION, Status, methods};
 use serde_json::Value;
@@ -405,6 +405,7 @@ fn check_named(name: &str, call: &Value, answer: &Value) -> Result<(), String> {
         SessionConnect,
         SessionRegister,
         AuditList,
+        AuditVerify,
     );
     if methods::ALL.contains(&name) {
         Err(format!(

@@ -23,6 +23,8 @@ pub mod exit {
     pub const ENDED_BADLY: u8 = 3;
     /// Not there yet: `--wait` timed out, or a revoke is still being retried.
     pub const STILL_WAITING: u8 = 4;
+    /// `jit audit verify` found a record missing, edited or out of order.
+    pub const TAMPERED: u8 = 5;
     /// jitd is not running, or did not answer (`EX_UNAVAILABLE`).
     pub const UNAVAILABLE: u8 = 69;
     /// A protocol or internal error: an answer jit cannot read (`EX_SOFTWARE`).

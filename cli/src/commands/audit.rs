@@ -1,7 +1,8 @@
-//! `jit audit`: read the audit log (`audit.list`) as a table, or as JSON lines.
+//! `jit audit`: read the audit log (`audit.list`) as a table, or as JSON lines; `jit audit
+//! verify` checks its hash chain (`audit.verify`).
 
-use jit_api::AuditRecord;
-use jit_api::methods::{AuditList, AuditParams};
+use jit_api::methods::{AuditList, AuditParams, AuditVerify, Empty};
+use jit_api::{AuditRecord, AuditVerification};
 
 use super::{Ctx, Outcome};
 use crate::format::{Cell, Paint, Table, truncate};
@@ -16,9 +17,14 @@ use crate::parse::{self, Since};
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  jit audit --request 42\n  jit audit --since 1h\n  \
-    jit audit --since 2025-11-23T09:00:00Z --json > audit.jsonl"
+    jit audit --since 2025-11-23T09:00:00Z --json > audit.jsonl\n  jit audit verify",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Args {
+    /// What else to do with the log
+    #[command(subcommand)]
+    pub action: Option<Action>,
+
     /// Only entries about this request
     #[arg(long, value_name = "ID")]
     pub request: Option<u64>,
@@ -33,8 +39,33 @@ pub struct Args {
     pub limit: Option<u32>,
 }
 
+/// What else `jit audit` does.
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Check the hash chain from the first record to the last (admins)
+    ///
+    /// Every record carries the hash of the one before it, and the store keeps the hash
+    /// of the last: an edited, removed or reordered record breaks the chain, and this names
+    /// the first bad one (exit code 5). Write down the head it prints somewhere else; a
+    /// later check showing the same head proves the log was not rewritten as a whole.
+    Verify,
+}
+
 /// Runs `jit audit`.
 pub async fn run(ctx: &mut Ctx, args: Args) -> anyhow::Result<Outcome> {
+    if let Some(Action::Verify) = args.action {
+        let v = ctx.client.call::<AuditVerify>(&Empty {}).await?;
+        if ctx.out.json {
+            ctx.out.json(&v)?;
+        } else {
+            ctx.out.print(&render_verification(&v))?;
+        }
+        return Ok(if v.ok {
+            Outcome::Done
+        } else {
+            Outcome::Tampered
+        });
+    }
     let params = AuditParams {
         request: args.request,
         since: args.since.map(|s| s.resolve(ctx.out.clock.now)),
@@ -48,6 +79,17 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> anyhow::Result<Outcome> {
         ctx.out.print(&render(&records, &ctx.out))?;
     }
     Ok(Outcome::Done)
+}
+
+/// What `jit audit verify` says.
+pub fn render_verification(v: &AuditVerification) -> String {
+    match &v.first_bad {
+        None => format!("audit log intact: {} records, head {}\n", v.checked, v.head),
+        Some(bad) => format!(
+            "audit log BROKEN at record {}: {}\n{} records before it are intact (head {})\n",
+            bad.seq, bad.problem, v.checked, v.head
+        ),
+    }
 }
 
 /// The table.

@@ -93,6 +93,8 @@ pub enum Outcome {
     EndedBadly,
     /// Not there yet: a wait timed out, or a revoke is still being retried.
     StillWaiting,
+    /// The audit log failed verification.
+    Tampered,
     /// This exit code exactly: a program `jit connect` launched ended with it, or the
     /// person answered no.
     Exit(u8),
@@ -105,6 +107,7 @@ impl Outcome {
             Outcome::Done => exit::OK,
             Outcome::EndedBadly => exit::ENDED_BADLY,
             Outcome::StillWaiting => exit::STILL_WAITING,
+            Outcome::Tampered => exit::TAMPERED,
             Outcome::Exit(code) => code,
         }
     }

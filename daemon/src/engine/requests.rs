@@ -8,9 +8,10 @@ use jit_api::methods::{
     AgainParams, AuditParams, CreateParams, DecideParams, ListParams, Scope, WaitFor, WaitParams,
 };
 use jit_api::{
-    ApprovalMode, AuditRecord, BundleEntry, CatalogEntry, Counts, CredentialState, Credentials,
-    DaemonStatus, Entry, IntegrationStatus, MAX_RESOURCES, MAX_TEXT_BYTES, PROTOCOL_VERSION,
-    Request, RequestId, ResourceTypeEntry, SessionCredentials, Status,
+    ApprovalMode, AuditProblem, AuditRecord, AuditVerification, BundleEntry, CatalogEntry, Counts,
+    CredentialState, Credentials, DaemonStatus, Entry, IntegrationStatus, MAX_RESOURCES,
+    MAX_TEXT_BYTES, PROTOCOL_VERSION, Request, RequestId, ResourceTypeEntry, SessionCredentials,
+    Status,
 };
 use jit_config::{Approval, Justification};
 
@@ -1124,6 +1125,27 @@ impl Engine {
                     dry_run: matches!(i.kind, jit_config::IntegrationKind::DryRun),
                 })
                 .collect(),
+        })
+    }
+
+    /// Checks the audit log's hash chain (admins only).
+    pub fn audit_verify(&self, caller: &Caller) -> Result<AuditVerification, EngineError> {
+        if !caller.admin {
+            return Err(EngineError::Forbidden(
+                "only admins can verify the audit log (the daemon's admins list)".into(),
+            ));
+        }
+        let check = self.store.read(|r| r.verify_audit())?;
+        if let Some((seq, problem)) = &check.first_bad {
+            tracing::error!(seq, problem, "the audit log's hash chain is broken");
+        }
+        Ok(AuditVerification {
+            ok: check.first_bad.is_none(),
+            checked: check.checked,
+            head: check.head,
+            first_bad: check
+                .first_bad
+                .map(|(seq, problem)| AuditProblem { seq, problem }),
         })
     }
 

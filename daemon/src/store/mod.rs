@@ -343,6 +343,17 @@ fn writer_loop(db: &Database, jobs: &std_mpsc::Receiver<Job>) {
     }
 }
 
+/// What [`ReadTx::verify_audit`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCheck {
+    /// Records checked and found good, from the first.
+    pub checked: u64,
+    /// The hash of the last good record.
+    pub head: String,
+    /// The first bad record's sequence number, and what is wrong with it.
+    pub first_bad: Option<(u64, String)>,
+}
+
 /// A write transaction, as seen by the jobs of one batch.
 ///
 /// Tables are opened once per batch, on first use, and closed together before the commit:
@@ -819,6 +830,91 @@ impl ReadTx {
         due_in(&t, now, limit)
     }
 
+    /// Walks the audit log's hash chain from the first record to the head the store keeps,
+    /// and reports the first record that is missing, edited or out of order.
+    pub fn verify_audit(&self) -> Result<AuditCheck, StoreError> {
+        let t = self.txn.open_table(AUDIT).map_err(io("open audit"))?;
+        let mut prev = ZERO_HASH.to_owned();
+        let mut checked = 0;
+        let mut expected = 1;
+        for e in t.iter().map_err(io("read audit"))? {
+            let (k, v) = e.map_err(io("read audit entry"))?;
+            let seq = k.value();
+            let found = |at: u64, problem: String| AuditCheck {
+                checked,
+                head: prev.clone(),
+                first_bad: Some((at, problem)),
+            };
+            if seq != expected {
+                return Ok(found(
+                    expected,
+                    format!(
+                        "record {expected} is missing: the log jumps from record {} to {seq}",
+                        expected - 1
+                    ),
+                ));
+            }
+            let out = |problem: &str| found(seq, format!("record {seq} {problem}"));
+            let Ok(entry) = serde_json::from_slice::<AuditEntry>(v.value()) else {
+                return Ok(out("cannot be read: its bytes were changed"));
+            };
+            if entry.seq != seq {
+                return Ok(out(&format!(
+                    "says it is record {}: it was moved",
+                    entry.seq
+                )));
+            }
+            if entry.prev_hash != prev {
+                return Ok(out(&format!(
+                    "does not follow record {}: a record before it was edited, removed or replaced",
+                    seq - 1
+                )));
+            }
+            if audit_hash(&entry) != entry.hash {
+                return Ok(out("was edited: its contents do not match its hash"));
+            }
+            prev = entry.hash;
+            checked += 1;
+            expected += 1;
+        }
+        let next = self
+            .txn
+            .open_table(META)
+            .map_err(io("open meta"))?
+            .get(KEY_NEXT_SEQ)
+            .map_err(io("read next seq"))?
+            .map_or(1, |v| v.value());
+        let head = self
+            .txn
+            .open_table(META_TEXT)
+            .map_err(io("open meta"))?
+            .get(KEY_AUDIT_HEAD)
+            .map_err(io("read audit head"))?
+            .map_or_else(|| ZERO_HASH.to_owned(), |v| v.value().to_owned());
+        let missing_tail = next != expected || head != prev;
+        Ok(AuditCheck {
+            checked,
+            first_bad: missing_tail.then(|| {
+                (
+                    expected,
+                    if next > expected {
+                        format!(
+                            "record {expected} is missing: the log ends at {} but {} records were written",
+                            expected - 1,
+                            next - 1
+                        )
+                    } else {
+                        format!(
+                            "the log's last record does not match the head the store keeps: records after {} were removed or replaced",
+                            expected - 1
+                        )
+                    },
+                )
+            }),
+            head: prev,
+        })
+    }
+
     /// Audit entries with `seq > after`, oldest first, passing `keep`, at most `limit`.
     pub fn audit(
         &self,
@@ -982,6 +1078,25 @@ mod tests {
         for e in &all {
             assert_eq!(e.hash, audit_hash(e));
         }
+        let intact = s.read(|r| r.verify_audit()).unwrap();
+        assert_eq!(intact.first_bad, None);
+        assert_eq!(
+            (intact.checked, intact.head.as_str()),
+            (3, all[2].hash.as_str())
+        );
+        // The last record removed, with nothing after it: only the head the store keeps can
+        // tell.
+        s.write(|w| {
+            w.tables.audit()?.remove(3).map_err(io("remove"))?;
+            Ok::<_, StoreError>(())
+        })
+        .await
+        .unwrap();
+        let cut = s.read(|r| r.verify_audit()).unwrap();
+        assert_eq!(cut.checked, 2);
+        let (seq, problem) = cut.first_bad.unwrap();
+        assert_eq!(seq, 3);
+        assert!(problem.contains("record 3 is missing"), "{problem}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! real PostgreSQL and `psql`. Build the binaries first (`scripts/test` does).
 
 mod access;
+mod audit;
 mod authz;
 mod bad_input;
 mod crash;
