@@ -53,6 +53,27 @@ pub async fn run(
     ready: impl FnOnce(),
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    run_with_clock(
+        config,
+        listener,
+        options,
+        Arc::new(clock::SystemClock),
+        ready,
+        shutdown,
+    )
+    .await
+}
+
+/// [`run`] on a clock of the caller's choosing (tests step and rewind a
+/// [`clock::ManualClock`]).
+pub async fn run_with_clock(
+    config: Config,
+    listener: UnixListener,
+    options: Options,
+    clock: Arc<dyn clock::Clock>,
+    ready: impl FnOnce(),
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     let store_path = options.state_dir.join("jit.redb");
     let store = store::Store::open(&store_path)?;
     let sealer = secrets::Sealer::load_or_create(&options.state_dir.join("secret.key"))?;
@@ -65,7 +86,7 @@ pub async fn run(
         config: Arc::new(config),
         store,
         integrations,
-        clock: Arc::new(clock::SystemClock),
+        clock,
         sealer,
         actions: actions_tx,
         deadline_added: deadline_added.clone(),

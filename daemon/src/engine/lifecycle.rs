@@ -294,6 +294,80 @@ impl Engine {
         Ok(n)
     }
 
+    /// Takes a backward step of the wall clock out of every open request's times: a grant
+    /// ends (and a pending request times out) `back` earlier by the clock, so no grant lasts
+    /// longer than it was issued for. Targets with a clock of their own (`VALID UNTIL`) are
+    /// moved too. Returns how many requests changed.
+    pub async fn clock_stepped_back(
+        self: &Arc<Self>,
+        back: std::time::Duration,
+    ) -> Result<usize, EngineError> {
+        let open: Vec<RequestId> = self
+            .store
+            .read(|r| r.open_ids())?
+            .into_iter()
+            .filter(|(_, status, _)| matches!(status, Status::Granted | Status::Pending))
+            .map(|(id, _, _)| id)
+            .collect();
+        let by = u64::try_from(back.as_millis()).unwrap_or(u64::MAX);
+        let now = self.now_ms();
+        let (moved, actions) = self
+            .store
+            .write(move |wtx| {
+                let mut moved = Vec::new();
+                let mut actions = Vec::new();
+                for id in open {
+                    let Some(old) = wtx.request(id)? else {
+                        continue;
+                    };
+                    let mut rec = old.clone();
+                    match old.status {
+                        Status::Granted => {
+                            rec.expires_at = rec.expires_at.map(|t| t.saturating_sub(by));
+                            rec.next_rotation = rec.next_rotation.map(|t| t.saturating_sub(by));
+                            if old.deadline.is_some_and(|d| {
+                                matches!(d.kind, DeadlineKind::Expire | DeadlineKind::Rotate)
+                            }) {
+                                rec.deadline = super::access::granted_deadline(&rec);
+                            }
+                            actions.push(Action::Extend(id));
+                        }
+                        Status::Pending => {
+                            rec.pending_until = rec.pending_until.map(|t| t.saturating_sub(by));
+                            if let Some(d) = rec
+                                .deadline
+                                .as_mut()
+                                .filter(|d| d.kind == DeadlineKind::PendingTimeout)
+                            {
+                                d.at = d.at.saturating_sub(by);
+                            }
+                        }
+                        _ => continue,
+                    }
+                    wtx.put_request(&rec, Some(&old))?;
+                    moved.push(id);
+                }
+                audit(
+                    wtx,
+                    now,
+                    "jitd",
+                    "daemon.clock_stepped_back",
+                    None,
+                    None,
+                    Some(format!(
+                        "wall clock stepped back {}s; {} open requests end that much earlier",
+                        by / 1000,
+                        moved.len()
+                    )),
+                )?;
+                Ok::<_, EngineError>((moved, actions))
+            })
+            .await?;
+        let n = moved.len();
+        self.after_commit(&moved, actions, true);
+        Ok(n)
+    }
+
     /// Moves the next retry of every failing revoke that waits on `integration` to now (its
     /// server answers again). Returns how many were moved.
     pub async fn retry_revokes_now(

@@ -18,19 +18,37 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use crate::clock::StepWatch;
 use crate::engine::{Engine, from_ms};
 
 /// Runs until the daemon stops.
 pub async fn run(engine: Arc<Engine>, deadline_added: Arc<Notify>) {
     let fired = Arc::new(Notify::new());
-    let timer = match timer::WallTimer::start(fired.clone()) {
+    let clock = engine.clock().clone();
+    let timer = match clock.timer(fired.clone()) {
         Ok(t) => t,
         Err(e) => {
             tracing::error!(error = %e, "cannot create the wall-clock timer; deadlines will not fire");
             return;
         }
     };
+    let mut steps = StepWatch::new(clock.as_ref());
     loop {
+        // A wall clock stepped back would lengthen every grant by the step: take the step
+        // out of their ends first. (A step forward is wall-clock time passing: what is due
+        // fires below.)
+        if let Some(back) = steps.stepped_back(clock.as_ref()) {
+            match engine.clock_stepped_back(back).await {
+                Ok(n) => tracing::warn!(
+                    back_secs = back.as_secs(),
+                    grants = n,
+                    "the wall clock was stepped back; grant ends moved earlier by the step"
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, "the wall clock was stepped back and grant ends could not be moved")
+                }
+            }
+        }
         // Handle everything due; a full batch means more may be waiting.
         loop {
             match engine.fire_due().await {

@@ -18,6 +18,16 @@ pub struct WallTimer {
     fd: Arc<TimerFd>,
 }
 
+impl crate::clock::Timer for WallTimer {
+    fn arm(&self, at: SystemTime) {
+        WallTimer::arm(self, at);
+    }
+
+    fn disarm(&self) {
+        WallTimer::disarm(self);
+    }
+}
+
 impl WallTimer {
     /// Creates the timerfd and its waiting thread, which calls `fired.notify_one()`.
     pub fn start(fired: Arc<Notify>) -> nix::Result<WallTimer> {
@@ -32,6 +42,9 @@ impl WallTimer {
                 loop {
                     match waiter.wait() {
                         Ok(()) => fired.notify_one(),
+                        // The clock was stepped (TFD_TIMER_CANCEL_ON_SET): the scheduler
+                        // looks at the clock again and re-arms.
+                        Err(nix::Error::ECANCELED) => fired.notify_one(),
                         Err(e) => {
                             tracing::error!(error = %e, "wall-clock timer failed");
                             std::thread::sleep(std::time::Duration::from_millis(100));

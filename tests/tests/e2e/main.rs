@@ -5,6 +5,7 @@ mod access;
 mod audit;
 mod authz;
 mod bad_input;
+mod clock;
 mod crash;
 mod exec;
 mod mariadb;
