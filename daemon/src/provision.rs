@@ -24,6 +24,34 @@ pub fn generate_secret() -> String {
     Alphanumeric.sample_string(&mut rand::rng(), SECRET_LEN)
 }
 
+/// Crash-test hook, in debug builds only: with `JITD_FAILPOINT=after-grant:0.2,after-revoke:0.1`
+/// jitd aborts (as `kill -9` would stop it) at that point with that probability — after an
+/// integration changed the target and before the store recorded it, the window recovery must
+/// close. The crash campaign (`jit-crash`) sets it; release builds ignore it.
+#[cfg(debug_assertions)]
+fn failpoint(name: &str) {
+    static POINTS: std::sync::OnceLock<Vec<(String, f64)>> = std::sync::OnceLock::new();
+    let points = POINTS.get_or_init(|| {
+        std::env::var("JITD_FAILPOINT")
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|p| {
+                let (n, prob) = p.split_once(':')?;
+                Some((n.trim().to_owned(), prob.trim().parse().ok()?))
+            })
+            .collect()
+    });
+    if let Some((_, p)) = points.iter().find(|(n, _)| n == name)
+        && rand::random::<f64>() < *p
+    {
+        eprintln!("jitd: failpoint {name}: aborting");
+        std::process::abort();
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn failpoint(_name: &str) {}
+
 /// One semaphore per integration, shared by everything that calls it (actions and orphan
 /// removal), sized by its `concurrency()`.
 pub type Limits = Arc<HashMap<String, Arc<Semaphore>>>;
@@ -169,6 +197,7 @@ async fn grant(engine: &Arc<Engine>, limits: &Limits, id: u64) {
                 .collect(),
         )
     });
+    failpoint("after-grant");
     if let Err(e) = engine.record_granted(id, start, end, outcome).await {
         tracing::error!(id, error = %e, "cannot record grant outcome; it is redone at the next start");
     }
@@ -353,6 +382,7 @@ async fn revoke(engine: &Arc<Engine>, limits: &Limits, id: u64) -> Option<String
             "{survivors} session process(es) could not be ended"
         ));
     }
+    failpoint("after-revoke");
     match &outcome {
         Ok(()) => tracing::info!(id, "access removed"),
         Err(e) => tracing::warn!(id, error = %e, "revoke failed; will retry"),

@@ -6,6 +6,7 @@
 //! ([`wait_until`]), never a bare sleep.
 
 pub mod bench_store;
+pub mod crash;
 pub mod pg;
 pub mod support;
 pub mod users;

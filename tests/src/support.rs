@@ -70,6 +70,8 @@ pub struct Daemon {
     pub log: PathBuf,
     child: Option<Child>,
     rust_log: String,
+    /// Extra environment for jitd at its next (re)start (`JITD_FAILPOINT`, …).
+    pub env: Vec<(String, String)>,
 }
 
 impl Daemon {
@@ -97,6 +99,7 @@ impl Daemon {
             dir,
             child: None,
             rust_log: log.to_owned(),
+            env: Vec::new(),
         };
         std::fs::write(&d.config, config).expect("write config");
         d.restart();
@@ -110,6 +113,20 @@ impl Daemon {
 
     /// Starts jitd (again) and waits until it answers.
     pub fn restart(&mut self) {
+        if let Err(e) = self.try_restart() {
+            panic!("{e}");
+        }
+    }
+
+    /// True when jitd was started and has exited (a failpoint aborted it, say).
+    pub fn exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))))
+    }
+
+    /// Starts jitd (again) and waits until it answers; an error when it exits first.
+    pub fn try_restart(&mut self) -> Result<(), String> {
         assert!(self.child.is_none(), "jitd is already running");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -125,6 +142,7 @@ impl Daemon {
             .arg("--state-dir")
             .arg(&self.state)
             .env("RUST_LOG", &self.rust_log)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env_remove("JIT_SOCKET")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -135,15 +153,14 @@ impl Daemon {
         let socket = self.socket.clone();
         let log_path = self.log.clone();
         let child = self.child.as_mut().expect("child");
+        let exited = std::cell::Cell::new(None);
         wait_until(
             Duration::from_secs(15),
             "jitd to answer on its socket",
             || {
                 if let Ok(Some(status)) = child.try_wait() {
-                    panic!(
-                        "jitd exited with {status}:\n{}",
-                        std::fs::read_to_string(&log_path).unwrap_or_default()
-                    );
+                    exited.set(Some(status));
+                    return Some(());
                 }
                 let mut s = UnixStream::connect(&socket).ok()?;
                 s.write_all(
@@ -155,6 +172,13 @@ impl Daemon {
                 line.contains("\"result\"").then_some(())
             },
         );
+        match exited.get() {
+            Some(status) => Err(format!(
+                "jitd exited with {status}:\n{}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Kills jitd with SIGKILL (no chance to clean up) and reaps it.

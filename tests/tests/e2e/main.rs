@@ -7,6 +7,7 @@ mod authz;
 mod bad_input;
 mod clock;
 mod crash;
+mod crash_campaign;
 mod exec;
 mod mariadb;
 mod outage;
