@@ -26,7 +26,10 @@ use jit_config::ExecSettings;
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use super::{AccessDetails, GrantSpec, Integration, IntegrationError, RevokeSpec};
+use super::{
+    AccessDetails, GrantSpec, Integration, IntegrationError, Issued, Material, RevokeSpec,
+    SecretSource, SessionView,
+};
 
 /// The version of the JSON contract, sent as `version` in every request.
 const CONTRACT_VERSION: u32 = 1;
@@ -372,13 +375,13 @@ impl Integration for Exec {
         ))
     }
 
-    fn uses_secret(&self) -> bool {
-        // The command grants to an identity the requester already has; jit hands out no
-        // credential for it (see docs/integrations.md#exec).
-        false
+    fn secret_source(&self) -> SecretSource {
+        // The command may return credentials from its grant (and new ones from its reset);
+        // a grant that returns none gives access to an identity the requester already has.
+        SecretSource::Issued
     }
 
-    async fn grant(&self, spec: &GrantSpec) -> Result<(), IntegrationError> {
+    async fn grant(&self, spec: &GrantSpec) -> Result<Issued, IntegrationError> {
         let principal = spec
             .principal
             .as_deref()
@@ -406,7 +409,7 @@ impl Integration for Exec {
             }),
         );
         match self.run("grant", &input).await {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(Issued::default()),
             // Not started: nothing changed, and a rollback must not run it again.
             Err(RunError::NotRun(e)) => Err(e.untouched()),
             Err(RunError::Failed(e)) => Err(e),
@@ -433,7 +436,7 @@ impl Integration for Exec {
         &self,
         principal: &str,
         valid_until: SystemTime,
-    ) -> Result<(), IntegrationError> {
+    ) -> Result<Option<Material>, IntegrationError> {
         let input = self.request(
             "extend",
             json!({
@@ -443,7 +446,7 @@ impl Integration for Exec {
             }),
         );
         self.run("extend", &input).await?;
-        Ok(())
+        Ok(None)
     }
 
     async fn preflight(&self) -> Vec<String> {
@@ -513,7 +516,9 @@ impl Integration for Exec {
         Ok(out)
     }
 
-    fn access_details(&self, principal: &str, resources: &[String]) -> AccessDetails {
+    fn access_details(&self, session: &SessionView<'_>) -> AccessDetails {
+        let principal = session.principal;
+        let resources = session.resources;
         AccessDetails {
             host: None,
             port: None,
@@ -523,6 +528,7 @@ impl Integration for Exec {
                 resources.join(", ")
             ),
             example: None,
+            ..AccessDetails::default()
         }
     }
 }
