@@ -133,13 +133,16 @@ const FILES_PLACEHOLDER: &str = "{files}";
 pub fn write_files(files: &[SessionFile]) -> anyhow::Result<tempfile::TempDir> {
     use std::io::Write;
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let base = std::env::var_os("XDG_RUNTIME_DIR")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("jit-connect-");
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
         .map(std::path::PathBuf::from)
-        .filter(|d| d.is_absolute() && d.is_dir())
-        .unwrap_or_else(std::env::temp_dir);
-    let dir = tempfile::Builder::new()
-        .prefix("jit-connect-")
-        .tempdir_in(&base)?;
+        .filter(|d| d.is_absolute());
+    // One we cannot write (another user's, inherited through sudo) falls back to /tmp.
+    let dir = match runtime.and_then(|d| builder.tempdir_in(d).ok()) {
+        Some(dir) => dir,
+        None => builder.tempdir()?,
+    };
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
     for f in files {
         if !plain_file_name(&f.name) {
