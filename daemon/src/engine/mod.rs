@@ -26,8 +26,8 @@ use crate::store::model::{MaterialRecord, Millis, TerminalRecord};
 use crate::store::{Store, StoreError};
 
 pub use access::{kind_name, pending_key};
-pub use lifecycle::GrantOutcome;
 pub use authz::Caller;
+pub use lifecycle::GrantOutcome;
 
 /// Work for the provisioner, sent after the transition that calls for it is durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,6 +10,7 @@ mod exec;
 mod mariadb;
 mod postgres;
 mod redis;
+mod ssh;
 mod sudo;
 mod unix_group;
 
@@ -322,7 +323,7 @@ pub type Registry = HashMap<String, Arc<dyn Integration>>;
 pub fn build(
     config: &Config,
     marker: &str,
-    _state_dir: &Path,
+    state_dir: &Path,
 ) -> Result<Registry, IntegrationError> {
     let mut out: Registry = HashMap::new();
     for integ in &config.integrations {
@@ -351,13 +352,10 @@ pub fn build(
             IntegrationKind::Sudo(settings) => {
                 Arc::new(sudo::Sudo::new(&integ.name, settings, marker))
             }
-            #[allow(unreachable_patterns)]
-            other => {
-                return Err(IntegrationError::new(format!(
-                    "integration {}: kind {} is not implemented yet",
-                    integ.name,
-                    other.name()
-                )));
+            // The CA key and the ledger of issued certificates follow the state directory
+            // (`--state-dir`), with the store.
+            IntegrationKind::Ssh(settings) => {
+                Arc::new(ssh::Ssh::new(&integ.name, settings, marker, state_dir)?)
             }
         };
         out.insert(integ.name.clone(), built);
