@@ -1,5 +1,5 @@
 //! End-to-end tests: the real `jitd` and `jit` binaries, the real socket, real Unix users,
-//! real PostgreSQL and `psql`. Build the binaries first (`scripts/test` does).
+//! real PostgreSQL and `psql`, a real sshd and `ssh`. Build the binaries first (`scripts/test` does).
 
 mod access;
 mod authz;
@@ -9,6 +9,7 @@ mod exec;
 mod mariadb;
 mod outage;
 mod redis;
+mod ssh;
 mod story;
 mod sudo;
 mod unix_group;
