@@ -6,6 +6,7 @@ mod authz;
 mod bad_input;
 mod crash;
 mod exec;
+mod exec_credentials;
 mod mariadb;
 mod outage;
 mod redis;
