@@ -1,7 +1,8 @@
 //! `jit connect`: use a session without seeing its secret (`session.connect`).
 //!
 //! jitd says what to launch (a [`ConnectPlan`]); jit launches it. For a terminal that is
-//! the integration's client (`psql`) with the secret in its environment — never on its
+//! the integration's client (`psql`, `ssh`) with the secret in its environment or in files
+//! of the plan (written 0600 into a private directory, removed when it exits) — never on its
 //! command line, never printed — registered with jitd (`session.register`) so that it ends
 //! with the access. For a browser or an app it is a URL, opened or printed.
 
@@ -27,9 +28,11 @@ pub const REDACTED: &str = "<redacted>";
 
 /// Use a granted session without seeing its secret.
 ///
-/// --terminal runs the integration's client (psql for PostgreSQL) with the credentials in
-/// its environment, never on its command line; ARGS after `--` are passed to it, so
-/// `jit connect 42 -- -c 'select 1'` runs one query. The program is registered with jitd
+/// --terminal runs the integration's client (psql for PostgreSQL, ssh for SSH) with the
+/// credentials in its environment or in files only you can read (an SSH key, removed when it
+/// exits), never on its command line; ARGS after `--` are passed to it, so
+/// `jit connect 42 -- -c 'select 1'` runs one query, and `jit connect 43 -- uptime` one
+/// remote command. The program is registered with jitd
 /// and is ended when the access ends. jit exits with the program's exit code.
 ///
 /// --browser opens the page your admin configured, --app a connection URI (postgres://…,
