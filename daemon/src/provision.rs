@@ -147,8 +147,8 @@ async fn grant(engine: &Arc<Engine>, limits: &Limits, id: u64) {
         };
         let _permit = permit(limits, &s.integration).await;
         match integ.grant(&spec).await {
-            Ok(got) => {
-                if integ.secret_source() != SecretSource::Issued && got.secret.is_some() {
+            Ok(mut got) => {
+                if integ.secret_source() != SecretSource::Issued && got.secret.take().is_some() {
                     // Only kinds that issue secrets may hand one back; anything else is a
                     // bug, and the secret is dropped rather than stored unexpectedly.
                     tracing::error!(id, integration = %s.integration, "an integration returned a secret it does not issue; ignored");
@@ -224,10 +224,14 @@ async fn reset(engine: &Arc<Engine>, limits: &Limits, id: u64) {
                 .await
                 .map_err(|e| e.message)
         };
-        let r = r.and_then(|got| {
-            if source == SecretSource::Issued && got.secret.is_none() {
+        let r = r.and_then(|mut got| match source {
+            SecretSource::Issued if got.secret.is_none() => {
                 Err("the integration made no new secret".to_owned())
-            } else {
+            }
+            SecretSource::Issued => Ok(got),
+            // The new secret is the pending one jitd generated; nothing else replaces it.
+            _ => {
+                got.secret = None;
                 Ok(got)
             }
         });
