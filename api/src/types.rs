@@ -161,6 +161,45 @@ pub enum CredentialState {
     Revealed,
 }
 
+/// What a session's secret is, so that a client can say how to use it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretKind {
+    /// A password (PostgreSQL, MariaDB, Redis).
+    #[default]
+    Password,
+    /// An SSH private key in OpenSSH format (`ssh`), used with the certificate in `files`.
+    PrivateKey,
+    /// A token or API key (an `exec` command may say so).
+    Token,
+}
+
+impl SecretKind {
+    /// True for [`SecretKind::Password`], which the wire leaves out.
+    pub fn is_password(&self) -> bool {
+        *self == SecretKind::Password
+    }
+}
+
+/// A file that goes with a session: saved beside the secret (`credentials.reveal`, an SSH
+/// certificate) or written by the client before it launches a terminal (`session.connect`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionFile {
+    /// A plain file name, without `/` (`jit_alice_42_3f9a0c1e-cert.pub`).
+    pub name: String,
+    /// Its text. In a [`ConnectPlan`] it may be the secret (an SSH private key).
+    pub contents: String,
+}
+
+impl std::fmt::Debug for SessionFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A connect plan's files may hold the secret: the name only.
+        f.debug_struct("SessionFile")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One thing a request asks for: resources of one resource type on one integration, with
 /// permissions. A plain request has one entry; a bundle has one or more.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,6 +254,13 @@ pub struct Session {
     /// True when the integration provisions nothing (kind `dry-run`).
     #[serde(default)]
     pub dry_run: bool,
+    /// How to use the access, from the integration (an `exec` command's instructions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+    /// Files that go with the access and are not secret (an SSH certificate, renewed when the
+    /// grant is extended).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<SessionFile>,
 }
 
 /// A revoke that has not succeeded yet and is being retried.
@@ -362,6 +408,12 @@ pub struct ConnectPlan {
     /// The admin's message for this integration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// For `terminal`: files to write, each with mode 0600, into a new private directory
+    /// before launching `argv`; `{files}` in `argv` and in `env` values stands for that
+    /// directory's path. A file may hold the secret (an SSH private key). Remove the
+    /// directory when the program exits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<SessionFile>,
 }
 
 impl std::fmt::Debug for ConnectPlan {
@@ -380,6 +432,7 @@ impl std::fmt::Debug for ConnectPlan {
                     .collect::<Vec<_>>(),
             )
             .field("url", &self.url)
+            .field("files", &self.files)
             .finish()
     }
 }
@@ -407,6 +460,12 @@ pub struct SessionCredentials {
     /// An example command that logs in (the secret is never part of it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub example: Option<String>,
+    /// What `secret` is; a password when left out.
+    #[serde(default, skip_serializing_if = "SecretKind::is_password")]
+    pub secret_kind: SecretKind,
+    /// Files to save beside the secret, not secret themselves (an SSH certificate).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<SessionFile>,
 }
 
 impl std::fmt::Debug for SessionCredentials {
@@ -415,6 +474,7 @@ impl std::fmt::Debug for SessionCredentials {
             .field("integration", &self.integration)
             .field("user", &self.user)
             .field("secret", &"<redacted>")
+            .field("secret_kind", &self.secret_kind)
             .field("host", &self.host)
             .field("port", &self.port)
             .finish_non_exhaustive()

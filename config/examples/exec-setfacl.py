@@ -16,7 +16,8 @@ with: the requester just reads or writes the file.
 
 It speaks jit's exec contract (docs/integrations.md#exec): one JSON request on standard input
 (`action`: grant, revoke, extend or list), one JSON reply on standard output, messages on
-standard error, exit status 0 for success.
+standard error, exit status 0 for success. Its grant returns instructions (which paths, which
+rights, until when) and no credentials; `reset` is not needed, having no secret.
 
 What it keeps: one record per grant in the --state directory (`<principal>.json`, written
 before any ACL changes, removed after the last one), so that
@@ -372,7 +373,15 @@ def grant(store, root, request):
     finally:
         for p in opened.values():
             p.close()
-    return {}
+    # No credentials: the access is the user's own account. The instructions say what it is
+    # (`jit show` shows them).
+    granted = "; ".join(f"{'/'.join(perms)} on {path}" for path, perms in sorted(wanted.items()))
+    return {
+        "instructions": (
+            f"{user} has {granted} until {request.get('valid_until')}: open them as yourself. "
+            "When the access ends, programs of yours that still hold them open are ended."
+        )
+    }
 
 
 def remove_grant(store, root, records, principal):

@@ -370,8 +370,8 @@ pub struct SshSettings {
     pub client_host: String,
     /// The port clients connect to (`client_port`, default 22).
     pub client_port: u16,
-    /// The type of the key pairs jit generates (`key_type`): `ed25519` (the default), `ecdsa`
-    /// or `rsa`.
+    /// The type of the key pairs jit generates (`key_type`): `ed25519` (the default) or
+    /// `ecdsa` (NIST P-256).
     pub key_type: String,
 }
 

@@ -260,7 +260,7 @@ pub(crate) const INTEGRATION: Schema = Schema {
             "principals",
             "a list of principal names like [\"deploy\", \"app\"]",
         ),
-        key("key_type", "a string: \"ed25519\", \"ecdsa\" or \"rsa\""),
+        key("key_type", "a string: \"ed25519\" or \"ecdsa\""),
         key("command", "an absolute file path, as a string"),
         key("args", "a list of strings like [\"--verbose\"]"),
         key("timeout", "a duration like \"30s\" or \"2m\""),

@@ -39,7 +39,7 @@ pub struct Options {
 /// Checks what the config crate cannot: that every integration can be built from its
 /// settings (a PostgreSQL URL that parses, …). Nothing is connected to.
 pub fn check(config: &Config) -> anyhow::Result<()> {
-    integrations::build(config, "check")
+    integrations::build(config, "check", std::path::Path::new(""))
         .map(|_| ())
         .map_err(|e| anyhow::anyhow!("{}: {e}", config.path.display()))
 }
@@ -77,7 +77,7 @@ pub async fn run_with_clock(
     let store_path = options.state_dir.join("jit.redb");
     let store = store::Store::open(&store_path)?;
     let sealer = secrets::Sealer::load_or_create(&options.state_dir.join("secret.key"))?;
-    let integrations = integrations::build(&config, store.instance_id())
+    let integrations = integrations::build(&config, store.instance_id(), &options.state_dir)
         .map_err(|e| anyhow::anyhow!("{e}"))
         .context("integrations")?;
     let (actions_tx, actions_rx) = mpsc::unbounded_channel();

@@ -14,7 +14,7 @@ use rand::distr::{Alphanumeric, SampleString};
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::engine::{Action, Engine, from_ms, pending_key};
-use crate::integrations::{GrantEntry, GrantSpec, RevokeSpec, SessionSecret};
+use crate::integrations::{GrantEntry, GrantSpec, RevokeSpec, SecretSource, SessionSecret};
 
 /// Length of generated passwords (alphanumeric: about 190 bits).
 const SECRET_LEN: usize = 32;
@@ -133,6 +133,7 @@ async fn grant(engine: &Arc<Engine>, limits: &Limits, id: u64) {
         }
     };
     let mut outcome: Result<(), (String, usize, bool)> = Ok(());
+    let mut issued = Vec::new();
     let start = engine.clock().now();
     let end = start + Duration::from_secs(rec.duration_secs);
     // All or nothing: one session after the other; the first failure stops, and the engine
@@ -146,12 +147,13 @@ async fn grant(engine: &Arc<Engine>, limits: &Limits, id: u64) {
             ));
             break;
         };
-        let secret = if integ.uses_secret() {
+        let generated = integ.secret_source() == SecretSource::Generated;
+        let secret = if generated {
             unseal(engine, id, &s.integration)
         } else {
             None
         };
-        if integ.uses_secret() && secret.is_none() {
+        if generated && secret.is_none() {
             outcome = Err((
                 format!(
                     "{}: the session's secret is missing or cannot be opened",
@@ -178,15 +180,25 @@ async fn grant(engine: &Arc<Engine>, limits: &Limits, id: u64) {
             valid_until: end,
         };
         let _permit = permit(limits, &s.integration).await;
-        if let Err(e) = integ.grant(&spec).await {
-            tracing::warn!(id, integration = %s.integration, error = %e, "grant failed; rolling back");
-            outcome = Err((e.message, i, e.untouched));
-            break;
+        match integ.grant(&spec).await {
+            Ok(mut got) => {
+                if integ.secret_source() != SecretSource::Issued && got.secret.take().is_some() {
+                    // Only kinds that issue secrets may hand one back; anything else is a
+                    // bug, and the secret is dropped rather than stored unexpectedly.
+                    tracing::error!(id, integration = %s.integration, "an integration returned a secret it does not issue; ignored");
+                }
+                issued.push((s.integration.clone(), got));
+            }
+            Err(e) => {
+                tracing::warn!(id, integration = %s.integration, error = %e, "grant failed; rolling back");
+                outcome = Err((e.message, i, e.untouched));
+                break;
+            }
         }
     }
     // Sessions after the failing one were never attempted; the failing one itself only when
     // the integration says it changed nothing.
-    let outcome = outcome.map_err(|(msg, i, untouched)| {
+    let outcome = outcome.map(|()| issued).map_err(|(msg, i, untouched)| {
         let skip = if untouched { i } else { i + 1 };
         (
             msg,
@@ -222,23 +234,55 @@ async fn reset(engine: &Arc<Engine>, limits: &Limits, id: u64) {
             ));
             continue;
         };
-        let (Some(principal), Some(secret)) = (
-            s.principal.clone(),
-            unseal(engine, id, &pending_key(&s.integration)),
-        ) else {
+        // A generated secret waits sealed as pending; an integration that issues its own
+        // makes it now and hands it back.
+        let source = integ.secret_source();
+        let secret = match source {
+            SecretSource::Generated => unseal(engine, id, &pending_key(&s.integration)),
+            _ => None,
+        };
+        let Some(principal) = s
+            .principal
+            .clone()
+            .filter(|_| source != SecretSource::Generated || secret.is_some())
+        else {
             outcomes.push((
                 s.integration.clone(),
                 Err("the new secret is missing or cannot be opened".to_owned()),
             ));
             continue;
         };
-        let _permit = permit(limits, &s.integration).await;
-        let r = integ
-            .reset(&principal, &secret, end_sessions)
-            .await
-            .map_err(|e| e.message);
-        if let Err(e) = &r {
-            tracing::warn!(id, integration = %s.integration, error = %e, "credentials reset failed");
+        let r = {
+            let _permit = permit(limits, &s.integration).await;
+            integ
+                .reset(&principal, secret.as_ref(), end_sessions)
+                .await
+                .map_err(|e| e.message)
+        };
+        let r = r.and_then(|mut got| match source {
+            SecretSource::Issued if got.secret.is_none() => {
+                Err("the integration made no new secret".to_owned())
+            }
+            SecretSource::Issued => Ok(got),
+            // The new secret is the pending one jitd generated; nothing else replaces it.
+            _ => {
+                got.secret = None;
+                Ok(got)
+            }
+        });
+        match &r {
+            Err(e) => {
+                tracing::warn!(id, integration = %s.integration, error = %e, "credentials reset failed");
+            }
+            // A session opened with the old secret outlives it (an ssh connection): the
+            // processes `jit connect` launched for it end, as at revoke.
+            Ok(_) if end_sessions && integ.reset_ends_processes() && !s.processes.is_empty() => {
+                let survivors = crate::procs::end(s.processes.clone()).await;
+                if survivors > 0 {
+                    tracing::warn!(id, integration = %s.integration, survivors, "session processes outlived the reset");
+                }
+            }
+            Ok(_) => {}
         }
         outcomes.push((s.integration.clone(), r));
     }
@@ -270,7 +314,16 @@ async fn extend(engine: &Arc<Engine>, limits: &Limits, id: u64) {
                 integ.extend(&principal, until).await
             };
             match r {
-                Ok(()) => break,
+                Ok(None) => break,
+                Ok(Some(material)) => {
+                    if let Err(e) = engine
+                        .record_material(id, s.integration.clone(), material)
+                        .await
+                    {
+                        tracing::warn!(id, integration = %s.integration, error = %e, "cannot record what the extension handed back; connect uses the earlier one, which ends at the earlier end");
+                    }
+                    break;
+                }
                 Err(e) => {
                     tracing::warn!(id, integration = %s.integration, attempt, error = %e, "cannot move the target's end of access");
                     tokio::time::sleep(Duration::from_millis(500 * attempt)).await;

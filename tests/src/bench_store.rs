@@ -70,6 +70,7 @@ pub fn fill(path: &Path, closed: u64, open: u64) {
                         rotated: false,
                         provisioned: true,
                         processes: Vec::new(),
+                        material: None,
                     }],
                     revoking: None,
                     deadline: granted.then_some(Deadline {

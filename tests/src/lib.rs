@@ -1,6 +1,6 @@
 //! Support for jit's end-to-end tests and benchmarks: run the real `jitd` and `jit`
 //! binaries in a temp dir, talk to the real socket, make real Unix users and groups and
-//! real PostgreSQL databases, and clean all of it up.
+//! real PostgreSQL databases and a real sshd, and clean all of it up.
 //!
 //! Invariant: nothing here fakes a system jit provisions. Waiting is bounded polling
 //! ([`wait_until`]), never a bare sleep.
@@ -8,6 +8,7 @@
 pub mod bench_store;
 pub mod crash;
 pub mod pg;
+pub mod sshd;
 pub mod support;
 pub mod users;
 

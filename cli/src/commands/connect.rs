@@ -1,7 +1,8 @@
 //! `jit connect`: use a session without seeing its secret (`session.connect`).
 //!
 //! jitd says what to launch (a [`ConnectPlan`]); jit launches it. For a terminal that is
-//! the integration's client (`psql`) with the secret in its environment — never on its
+//! the integration's client (`psql`, `ssh`) with the secret in its environment or in files
+//! of the plan (written 0600 into a private directory, removed when it exits) — never on its
 //! command line, never printed — registered with jitd (`session.register`) so that it ends
 //! with the access. For a browser or an app it is a URL, opened or printed.
 
@@ -12,7 +13,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use jit_api::methods::{ConnectParams, RegisterParams, SessionConnect, SessionRegister};
-use jit_api::{ConnectKind, ConnectPlan};
+use jit_api::{ConnectKind, ConnectPlan, SessionFile};
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::{Ctx, Outcome, shared};
@@ -27,9 +28,11 @@ pub const REDACTED: &str = "<redacted>";
 
 /// Use a granted session without seeing its secret.
 ///
-/// --terminal runs the integration's client (psql for PostgreSQL) with the credentials in
-/// its environment, never on its command line; ARGS after `--` are passed to it, so
-/// `jit connect 42 -- -c 'select 1'` runs one query. The program is registered with jitd
+/// --terminal runs the integration's client (psql for PostgreSQL, ssh for SSH) with the
+/// credentials in its environment or in files only you can read (an SSH key, removed when it
+/// exits), never on its command line; ARGS after `--` are passed to it, so
+/// `jit connect 42 -- -c 'select 1'` runs one query, and `jit connect 43 -- uptime` one
+/// remote command. The program is registered with jitd
 /// and is ended when the access ends. jit exits with the program's exit code.
 ///
 /// --browser opens the page your admin configured, --app a connection URI (postgres://…,
@@ -112,13 +115,71 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> anyhow::Result<Outcome> {
     }
 }
 
-/// The plan with every environment value replaced by [`REDACTED`].
+/// The plan with every environment value and file content replaced by [`REDACTED`].
 pub fn redacted(plan: &ConnectPlan) -> ConnectPlan {
     let mut plan = plan.clone();
     for (_, value) in &mut plan.env {
         *value = REDACTED.into();
     }
+    for f in &mut plan.files {
+        f.contents = REDACTED.into();
+    }
     plan
+}
+
+/// What `{files}` in a plan's `argv` and `env` stands for.
+const FILES_PLACEHOLDER: &str = "{files}";
+
+/// Writes a plan's files, each 0600, into a new 0700 directory, under `$XDG_RUNTIME_DIR`
+/// (memory, private to the user, emptied at logout) when there is one. The directory and the
+/// files go when the returned value is dropped.
+pub fn write_files(files: &[SessionFile]) -> anyhow::Result<tempfile::TempDir> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("jit-connect-");
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(std::path::PathBuf::from)
+        .filter(|d| d.is_absolute());
+    // One we cannot write (another user's, inherited through sudo) falls back to /tmp.
+    let dir = match runtime.and_then(|d| builder.tempdir_in(d).ok()) {
+        Some(dir) => dir,
+        None => builder.tempdir()?,
+    };
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
+    for f in files {
+        if !plain_file_name(&f.name) {
+            return Err(CliError::Protocol(format!(
+                "jitd's connect plan names a file {:?} that is not a plain file name",
+                f.name
+            ))
+            .into());
+        }
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(dir.path().join(&f.name))?;
+        out.write_all(f.contents.as_bytes())?;
+    }
+    Ok(dir)
+}
+
+/// A name that stays inside the directory: no `/`, not `.` or `..`, no NUL, at most 255 bytes.
+fn plain_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\0'])
+}
+
+/// `text` with `{files}` replaced by the directory's path.
+fn fill_files(text: &str, dir: Option<&std::path::Path>) -> String {
+    match dir {
+        Some(d) => text.replace(FILES_PLACEHOLDER, &d.to_string_lossy()),
+        None => text.to_owned(),
+    }
 }
 
 /// Runs the plan's program with `extra` arguments, registers it, waits for it.
@@ -135,7 +196,24 @@ async fn terminal(ctx: &mut Ctx, plan: &ConnectPlan, extra: &[String]) -> anyhow
     // an ignored disposition, are reset for the program when it starts.
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut quit = signal(SignalKind::quit())?;
-    let mut child = match command(program, program_args, &plan.env, extra).spawn() {
+    // Files (an SSH key and certificate) live as long as the program. A jit told to stop
+    // passes that on to the program and waits for it, so that they are removed.
+    let files = if plan.files.is_empty() {
+        None
+    } else {
+        Some(write_files(&plan.files)?)
+    };
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    let dir = files.as_ref().map(tempfile::TempDir::path);
+    let program = fill_files(program, dir);
+    let program_args: Vec<String> = program_args.iter().map(|a| fill_files(a, dir)).collect();
+    let env: Vec<(String, String)> = plan
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), fill_files(v, dir)))
+        .collect();
+    let mut child = match command(&program, &program_args, &env, extra).spawn() {
         Ok(child) => child,
         Err(e) => {
             let (code, hint) = if e.kind() == ErrorKind::NotFound {
@@ -164,13 +242,22 @@ async fn terminal(ctx: &mut Ctx, plan: &ConnectPlan, extra: &[String]) -> anyhow
             return Ok(Outcome::Exit(1));
         }
     }
+    let pid = child.id();
+    let pass_on = |sig: nix::sys::signal::Signal| {
+        if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+        }
+    };
     let status = loop {
         tokio::select! {
             status = child.wait() => break status?,
             _ = interrupt.recv() => {}
             _ = quit.recv() => {}
+            _ = terminate.recv() => pass_on(nix::sys::signal::Signal::SIGTERM),
+            _ = hangup.recv() => pass_on(nix::sys::signal::Signal::SIGHUP),
         }
     };
+    drop(files);
     if let Some(n) = status.signal().filter(|n| [1, 9, 15].contains(n)) {
         ctx.out.note(&format!(
             "jit: {program} was ended by signal {n}; if the access ended, `jit show {}` says so",
@@ -347,6 +434,10 @@ mod tests {
             ],
             url: None,
             message: None,
+            files: vec![SessionFile {
+                name: "key".into(),
+                contents: "-----BEGIN OPENSSH PRIVATE KEY----- s3cret".into(),
+            }],
         };
         let text = serde_json::to_string(&redacted(&plan)).expect("json");
         assert!(!text.contains("s3cret"), "{text}");
@@ -355,6 +446,53 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(r#""argv":["psql","-h","db"]"#), "{text}");
+        assert!(
+            text.contains(r#""files":[{"name":"key","contents":"<redacted>"}]"#),
+            "{text}"
+        );
+        assert!(!format!("{plan:?}").contains("s3cret"));
+    }
+
+    /// Files are written 0600 into a 0700 directory, `{files}` names it, and it is gone
+    /// once dropped; names that would leave the directory are refused.
+    #[test]
+    fn files_are_private_and_removed() {
+        use std::os::unix::fs::PermissionsExt;
+        let files = vec![
+            SessionFile {
+                name: "key".into(),
+                contents: "secret key".into(),
+            },
+            SessionFile {
+                name: "key-cert.pub".into(),
+                contents: "cert".into(),
+            },
+        ];
+        let dir = write_files(&files).expect("written");
+        let path = dir.path().to_path_buf();
+        let mode =
+            |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o700);
+        assert_eq!(mode(&path.join("key")), 0o600);
+        assert_eq!(mode(&path.join("key-cert.pub")), 0o600);
+        assert_eq!(
+            std::fs::read_to_string(path.join("key")).expect("read"),
+            "secret key"
+        );
+        assert_eq!(
+            fill_files("CertificateFile={files}/key-cert.pub", Some(&path)),
+            format!("CertificateFile={}/key-cert.pub", path.display())
+        );
+        drop(dir);
+        assert!(!path.exists());
+        for bad in ["", ".", "..", "a/b", "../key"] {
+            let err = write_files(&[SessionFile {
+                name: bad.into(),
+                contents: "x".into(),
+            }])
+            .expect_err("refused");
+            assert!(err.to_string().contains("not a plain file name"), "{err}");
+        }
     }
 
     #[test]

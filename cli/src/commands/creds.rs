@@ -2,8 +2,8 @@
 //!
 //! The only command that prints secrets.
 
-use jit_api::Credentials;
 use jit_api::methods::{CredentialsReveal, IdParams};
+use jit_api::{Credentials, SecretKind};
 
 use super::{Ctx, Outcome};
 use crate::format::Paint;
@@ -65,7 +65,15 @@ pub fn render(creds: &Credentials, out: &Out) -> String {
             text.push_str(&format!("  {key:<14}{value}\n"));
         };
         field("user", &c.user);
-        field("password", &c.secret);
+        // A key is many lines: it goes below, each file after it, ready to be saved.
+        match c.secret_kind {
+            SecretKind::Password => field("password", &c.secret),
+            SecretKind::Token => field("token", &c.secret),
+            SecretKind::PrivateKey => field("private key", "below; save it with mode 0600"),
+        }
+        for f in &c.files {
+            field("file", &format!("{} (below)", f.name));
+        }
         if let Some(host) = &c.host {
             field("host", host);
         }
@@ -81,8 +89,21 @@ pub fn render(creds: &Credentials, out: &Out) -> String {
         if let Some(example) = &c.example {
             field("example", example);
         }
+        if c.secret_kind == SecretKind::PrivateKey {
+            text.push_str(&format!("\n  private key:\n{}", block(&c.secret)));
+        }
+        for f in &c.files {
+            text.push_str(&format!("\n  {}:\n{}", f.name, block(&f.contents)));
+        }
     }
     text
+}
+
+/// A multi-line value as is (it is copied into a file), ending with a newline.
+fn block(text: &str) -> String {
+    let mut out = text.trim_end_matches('\n').to_owned();
+    out.push('\n');
+    out
 }
 
 #[cfg(test)]
@@ -104,6 +125,8 @@ mod tests {
                 resources: vec!["orders".into()],
                 instructions: "log in with psql; the password expires with the access".into(),
                 example: Some("psql -h db.internal -p 5432 -U jit_alice_42 orders".into()),
+                secret_kind: SecretKind::Password,
+                files: vec![],
             }],
             expires_at: Some(datetime!(2025-11-23 14:05:00 UTC)),
         }
@@ -125,6 +148,36 @@ mod tests {
              resources     orders\n  \
              instructions  log in with psql; the password expires with the access\n  \
              example       psql -h db.internal -p 5432 -U jit_alice_42 orders\n"
+        );
+    }
+
+    #[test]
+    fn a_private_key_and_its_certificate_come_as_blocks_to_save() {
+        let mut c = creds();
+        let s = &mut c.sessions[0];
+        s.secret =
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH PRIVATE KEY-----\n"
+                .into();
+        s.secret_kind = SecretKind::PrivateKey;
+        s.files = vec![jit_api::SessionFile {
+            name: "k-cert.pub".into(),
+            contents: "ssh-ed25519-cert-v01@openssh.com AAAA jit".into(),
+        }];
+        let text = render(&c, &out());
+        assert!(!text.contains("  password "), "{text}");
+        assert!(
+            text.contains("  private key   below; save it with mode 0600\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  file          k-cert.pub (below)\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(
+                "\n  private key:\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn\n-----END OPENSSH PRIVATE KEY-----\n\n  k-cert.pub:\nssh-ed25519-cert-v01@openssh.com AAAA jit\n"
+            ),
+            "{text}"
         );
     }
 

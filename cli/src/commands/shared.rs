@@ -596,6 +596,8 @@ pub mod tests {
                 connect: vec![ConnectKind::Terminal, ConnectKind::App],
                 message: Some("use the read replica for reports".into()),
                 dry_run: false,
+                instructions: None,
+                files: vec![],
             }],
             revoking: None,
             dry_run: false,
@@ -627,6 +629,8 @@ pub mod tests {
             connect: vec![],
             message: None,
             dry_run: true,
+            instructions: None,
+            files: vec![],
         });
         req
     }

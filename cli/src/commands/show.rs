@@ -233,6 +233,16 @@ pub fn render(req: &Request, out: &Out) -> String {
                     ),
                 );
             }
+            if let Some(instructions) = s.instructions.as_ref().filter(|_| req.status.is_open()) {
+                b.field(4, "instructions", instructions);
+            }
+            // Files are not secret (an SSH certificate): shown in full, to be saved.
+            for f in s.files.iter().filter(|_| req.status.is_open()) {
+                b.field(4, "file", &f.name);
+                for line in f.contents.lines() {
+                    b.line(&format!("      {line}"));
+                }
+            }
             if let Some(message) = &s.message {
                 b.field(4, "admin message", message);
             }
@@ -287,6 +297,31 @@ mod tests {
         assert!(text.contains("    connect        terminal, app: `jit connect 42`\n"));
         assert!(!text.contains("rotated"));
         assert!(!text.contains("break-glass"));
+        assert!(!text.contains("file"));
+    }
+
+    #[test]
+    fn shows_instructions_and_public_files_while_open() {
+        let mut req = granted();
+        req.sessions[0].instructions = Some("log in as deploy".into());
+        req.sessions[0].files = vec![jit_api::SessionFile {
+            name: "jit_alice_42-cert.pub".into(),
+            contents: "ssh-ed25519-cert-v01@openssh.com AAAA jit\n".into(),
+        }];
+        let text = render(&req, &out());
+        assert!(
+            text.contains("    instructions   log in as deploy\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "    file           jit_alice_42-cert.pub\n      ssh-ed25519-cert-v01@openssh.com AAAA jit\n"
+            ),
+            "{text}"
+        );
+        req.status = Status::Revoked;
+        let text = render(&req, &out());
+        assert!(!text.contains("cert"), "{text}");
     }
 
     #[test]

@@ -21,8 +21,10 @@ const DEFAULT_RUN_AS: &str = "root";
 const DEFAULT_SSH_HOST: &str = "localhost";
 /// `client_port` of `ssh` when the file gives none.
 const DEFAULT_SSH_PORT: u16 = 22;
-/// The key types of `ssh`; the first is the default.
-const KEY_TYPES: [&str; 3] = ["ed25519", "ecdsa", "rsa"];
+/// The key types of `ssh`; the first is the default. (No RSA: the RustCrypto `rsa` crate has
+/// an open timing advisory, RUSTSEC-2023-0071, and generating RSA keys is slow; every OpenSSH
+/// since 6.5 accepts ed25519, and ecdsa P-256 covers servers that need NIST curves.)
+const KEY_TYPES: [&str; 2] = ["ed25519", "ecdsa"];
 
 /// The fix for a bad user or group name.
 const ACCOUNT_RULE: &str =
@@ -198,13 +200,18 @@ pub(super) fn ssh(
         Some(t) if KEY_TYPES.contains(&t.get_ref().as_str()) => Some(t.get_ref().clone()),
         Some(t) => {
             let hint = did_you_mean(t.get_ref(), KEY_TYPES);
+            let why = if t.get_ref() == "rsa" {
+                " (RSA keys are not offered: every OpenSSH since 6.5 accepts ed25519)"
+            } else {
+                ""
+            };
             ck.problems.at(
                 &t.span(),
                 format!(
-                    "{label}: key_type \"{}\" is not a key type jit generates",
+                    "{label}: key_type \"{}\" is not a key type jit generates{why}",
                     suggest::clip(t.get_ref())
                 ),
-                format!("{hint}use \"ed25519\" (the default), \"ecdsa\" or \"rsa\""),
+                format!("{hint}use \"ed25519\" (the default) or \"ecdsa\" (NIST P-256)"),
             );
             None
         }

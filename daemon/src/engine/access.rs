@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jit_api::methods::{ConnectParams, DecideParams, ExtendParams, RegisterParams};
-use jit_api::{ConnectKind, ConnectPlan, CredentialState, Request, RequestId, Status};
+use jit_api::{ConnectKind, ConnectPlan, CredentialState, Request, RequestId, SessionFile, Status};
 use jit_config::ExtensionApproval;
 
 use super::requests::audit;
 use super::{Action, Caller, Engine, EngineError};
-use crate::integrations::SessionSecret;
+use crate::integrations::{Issued, Material, SecretSource, SessionSecret, SessionView};
 use crate::store::WriteTx;
 use crate::store::model::{
     Deadline, DeadlineKind, DecisionRecord, ExtensionRecord, Millis, ProcessRecord, RequestRecord,
@@ -106,7 +106,17 @@ impl Engine {
                 })?;
                 let cfg = this.config.integrations.iter().find(|i| i.name == session.integration);
                 let browser_url = cfg.and_then(|c| c.browser_url.clone());
-                let kinds = integ.connect_kinds(browser_url.is_some());
+                let principal = session.principal.clone().unwrap_or_default();
+                let resources = rec.resources_on(&session.integration);
+                let material = session.material.as_ref().map(super::material_of);
+                let mut view = SessionView {
+                    principal: &principal,
+                    secret: None,
+                    resources: &resources,
+                    browser_url: browser_url.as_deref(),
+                    material: material.as_ref(),
+                };
+                let kinds = integ.connect_kinds(&view);
                 let kind = match p.kind {
                     Some(k) if kinds.contains(&k) => k,
                     Some(k) => {
@@ -124,7 +134,8 @@ impl Engine {
                         ))
                     })?,
                 };
-                let secret = if kind == ConnectKind::Terminal && integ.uses_secret() {
+                // A terminal uses the session's secret when it has one.
+                let secret = if kind == ConnectKind::Terminal && session.credentials != CredentialState::None {
                     if session.credentials != CredentialState::Unrevealed {
                         return Err(EngineError::InvalidState(format!(
                             "the secret of request {} was revealed, and jitd keeps no copy: use the credentials you \
@@ -139,10 +150,9 @@ impl Engine {
                 } else {
                     None
                 };
-                let principal = session.principal.clone().unwrap_or_default();
-                let resources = rec.resources_on(&session.integration);
+                view.secret = secret.as_ref();
                 let target = integ
-                    .connect(kind, &principal, secret.as_ref(), &resources, browser_url.as_deref())
+                    .connect(kind, &view)
                     .ok_or_else(|| EngineError::InvalidInput(format!("session {} cannot be opened that way", session.integration)))?;
                 // Only a launch that uses the current secret means the requester has it now.
                 if secret.is_some() {
@@ -158,6 +168,11 @@ impl Engine {
                     env: target.env,
                     url: target.url,
                     message: cfg.and_then(|c| c.message.clone()),
+                    files: target
+                        .files
+                        .into_iter()
+                        .map(|(name, contents)| SessionFile { name, contents })
+                        .collect(),
                 };
                 Ok::<_, EngineError>((plan, rec.id))
             })
@@ -318,12 +333,20 @@ impl Engine {
             if s.credentials == CredentialState::None {
                 continue;
             }
-            let secret = crate::provision::generate_secret();
-            wtx.put_secret(
-                rec.id,
-                &pending_key(&s.integration),
-                &self.sealer.seal(&secret),
-            )?;
+            // An integration that issues its own secrets makes the new one in its reset;
+            // `record_reset` seals it. A generated one is sealed now, as pending.
+            let generated = self
+                .integrations
+                .get(&s.integration)
+                .is_none_or(|i| i.secret_source() == SecretSource::Generated);
+            if generated {
+                let secret = crate::provision::generate_secret();
+                wtx.put_secret(
+                    rec.id,
+                    &pending_key(&s.integration),
+                    &self.sealer.seal(&secret),
+                )?;
+            }
             any = true;
         }
         if any {
@@ -341,9 +364,10 @@ impl Engine {
     pub async fn record_reset(
         self: &Arc<Self>,
         id: RequestId,
-        outcomes: Vec<(String, Result<(), String>)>,
+        outcomes: Vec<(String, Result<Issued, String>)>,
     ) -> Result<(), EngineError> {
         let now = self.now_ms();
+        let this = self.clone();
         let changed = self
             .store
             .write(move |wtx| {
@@ -361,20 +385,35 @@ impl Engine {
                 let mut errors = Vec::new();
                 for (integration, outcome) in outcomes {
                     let pending = wtx.take_secret(id, &pending_key(&integration))?;
-                    match (outcome, pending) {
-                        (Ok(()), Some(sealed)) => {
-                            wtx.put_secret(id, &integration, &sealed)?;
-                            if let Some(s) = rec
-                                .sessions
-                                .iter_mut()
-                                .find(|s| s.integration == integration)
-                            {
-                                s.credentials = CredentialState::Unrevealed;
-                                s.rotated = reset.rotated;
-                            }
+                    let (issued, sealed) = match (outcome, pending) {
+                        (Err(e), _) => {
+                            errors.push(format!("{integration}: {e}"));
+                            continue;
                         }
-                        (Err(e), _) => errors.push(format!("{integration}: {e}")),
-                        (Ok(()), None) => {}
+                        // A secret the integration made replaces the old one, sealed here
+                        // like a generated one.
+                        (Ok(mut issued), pending) => {
+                            let sealed = match issued.secret.take() {
+                                Some(secret) => Some(this.sealer.seal(&secret.0)),
+                                None => pending,
+                            };
+                            (issued, sealed)
+                        }
+                    };
+                    let Some(s) = rec
+                        .sessions
+                        .iter_mut()
+                        .find(|s| s.integration == integration)
+                    else {
+                        continue;
+                    };
+                    if let Some(m) = issued.material {
+                        s.material = Some(super::material_record(m));
+                    }
+                    if let Some(sealed) = sealed {
+                        wtx.put_secret(id, &integration, &sealed)?;
+                        s.credentials = CredentialState::Unrevealed;
+                        s.rotated = reset.rotated;
                     }
                 }
                 rec.resetting = None;
@@ -393,6 +432,44 @@ impl Engine {
                     None,
                     rec.error.clone(),
                 )?;
+                wtx.put_request(&rec, Some(&old))?;
+                Ok::<_, EngineError>(true)
+            })
+            .await?;
+        if changed {
+            self.after_commit(&[id], Vec::new(), false);
+        }
+        Ok(())
+    }
+
+    /// Keeps the material an integration handed back after moving its end of access (an
+    /// SSH certificate signed for the new end), while the request is still granted.
+    pub async fn record_material(
+        self: &Arc<Self>,
+        id: RequestId,
+        integration: String,
+        material: Material,
+    ) -> Result<(), EngineError> {
+        let changed = self
+            .store
+            .write(move |wtx| {
+                let Some(old) = wtx.request(id)? else {
+                    return Ok(false);
+                };
+                if old.status != Status::Granted {
+                    return Ok(false);
+                }
+                let mut rec = old.clone();
+                let Some(s) = rec
+                    .sessions
+                    .iter_mut()
+                    .find(|s| s.integration == integration)
+                else {
+                    return Ok(false);
+                };
+                // Not a transition (the extension itself was audited): only what a client
+                // needs to use the longer access.
+                s.material = Some(super::material_record(material));
                 wtx.put_request(&rec, Some(&old))?;
                 Ok::<_, EngineError>(true)
             })

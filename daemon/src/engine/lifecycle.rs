@@ -8,6 +8,7 @@ use jit_api::{RequestId, Status};
 
 use super::requests::{audit, close, start_revoking};
 use super::{Action, Engine, EngineError, to_ms};
+use crate::integrations::Issued;
 use crate::store::model::{Deadline, DeadlineKind, Millis};
 
 /// Retry delay after `attempts` failed revokes: 1 s doubling to 30 s, with ±20 % jitter.
@@ -18,6 +19,10 @@ pub fn backoff_ms(attempts: u32) -> Millis {
     let jitter = rand::random_range(0..=base / 5 * 2);
     base - base / 5 + jitter
 }
+
+/// What provisioning a request came to: per session (by integration) what its grant handed
+/// back; or the error and the sessions that were never provisioned.
+pub type GrantOutcome = Result<Vec<(String, Issued)>, (String, Vec<String>)>;
 
 /// How many due deadlines one write handles.
 const DUE_BATCH: usize = 1000;
@@ -31,7 +36,7 @@ impl Engine {
         id: RequestId,
         granted_at: SystemTime,
         expires_at: SystemTime,
-        outcome: Result<(), (String, Vec<String>)>,
+        outcome: GrantOutcome,
     ) -> Result<(), EngineError> {
         let now = self.now_ms();
         let this = self.clone();
@@ -46,7 +51,25 @@ impl Engine {
                 }
                 let mut rec = old.clone();
                 let action = match outcome {
-                    Ok(()) => {
+                    Ok(issued) => {
+                        // What the integrations handed back: a secret is sealed exactly like
+                        // a generated one, in this same transaction; material is kept as is.
+                        for (integration, issued) in issued {
+                            let Some(s) = rec
+                                .sessions
+                                .iter_mut()
+                                .find(|s| s.integration == integration)
+                            else {
+                                continue;
+                            };
+                            if let Some(secret) = issued.secret {
+                                wtx.put_secret(id, &integration, &this.sealer.seal(&secret.0))?;
+                                s.credentials = jit_api::CredentialState::Unrevealed;
+                            }
+                            if let Some(m) = issued.material {
+                                s.material = Some(super::material_record(m));
+                            }
+                        }
                         rec.status = Status::Granted;
                         rec.granted_at = Some(to_ms(granted_at));
                         rec.expires_at = Some(to_ms(expires_at));

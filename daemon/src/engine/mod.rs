@@ -20,13 +20,14 @@ use jit_config::Config;
 use tokio::sync::{Notify, broadcast, mpsc};
 
 use crate::clock::Clock;
-use crate::integrations::Registry;
+use crate::integrations::{Material, PublicFile, Registry, TerminalTemplate};
 use crate::secrets::Sealer;
-use crate::store::model::Millis;
+use crate::store::model::{MaterialRecord, Millis, TerminalRecord};
 use crate::store::{Store, StoreError};
 
 pub use access::{kind_name, pending_key};
 pub use authz::Caller;
+pub use lifecycle::GrantOutcome;
 
 /// Work for the provisioner, sent after the transition that calls for it is durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,6 +218,51 @@ impl Engine {
         for id in changed {
             let _ = self.updates.send(*id);
         }
+    }
+}
+
+/// The stored form of what an integration handed back (see `integrations::Material`).
+pub(crate) fn material_record(m: Material) -> MaterialRecord {
+    MaterialRecord {
+        user: m.user,
+        host: m.host,
+        port: m.port,
+        secret_kind: m.secret_kind,
+        instructions: m.instructions,
+        example: m.example,
+        files: m.files.into_iter().map(|f| (f.name, f.contents)).collect(),
+        terminal: m.terminal.map(|t| TerminalRecord {
+            argv: t.argv,
+            env: t.env,
+        }),
+        app_url: m.app_url,
+        browser_url: m.browser_url,
+    }
+}
+
+/// The integration's view of a stored material.
+pub(crate) fn material_of(r: &MaterialRecord) -> Material {
+    Material {
+        user: r.user.clone(),
+        host: r.host.clone(),
+        port: r.port,
+        secret_kind: r.secret_kind,
+        instructions: r.instructions.clone(),
+        example: r.example.clone(),
+        files: r
+            .files
+            .iter()
+            .map(|(name, contents)| PublicFile {
+                name: name.clone(),
+                contents: contents.clone(),
+            })
+            .collect(),
+        terminal: r.terminal.as_ref().map(|t| TerminalTemplate {
+            argv: t.argv.clone(),
+            env: t.env.clone(),
+        }),
+        app_url: r.app_url.clone(),
+        browser_url: r.browser_url.clone(),
     }
 }
 

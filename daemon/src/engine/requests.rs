@@ -11,13 +11,14 @@ use jit_api::{
     ApprovalMode, AuditProblem, AuditRecord, AuditVerification, BundleEntry, CatalogEntry, Counts,
     CredentialState, Credentials, DaemonStatus, Entry, IntegrationStatus, MAX_RESOURCES,
     MAX_TEXT_BYTES, PROTOCOL_VERSION, Request, RequestId, ResourceTypeEntry, SessionCredentials,
-    Status,
+    SessionFile, Status,
 };
 use jit_config::{Approval, Justification};
 
 use super::authz::{Ask, Caller, Target, approver_rules, match_flow};
 use super::views::ts;
 use super::{Action, Engine, EngineError};
+use crate::integrations::{SecretSource, SessionView};
 use crate::store::WriteTx;
 use crate::store::model::{
     ApprovalRecord, AuditEntry, Deadline, DeadlineKind, DecisionRecord, EntryRecord, Millis,
@@ -463,7 +464,9 @@ impl Engine {
             let integ = self.integrations.get(name).ok_or_else(|| {
                 EngineError::InvalidState(format!("integration {name} is no longer configured"))
             })?;
-            let credentials = if integ.uses_secret() {
+            // Generated secrets are sealed now; an integration that issues its own hands it
+            // back from the grant, and `record_granted` seals it then.
+            let credentials = if integ.secret_source() == SecretSource::Generated {
                 let secret = crate::provision::generate_secret();
                 wtx.put_secret(rec.id, name, &self.sealer.seal(&secret))?;
                 CredentialState::Unrevealed
@@ -478,6 +481,7 @@ impl Engine {
                 rotated: false,
                 provisioned: true,
                 processes: Vec::new(),
+                material: None,
             });
         }
         rec.sessions = sessions;
@@ -843,7 +847,7 @@ impl Engine {
                     wtx.take_secret(rec.id, &s.integration)?;
                     s.credentials = CredentialState::Revealed;
                     s.rotated = false;
-                    secrets.push((s.integration.clone(), s.principal.clone().unwrap_or_default(), secret));
+                    secrets.push((s.integration.clone(), s.principal.clone().unwrap_or_default(), secret, s.material.clone()));
                 }
                 if secrets.is_empty() && !rec.sessions.iter().any(|s| s.credentials == CredentialState::Revealed) {
                     return Err(EngineError::InvalidState(format!(
@@ -866,21 +870,40 @@ impl Engine {
         self.after_commit(&[rec.id], Vec::new(), false);
         let sessions = secrets
             .into_iter()
-            .map(|(integration, user, secret)| {
+            .map(|(integration, principal, secret, material)| {
+                let resources = rec.resources_on(&integration);
+                let material = material.as_ref().map(super::material_of);
                 let details = self
                     .integrations
                     .get(&integration)
-                    .map(|i| i.access_details(&user, &rec.resources_on(&integration)))
+                    .map(|i| {
+                        i.access_details(&SessionView {
+                            principal: &principal,
+                            secret: None,
+                            resources: &resources,
+                            browser_url: None,
+                            material: material.as_ref(),
+                        })
+                    })
                     .unwrap_or_default();
                 SessionCredentials {
-                    resources: rec.resources_on(&integration),
+                    resources,
                     integration,
-                    user,
+                    user: details.user.unwrap_or(principal),
                     secret,
                     host: details.host,
                     port: details.port,
                     instructions: details.instructions,
                     example: details.example,
+                    secret_kind: details.secret_kind.unwrap_or_default(),
+                    files: details
+                        .files
+                        .into_iter()
+                        .map(|f| SessionFile {
+                            name: f.name,
+                            contents: f.contents,
+                        })
+                        .collect(),
                 }
             })
             .collect();

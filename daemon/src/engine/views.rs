@@ -1,9 +1,12 @@
 //! Turning stored records into what callers see, and deciding who sees what.
 
-use jit_api::{Approval, Decision, Entry, Extension, Request, Revoking, Session, Timestamp};
+use jit_api::{
+    Approval, Decision, Entry, Extension, Request, Revoking, Session, SessionFile, Timestamp,
+};
 
 use super::authz::{Caller, parse_principal};
 use super::{Engine, from_ms};
+use crate::integrations::SessionView;
 use crate::store::model::{DecisionRecord, ExtensionRecord, Millis, RequestRecord};
 
 /// RFC 3339 timestamp for stored milliseconds.
@@ -92,21 +95,32 @@ impl Engine {
                 .iter()
                 .map(|s| {
                     let cfg = integ_cfg(&s.integration);
-                    let browser = cfg.is_some_and(|c| c.browser_url.is_some());
+                    let material = s.material.as_ref().map(super::material_of);
+                    let resources = rec.resources_on(&s.integration);
                     // Connect options exist only while there is access to connect to.
                     let connect = if rec.status == jit_api::Status::Granted {
                         self.integrations
                             .get(&s.integration)
-                            .map(|i| i.connect_kinds(browser))
+                            .map(|i| {
+                                i.connect_kinds(&SessionView {
+                                    principal: s.principal.as_deref().unwrap_or_default(),
+                                    secret: None,
+                                    resources: &resources,
+                                    browser_url: cfg.and_then(|c| c.browser_url.as_deref()),
+                                    material: material.as_ref(),
+                                })
+                            })
                             .unwrap_or_default()
                     } else {
                         Vec::new()
                     };
+                    // What the grant handed back is shown while the access lasts.
+                    let open = rec.status.is_open();
                     Session {
                         integration: s.integration.clone(),
                         kind: s.kind.clone(),
                         principal: s.principal.clone(),
-                        resources: rec.resources_on(&s.integration),
+                        resources,
                         credentials: s.credentials,
                         rotated: s.rotated,
                         connect,
@@ -117,6 +131,20 @@ impl Engine {
                             (a, b) => a.or(b),
                         },
                         dry_run: s.kind == "dry-run",
+                        instructions: material
+                            .as_ref()
+                            .filter(|_| open)
+                            .and_then(|m| m.instructions.clone()),
+                        files: material
+                            .map(|m| m.files)
+                            .filter(|_| open)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|f| SessionFile {
+                                name: f.name,
+                                contents: f.contents,
+                            })
+                            .collect(),
                     }
                 })
                 .collect(),

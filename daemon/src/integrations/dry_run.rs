@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use jit_api::{ConnectKind, RequestId};
 
 use super::{
-    AccessDetails, ConnectTarget, GrantSpec, Integration, IntegrationError, RevokeSpec,
-    SessionSecret,
+    AccessDetails, ConnectTarget, GrantSpec, Integration, IntegrationError, Issued, RevokeSpec,
+    SecretSource, SessionView,
 };
 
 /// The dry-run integration.
@@ -27,41 +27,42 @@ impl Integration for DryRun {
     fn principal_for(&self, _requester: &str, _request: RequestId) -> Option<String> {
         None
     }
-    fn uses_secret(&self) -> bool {
-        false
+    fn secret_source(&self) -> SecretSource {
+        SecretSource::None
     }
-    async fn grant(&self, _spec: &GrantSpec) -> Result<(), IntegrationError> {
-        Ok(())
+    async fn grant(&self, _spec: &GrantSpec) -> Result<Issued, IntegrationError> {
+        Ok(Issued::default())
     }
     async fn revoke(&self, _spec: &RevokeSpec) -> Result<(), IntegrationError> {
         Ok(())
     }
-    fn connect_kinds(&self, browser_url: bool) -> Vec<ConnectKind> {
-        if browser_url {
+    fn connect_kinds(&self, session: &SessionView<'_>) -> Vec<ConnectKind> {
+        if session.browser_url.is_some() {
             vec![ConnectKind::Browser]
         } else {
             Vec::new()
         }
     }
-    fn connect(
-        &self,
-        kind: ConnectKind,
-        principal: &str,
-        _secret: Option<&SessionSecret>,
-        resources: &[String],
-        browser_url: Option<&str>,
-    ) -> Option<ConnectTarget> {
-        let t = browser_url.filter(|_| kind == ConnectKind::Browser)?;
-        let db = resources.first().map_or("", String::as_str);
+    fn connect(&self, kind: ConnectKind, session: &SessionView<'_>) -> Option<ConnectTarget> {
+        let t = session
+            .browser_url
+            .filter(|_| kind == ConnectKind::Browser)?;
+        let db = session.resources.first().map_or("", String::as_str);
         Some(ConnectTarget {
-            url: Some(super::fill_template(t, "localhost", 0, principal, db)),
+            url: Some(super::fill_template(
+                t,
+                "localhost",
+                0,
+                session.principal,
+                db,
+            )),
             ..ConnectTarget::default()
         })
     }
     async fn list_principals(&self) -> Result<Vec<String>, IntegrationError> {
         Ok(Vec::new())
     }
-    fn access_details(&self, _principal: &str, _resources: &[String]) -> AccessDetails {
+    fn access_details(&self, _session: &SessionView<'_>) -> AccessDetails {
         AccessDetails {
             instructions: "dry-run: nothing was provisioned, there is nothing to log in to".into(),
             ..AccessDetails::default()

@@ -7,10 +7,13 @@
 //! of the error the user sees. A run that outlasts `timeout` is killed (SIGKILL, with
 //! everything in its process group) and counts as failed.
 //!
-//! Operations (`action`): `grant`, `revoke`, `extend` and `list` (the principals this jitd
-//! made, for orphan removal at start). Sessions carry no secret: a command grants access to
-//! an identity the requester already has (their Unix account, an SSO identity named after
-//! them). The contract is documented, field by field, in `docs/integrations.md#exec`.
+//! Operations (`action`): `grant`, `revoke`, `reset`, `extend` and `list` (the principals
+//! this jitd made, for orphan removal at start). A grant may return credentials (a secret,
+//! with the user, host and port to use it), instructions and connect options; the secret is
+//! the session's (sealed by the engine, shown once) and must appear nowhere else in the reply
+//! — a reply that puts it anywhere but `credentials.secret` fails the grant. A grant that
+//! returns none gives access to an identity the requester already has. `reset` makes a new
+//! secret. The contract is documented, field by field, in `docs/integrations.md#exec`.
 //!
 //! The command's environment is not jitd's (which may hold admin URLs with passwords): it
 //! is `PATH`, the config's `env`, and `JIT_ACTION`, `JIT_INTEGRATION` and `JIT_PID`.
@@ -21,12 +24,15 @@ use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use jit_api::RequestId;
+use jit_api::{ConnectKind, RequestId, SecretKind};
 use jit_config::ExecSettings;
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use super::{AccessDetails, GrantSpec, Integration, IntegrationError, RevokeSpec};
+use super::{
+    AccessDetails, ConnectTarget, GrantSpec, Integration, IntegrationError, Issued, Material,
+    RevokeSpec, SecretSource, SessionSecret, SessionView, TerminalTemplate,
+};
 
 /// The version of the JSON contract, sent as `version` in every request.
 const CONTRACT_VERSION: u32 = 1;
@@ -41,6 +47,16 @@ const STDERR_TAIL: usize = 4096;
 const PIPE_GRACE: Duration = Duration::from_secs(2);
 /// Principals start with this; `list` replies are filtered to names of this shape.
 const PRINCIPAL_PREFIX: &str = "jit_";
+/// What stands for the secret in a terminal's environment (`connect.terminal.env`).
+const SECRET_PLACEHOLDER: &str = "{secret}";
+/// The largest secret a reply may carry.
+const MAX_SECRET: usize = 64 * 1024;
+/// The longest instructions; other texts of a reply are shorter (`MAX_TEXT`).
+const MAX_INSTRUCTIONS: usize = 4096;
+/// The longest text of a reply (an argument, a value, a URL, a user or host name).
+const MAX_TEXT: usize = 4096;
+/// The most arguments, or environment variables, of a terminal.
+const MAX_ITEMS: usize = 64;
 
 /// An admin's executable.
 pub struct Exec {
@@ -232,6 +248,219 @@ impl From<RunError> for IntegrationError {
     }
 }
 
+/// Reads what a `grant` or `reset` reply hands back (all optional for a grant; a reset must
+/// return `credentials.secret`):
+///
+/// ```json
+/// {"credentials": {"secret": "…", "user": "…", "host": "…", "port": 5432, "kind": "password"},
+///  "instructions": "…", "example": "…",
+///  "connect": {"terminal": {"argv": ["psql"], "env": {"PGPASSWORD": "{secret}"}},
+///              "app": "postgres://…", "browser": "https://…"}}
+/// ```
+///
+/// On error, what is wrong, to follow "the reply " in a message — never the secret. Fields it
+/// does not know are ignored (newer commands may send more).
+fn parse_reply(reply: &Map<String, Value>, reset: bool) -> Result<Issued, String> {
+    let creds = match reply.get("credentials") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(c)) => Some(c),
+        Some(_) => return Err("has a \"credentials\" that is not an object".into()),
+    };
+    let secret = match field(creds, "secret") {
+        None => None,
+        Some(Value::String(t)) if !t.is_empty() && t.len() <= MAX_SECRET && !t.contains('\0') => {
+            Some(t.clone())
+        }
+        Some(_) => {
+            return Err(format!(
+                "has a credentials.secret that is not a string of 1 to {} KiB without NUL",
+                MAX_SECRET / 1024
+            ));
+        }
+    };
+    if reset && secret.is_none() {
+        return Err(
+            "has no credentials.secret (fix: a reset makes a new secret and returns it there)"
+                .into(),
+        );
+    }
+    let text = |v: Option<&Value>, name: &str, max: usize| -> Result<Option<String>, String> {
+        match v {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(t)) if t.len() <= max && !t.contains('\0') => Ok(Some(t.clone())),
+            Some(_) => Err(format!(
+                "has a {name} that is not a string of at most {max} bytes"
+            )),
+        }
+    };
+    let user = text(field(creds, "user"), "credentials.user", 256)?;
+    let host = text(field(creds, "host"), "credentials.host", 255)?;
+    let port = match field(creds, "port") {
+        None => None,
+        Some(v) => Some(
+            v.as_u64()
+                .and_then(|p| u16::try_from(p).ok())
+                .filter(|p| *p > 0)
+                .ok_or("has a credentials.port that is not a port number (1 to 65535)")?,
+        ),
+    };
+    let secret_kind = match field(creds, "kind").map(Value::as_str) {
+        None => None,
+        Some(Some("password")) => Some(SecretKind::Password),
+        Some(Some("token")) => Some(SecretKind::Token),
+        Some(Some("private_key")) => Some(SecretKind::PrivateKey),
+        Some(_) => {
+            return Err(
+                "has a credentials.kind that is not \"password\", \"token\" or \"private_key\""
+                    .into(),
+            );
+        }
+    };
+    let instructions = text(reply.get("instructions"), "instructions", MAX_INSTRUCTIONS)?;
+    let example = text(reply.get("example"), "example", MAX_TEXT)?;
+    let connect = match reply.get("connect") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(c)) => Some(c),
+        Some(_) => return Err("has a \"connect\" that is not an object".into()),
+    };
+    let terminal = match field(connect, "terminal") {
+        None => None,
+        Some(Value::Object(t)) => {
+            let argv: Vec<String> = match t.get("argv") {
+                Some(Value::Array(items)) if !items.is_empty() && items.len() <= MAX_ITEMS => items
+                    .iter()
+                    .map(|a| match a {
+                        Value::String(a) if a.len() <= MAX_TEXT && !a.contains('\0') => {
+                            Ok(a.clone())
+                        }
+                        _ => Err("has a connect.terminal.argv item that is not a short string"),
+                    })
+                    .collect::<Result<_, _>>()?,
+                _ => {
+                    return Err(format!(
+                        "has a connect.terminal without an \"argv\" list of 1 to {MAX_ITEMS} strings"
+                    ));
+                }
+            };
+            let mut env = Vec::new();
+            match t.get("env") {
+                None | Some(Value::Null) => {}
+                Some(Value::Object(vars)) if vars.len() <= MAX_ITEMS => {
+                    for (name, value) in vars {
+                        if !is_env_name(name) {
+                            return Err(format!(
+                                "has a connect.terminal.env name {:?} that is not a variable name",
+                                printable(&name.chars().take(64).collect::<String>())
+                            ));
+                        }
+                        let value = text(
+                            Some(value),
+                            &format!("connect.terminal.env.{name}"),
+                            MAX_TEXT,
+                        )?
+                        .unwrap_or_default();
+                        if value.contains(SECRET_PLACEHOLDER) && secret.is_none() {
+                            return Err(format!(
+                                "uses {SECRET_PLACEHOLDER} in connect.terminal.env.{name} but returns no credentials.secret"
+                            ));
+                        }
+                        env.push((name.clone(), value));
+                    }
+                }
+                Some(_) => {
+                    return Err(format!(
+                        "has a connect.terminal.env that is not an object of at most {MAX_ITEMS} variables"
+                    ));
+                }
+            }
+            Some(TerminalTemplate { argv, env })
+        }
+        Some(_) => return Err("has a connect.terminal that is not an object".into()),
+    };
+    let app_url = text(field(connect, "app"), "connect.app", MAX_TEXT)?;
+    let browser_url = text(field(connect, "browser"), "connect.browser", MAX_TEXT)?;
+
+    // The secret lives sealed in the store and nowhere else: every other text is kept in the
+    // clear, shown, and (argv) put on a command line.
+    let mut texts: Vec<(String, &str)> = Vec::new();
+    for (name, v) in [
+        ("credentials.user", &user),
+        ("credentials.host", &host),
+        ("instructions", &instructions),
+        ("example", &example),
+        ("connect.app", &app_url),
+        ("connect.browser", &browser_url),
+    ] {
+        if let Some(v) = v {
+            texts.push((name.to_owned(), v));
+        }
+    }
+    if let Some(t) = &terminal {
+        texts.extend(
+            t.argv
+                .iter()
+                .map(|a| ("connect.terminal.argv".to_owned(), a.as_str())),
+        );
+        texts.extend(
+            t.env
+                .iter()
+                .map(|(n, v)| (format!("connect.terminal.env.{n}"), v.as_str())),
+        );
+    }
+    for (name, value) in &texts {
+        if secret.as_deref().is_some_and(|s| value.contains(s)) {
+            return Err(format!(
+                "puts its secret in {name} (fix: only credentials.secret may hold it; write {SECRET_PLACEHOLDER} in connect.terminal.env where a program needs it)"
+            ));
+        }
+        if value.contains(SECRET_PLACEHOLDER) && !name.starts_with("connect.terminal.env.") {
+            return Err(format!(
+                "uses {SECRET_PLACEHOLDER} in {name} (fix: only connect.terminal.env values may; a secret never goes on a command line or in a URL)"
+            ));
+        }
+    }
+
+    let any_material = user.is_some()
+        || host.is_some()
+        || port.is_some()
+        || secret_kind.is_some()
+        || instructions.is_some()
+        || example.is_some()
+        || terminal.is_some()
+        || app_url.is_some()
+        || browser_url.is_some();
+    Ok(Issued {
+        secret: secret.map(SessionSecret),
+        material: any_material.then(|| Material {
+            user,
+            host,
+            port,
+            secret_kind,
+            instructions,
+            example,
+            files: Vec::new(),
+            terminal,
+            app_url,
+            browser_url,
+        }),
+    })
+}
+
+/// `c[key]`, when there and not null.
+fn field<'a>(c: Option<&'a Map<String, Value>>, key: &str) -> Option<&'a Value> {
+    c.and_then(|c| c.get(key)).filter(|v| !v.is_null())
+}
+
+/// An environment variable name: `^[A-Za-z_][A-Za-z0-9_]*$`, at most 128 bytes.
+fn is_env_name(name: &str) -> bool {
+    name.len() <= 128
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 /// The first bytes of a stream, up to a limit; the rest is read and dropped.
 struct Head {
     bytes: Vec<u8>,
@@ -372,13 +601,13 @@ impl Integration for Exec {
         ))
     }
 
-    fn uses_secret(&self) -> bool {
-        // The command grants to an identity the requester already has; jit hands out no
-        // credential for it (see docs/integrations.md#exec).
-        false
+    fn secret_source(&self) -> SecretSource {
+        // The command may return credentials from its grant (and new ones from its reset);
+        // a grant that returns none gives access to an identity the requester already has.
+        SecretSource::Issued
     }
 
-    async fn grant(&self, spec: &GrantSpec) -> Result<(), IntegrationError> {
+    async fn grant(&self, spec: &GrantSpec) -> Result<Issued, IntegrationError> {
         let principal = spec
             .principal
             .as_deref()
@@ -406,7 +635,15 @@ impl Integration for Exec {
             }),
         );
         match self.run("grant", &input).await {
-            Ok(_) => Ok(()),
+            // What the command returns is checked before anything is kept; a reply that is
+            // not right fails the grant (which is then rolled back with `revoke`).
+            Ok(reply) => parse_reply(&reply, false).map_err(|why| {
+                IntegrationError::new(format!(
+                    "{}: {} grant: the reply {why}",
+                    self.name,
+                    self.command.display()
+                ))
+            }),
             // Not started: nothing changed, and a rollback must not run it again.
             Err(RunError::NotRun(e)) => Err(e.untouched()),
             Err(RunError::Failed(e)) => Err(e),
@@ -429,11 +666,83 @@ impl Integration for Exec {
         Ok(())
     }
 
+    async fn reset(
+        &self,
+        principal: &str,
+        _secret: Option<&SessionSecret>,
+        end_sessions: bool,
+    ) -> Result<Issued, IntegrationError> {
+        let input = self.request(
+            "reset",
+            json!({
+                "principal": principal,
+                "end_sessions": end_sessions,
+            }),
+        );
+        let reply = self.run("reset", &input).await?;
+        parse_reply(&reply, true).map_err(|why| {
+            IntegrationError::new(format!(
+                "{}: {} reset: the reply {why}",
+                self.name,
+                self.command.display()
+            ))
+        })
+    }
+
+    fn connect_kinds(&self, session: &SessionView<'_>) -> Vec<ConnectKind> {
+        let Some(m) = session.material else {
+            return Vec::new();
+        };
+        let mut k = Vec::new();
+        if m.terminal.is_some() {
+            k.push(ConnectKind::Terminal);
+        }
+        if m.app_url.is_some() {
+            k.push(ConnectKind::App);
+        }
+        if m.browser_url.is_some() {
+            k.push(ConnectKind::Browser);
+        }
+        k
+    }
+
+    fn connect(&self, kind: ConnectKind, session: &SessionView<'_>) -> Option<ConnectTarget> {
+        let m = session.material?;
+        match kind {
+            ConnectKind::Terminal => {
+                let t = m.terminal.as_ref()?;
+                let mut env = Vec::with_capacity(t.env.len());
+                for (name, value) in &t.env {
+                    let value = if value.contains(SECRET_PLACEHOLDER) {
+                        value.replace(SECRET_PLACEHOLDER, &session.secret?.0)
+                    } else {
+                        value.clone()
+                    };
+                    env.push((name.clone(), value));
+                }
+                Some(ConnectTarget {
+                    argv: t.argv.clone(),
+                    env,
+                    url: None,
+                    files: Vec::new(),
+                })
+            }
+            ConnectKind::App => m.app_url.clone().map(|url| ConnectTarget {
+                url: Some(url),
+                ..ConnectTarget::default()
+            }),
+            ConnectKind::Browser => m.browser_url.clone().map(|url| ConnectTarget {
+                url: Some(url),
+                ..ConnectTarget::default()
+            }),
+        }
+    }
+
     async fn extend(
         &self,
         principal: &str,
         valid_until: SystemTime,
-    ) -> Result<(), IntegrationError> {
+    ) -> Result<Option<Material>, IntegrationError> {
         let input = self.request(
             "extend",
             json!({
@@ -443,7 +752,7 @@ impl Integration for Exec {
             }),
         );
         self.run("extend", &input).await?;
-        Ok(())
+        Ok(None)
     }
 
     async fn preflight(&self) -> Vec<String> {
@@ -513,16 +822,33 @@ impl Integration for Exec {
         Ok(out)
     }
 
-    fn access_details(&self, principal: &str, resources: &[String]) -> AccessDetails {
+    fn access_details(&self, session: &SessionView<'_>) -> AccessDetails {
+        let principal = session.principal;
+        let resources = session.resources;
+        let Some(m) = session.material else {
+            return AccessDetails {
+                instructions: format!(
+                    "{} gave your own account access to {} (grant {principal}); there is nothing to log in with",
+                    self.name,
+                    resources.join(", ")
+                ),
+                ..AccessDetails::default()
+            };
+        };
         AccessDetails {
-            host: None,
-            port: None,
-            instructions: format!(
-                "{} gave your own account access to {} (grant {principal}); there is nothing to log in with",
-                self.name,
-                resources.join(", ")
-            ),
-            example: None,
+            user: m.user.clone(),
+            host: m.host.clone(),
+            port: m.port,
+            secret_kind: m.secret_kind,
+            instructions: m.instructions.clone().unwrap_or_else(|| {
+                format!(
+                    "{} gave you access to {} (grant {principal})",
+                    self.name,
+                    resources.join(", ")
+                )
+            }),
+            example: m.example.clone(),
+            files: Vec::new(),
         }
     }
 }
@@ -559,6 +885,127 @@ mod tests {
         ] {
             assert!(!e.is_ours(stranger), "{stranger}");
         }
+    }
+
+    fn reply(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().expect("an object")
+    }
+
+    #[test]
+    fn a_grant_reply_hands_back_credentials_instructions_and_connect_options() {
+        let issued = parse_reply(
+            &reply(json!({
+                "credentials": {"secret": "pw-Xy12", "user": "svc_alice", "host": "db", "port": 5432},
+                "instructions": "log in as svc_alice",
+                "example": "psql -h db -U svc_alice",
+                "connect": {
+                    "terminal": {"argv": ["psql", "-h", "db"], "env": {"PGPASSWORD": "{secret}", "PGUSER": "svc_alice"}},
+                    "app": "postgres://svc_alice@db:5432/orders"
+                },
+                "later": "fields it does not know are ignored"
+            })),
+            false,
+        )
+        .expect("a good reply");
+        assert_eq!(issued.secret, Some(SessionSecret("pw-Xy12".into())));
+        let m = issued.material.expect("material");
+        assert_eq!(m.user.as_deref(), Some("svc_alice"));
+        assert_eq!(m.port, Some(5432));
+        assert!(
+            !format!("{m:?}").contains("pw-Xy12"),
+            "no secret in the material"
+        );
+        let e = exec();
+        let mut view = SessionView {
+            principal: "jit_alice_42_00c0ffee",
+            secret: issued.secret.as_ref(),
+            material: Some(&m),
+            ..SessionView::default()
+        };
+        assert_eq!(
+            e.connect_kinds(&view),
+            [ConnectKind::Terminal, ConnectKind::App]
+        );
+        let t = e.connect(ConnectKind::Terminal, &view).expect("terminal");
+        assert_eq!(t.argv, ["psql", "-h", "db"]);
+        assert!(
+            t.env
+                .contains(&("PGPASSWORD".to_owned(), "pw-Xy12".to_owned()))
+        );
+        let app = e.connect(ConnectKind::App, &view).expect("app");
+        assert_eq!(
+            app.url.as_deref(),
+            Some("postgres://svc_alice@db:5432/orders")
+        );
+        // Without the secret (revealed), a terminal that needs it cannot be made.
+        view.secret = None;
+        assert!(e.connect(ConnectKind::Terminal, &view).is_none());
+        let details = e.access_details(&view);
+        assert_eq!(details.user.as_deref(), Some("svc_alice"));
+        assert_eq!(details.instructions, "log in as svc_alice");
+
+        let nothing = parse_reply(&reply(json!({})), false).expect("an empty reply");
+        assert!(nothing.secret.is_none() && nothing.material.is_none());
+        let only_secret = parse_reply(&reply(json!({"credentials": {"secret": "n3w"}})), true)
+            .expect("a reset reply");
+        assert!(only_secret.secret.is_some() && only_secret.material.is_none());
+    }
+
+    #[test]
+    fn a_reply_that_puts_its_secret_elsewhere_is_refused() {
+        let secret = "pw-Xy12";
+        let cases = [
+            (
+                json!({"credentials": {"secret": secret}, "connect": {"terminal": {"argv": ["psql", secret]}}}),
+                "puts its secret in connect.terminal.argv",
+            ),
+            (
+                json!({"credentials": {"secret": secret}, "instructions": format!("use {secret}")}),
+                "puts its secret in instructions",
+            ),
+            (
+                json!({"credentials": {"secret": secret}, "connect": {"app": format!("pg://u:{secret}@h")}}),
+                "puts its secret in connect.app",
+            ),
+            (
+                json!({"credentials": {"secret": secret}, "connect": {"terminal": {"argv": ["x", "{secret}"]}}}),
+                "uses {secret} in connect.terminal.argv",
+            ),
+            (
+                json!({"connect": {"terminal": {"argv": ["x"], "env": {"P": "{secret}"}}}}),
+                "returns no credentials.secret",
+            ),
+            (
+                json!({"connect": {"terminal": {"argv": ["x"], "env": {"1X": "y"}}}}),
+                "is not a variable name",
+            ),
+            (
+                json!({"credentials": {"secret": secret, "port": 70000}}),
+                "not a port number",
+            ),
+            (
+                json!({"credentials": {"secret": 42}}),
+                "credentials.secret that is not a string",
+            ),
+            (
+                json!({"connect": {"terminal": {"argv": []}}}),
+                "without an \"argv\" list",
+            ),
+            (
+                json!({"credentials": "x"}),
+                "\"credentials\" that is not an object",
+            ),
+        ];
+        for (bad, why) in cases {
+            let e = parse_reply(&reply(bad.clone()), false)
+                .err()
+                .unwrap_or_else(|| panic!("{bad} accepted"));
+            assert!(e.contains(why), "{bad}: {e}");
+            assert!(!e.contains(secret), "the error shows the secret: {e}");
+        }
+        let e = parse_reply(&reply(json!({"instructions": "x"})), true)
+            .expect_err("a reset must return a secret");
+        assert!(e.contains("has no credentials.secret"), "{e}");
     }
 
     #[test]

@@ -38,8 +38,8 @@ use sha1::{Digest, Sha1};
 use tokio::sync::Mutex;
 
 use super::{
-    AccessDetails, ConnectTarget, GrantSpec, Integration, IntegrationError, RevokeSpec,
-    SessionSecret, fill_template,
+    AccessDetails, ConnectTarget, GrantSpec, Integration, IntegrationError, Issued, RevokeSpec,
+    SecretSource, SessionSecret, SessionView, fill_template,
 };
 
 /// How long one step of statements may take before it is abandoned.
@@ -548,11 +548,11 @@ impl Integration for Mariadb {
         ))
     }
 
-    fn uses_secret(&self) -> bool {
-        true
+    fn secret_source(&self) -> SecretSource {
+        SecretSource::Generated
     }
 
-    async fn grant(&self, spec: &GrantSpec) -> Result<(), IntegrationError> {
+    async fn grant(&self, spec: &GrantSpec) -> Result<Issued, IntegrationError> {
         let user = spec
             .principal
             .as_deref()
@@ -655,7 +655,8 @@ impl Integration for Mariadb {
             "unlock the user",
             format!("ALTER USER {acct} ACCOUNT UNLOCK"),
         )
-        .await
+        .await?;
+        Ok(Issued::default())
     }
 
     async fn revoke(&self, spec: &RevokeSpec) -> Result<(), IntegrationError> {
@@ -702,9 +703,10 @@ impl Integration for Mariadb {
     async fn reset(
         &self,
         principal: &str,
-        secret: &SessionSecret,
+        secret: Option<&SessionSecret>,
         end_sessions: bool,
-    ) -> Result<(), IntegrationError> {
+    ) -> Result<Issued, IntegrationError> {
+        let secret = secret.ok_or_else(|| IntegrationError::new("no new password"))?;
         let accounts = self.accounts(principal).await?;
         if accounts.is_empty() {
             return Err(IntegrationError::new(format!(
@@ -734,10 +736,11 @@ impl Integration for Mariadb {
         if end_sessions {
             self.end_sessions(principal).await?;
         }
-        Ok(())
+        Ok(Issued::default())
     }
 
-    fn connect_kinds(&self, browser_url: bool) -> Vec<ConnectKind> {
+    fn connect_kinds(&self, session: &SessionView<'_>) -> Vec<ConnectKind> {
+        let browser_url = session.browser_url.is_some();
         let mut k = vec![ConnectKind::Terminal, ConnectKind::App];
         if browser_url {
             k.push(ConnectKind::Browser);
@@ -745,14 +748,11 @@ impl Integration for Mariadb {
         k
     }
 
-    fn connect(
-        &self,
-        kind: ConnectKind,
-        principal: &str,
-        secret: Option<&SessionSecret>,
-        resources: &[String],
-        browser_url: Option<&str>,
-    ) -> Option<ConnectTarget> {
+    fn connect(&self, kind: ConnectKind, session: &SessionView<'_>) -> Option<ConnectTarget> {
+        let principal = session.principal;
+        let secret = session.secret;
+        let resources = session.resources;
+        let browser_url = session.browser_url;
         let db = resources.first().map_or("", String::as_str);
         match kind {
             // Every value as `--name=value`: a database called `-e…` stays a value, never an
@@ -774,6 +774,7 @@ impl Integration for Mariadb {
                     argv,
                     env,
                     url: None,
+                    files: Vec::new(),
                 })
             }
             ConnectKind::App => Some(ConnectTarget {
@@ -886,7 +887,9 @@ impl Integration for Mariadb {
         .await
     }
 
-    fn access_details(&self, principal: &str, resources: &[String]) -> AccessDetails {
+    fn access_details(&self, session: &SessionView<'_>) -> AccessDetails {
+        let principal = session.principal;
+        let resources = session.resources;
         let db = resources.first().map_or("", String::as_str);
         AccessDetails {
             host: Some(self.client_host.clone()),
@@ -901,6 +904,7 @@ impl Integration for Mariadb {
                 "mysql --host={} --port={} --user={principal} --database={db} --password",
                 self.client_host, self.client_port
             )),
+            ..AccessDetails::default()
         }
     }
 }

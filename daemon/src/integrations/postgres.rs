@@ -26,8 +26,8 @@ use tokio_postgres::config::Host;
 use tokio_postgres::{Client, NoTls};
 
 use super::{
-    AccessDetails, ConnectTarget, GrantSpec, Integration, IntegrationError, RevokeSpec,
-    SessionSecret, fill_template,
+    AccessDetails, ConnectTarget, GrantSpec, Integration, IntegrationError, Issued, Material,
+    RevokeSpec, SecretSource, SessionSecret, SessionView, fill_template,
 };
 
 /// How long one statement batch may take before the attempt is abandoned.
@@ -245,11 +245,11 @@ impl Integration for Postgres {
         ))
     }
 
-    fn uses_secret(&self) -> bool {
-        true
+    fn secret_source(&self) -> SecretSource {
+        SecretSource::Generated
     }
 
-    async fn grant(&self, spec: &GrantSpec) -> Result<(), IntegrationError> {
+    async fn grant(&self, spec: &GrantSpec) -> Result<Issued, IntegrationError> {
         let role = spec
             .principal
             .as_deref()
@@ -350,15 +350,16 @@ impl Integration for Postgres {
             sql.push_str("COMMIT");
             self.batch(db, "grant privileges", &sql).await?;
         }
-        Ok(())
+        Ok(Issued::default())
     }
 
     async fn reset(
         &self,
         principal: &str,
-        secret: &SessionSecret,
+        secret: Option<&SessionSecret>,
         end_sessions: bool,
-    ) -> Result<(), IntegrationError> {
+    ) -> Result<Issued, IntegrationError> {
+        let secret = secret.ok_or_else(|| IntegrationError::new("no new password"))?;
         self.ours(principal).await?;
         let verifier = postgres_protocol::password::scram_sha_256(secret.0.as_bytes());
         // The password only: VALID UNTIL belongs to the deadline (extend moves it).
@@ -380,14 +381,14 @@ impl Integration for Postgres {
             })
             .await?;
         }
-        Ok(())
+        Ok(Issued::default())
     }
 
     async fn extend(
         &self,
         principal: &str,
         valid_until: SystemTime,
-    ) -> Result<(), IntegrationError> {
+    ) -> Result<Option<Material>, IntegrationError> {
         self.ours(principal).await?;
         let sql = format!(
             "ALTER ROLE {} VALID UNTIL {}",
@@ -395,10 +396,12 @@ impl Integration for Postgres {
             valid_until_literal(valid_until)
         );
         self.batch(&self.maintenance_db, "move VALID UNTIL", &sql)
-            .await
+            .await?;
+        Ok(None)
     }
 
-    fn connect_kinds(&self, browser_url: bool) -> Vec<ConnectKind> {
+    fn connect_kinds(&self, session: &SessionView<'_>) -> Vec<ConnectKind> {
+        let browser_url = session.browser_url.is_some();
         let mut k = vec![ConnectKind::Terminal, ConnectKind::App];
         if browser_url {
             k.push(ConnectKind::Browser);
@@ -406,14 +409,11 @@ impl Integration for Postgres {
         k
     }
 
-    fn connect(
-        &self,
-        kind: ConnectKind,
-        principal: &str,
-        secret: Option<&SessionSecret>,
-        resources: &[String],
-        browser_url: Option<&str>,
-    ) -> Option<ConnectTarget> {
+    fn connect(&self, kind: ConnectKind, session: &SessionView<'_>) -> Option<ConnectTarget> {
+        let principal = session.principal;
+        let secret = session.secret;
+        let resources = session.resources;
+        let browser_url = session.browser_url;
         let db = resources.first().map_or("postgres", String::as_str);
         match kind {
             // Everything goes to libpq through its environment, not a connection string: a
@@ -433,6 +433,7 @@ impl Integration for Postgres {
                     argv: vec!["psql".into()],
                     env,
                     url: None,
+                    files: Vec::new(),
                 })
             }
             ConnectKind::App => Some(ConnectTarget {
@@ -589,7 +590,9 @@ impl Integration for Postgres {
         .await
     }
 
-    fn access_details(&self, principal: &str, resources: &[String]) -> AccessDetails {
+    fn access_details(&self, session: &SessionView<'_>) -> AccessDetails {
+        let principal = session.principal;
+        let resources = session.resources;
         let db = resources.first().map_or("postgres", String::as_str);
         AccessDetails {
             host: Some(self.client_host.clone()),
@@ -604,6 +607,7 @@ impl Integration for Postgres {
                 "psql \"host={} port={} user={principal} dbname={db}\"",
                 self.client_host, self.client_port
             )),
+            ..AccessDetails::default()
         }
     }
 }

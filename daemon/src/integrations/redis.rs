@@ -35,8 +35,8 @@ use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 
 use super::{
-    AccessDetails, ConnectTarget, GrantSpec, Integration, IntegrationError, RevokeSpec,
-    SessionSecret, fill_template,
+    AccessDetails, ConnectTarget, GrantSpec, Integration, IntegrationError, Issued, RevokeSpec,
+    SecretSource, SessionSecret, SessionView, fill_template,
 };
 
 /// How long connecting (TCP and `AUTH`) may take.
@@ -702,11 +702,11 @@ impl Integration for Redis {
         ))
     }
 
-    fn uses_secret(&self) -> bool {
-        true
+    fn secret_source(&self) -> SecretSource {
+        SecretSource::Generated
     }
 
-    async fn grant(&self, spec: &GrantSpec) -> Result<(), IntegrationError> {
+    async fn grant(&self, spec: &GrantSpec) -> Result<Issued, IntegrationError> {
         let user = spec
             .principal
             .as_deref()
@@ -747,7 +747,7 @@ impl Integration for Redis {
         // ACL SETUSER is atomic (Redis 7): when Redis refuses it, nothing was made.
         self.run_scrubbed("create ACL user", &args, &[&pw])
             .await
-            .map(|_| ())
+            .map(|_| Issued::default())
     }
 
     async fn revoke(&self, spec: &RevokeSpec) -> Result<(), IntegrationError> {
@@ -782,9 +782,10 @@ impl Integration for Redis {
     async fn reset(
         &self,
         principal: &str,
-        secret: &SessionSecret,
+        secret: Option<&SessionSecret>,
         end_sessions: bool,
-    ) -> Result<(), IntegrationError> {
+    ) -> Result<Issued, IntegrationError> {
+        let secret = secret.ok_or_else(|| IntegrationError::new("no new password"))?;
         self.ours(principal).await?;
         let pw = password_hash(secret);
         let pw_rule = format!("#{pw}");
@@ -809,10 +810,11 @@ impl Integration for Redis {
             )
             .await?;
         }
-        Ok(())
+        Ok(Issued::default())
     }
 
-    fn connect_kinds(&self, browser_url: bool) -> Vec<ConnectKind> {
+    fn connect_kinds(&self, session: &SessionView<'_>) -> Vec<ConnectKind> {
+        let browser_url = session.browser_url.is_some();
         let mut k = vec![ConnectKind::Terminal, ConnectKind::App];
         if browser_url {
             k.push(ConnectKind::Browser);
@@ -820,14 +822,10 @@ impl Integration for Redis {
         k
     }
 
-    fn connect(
-        &self,
-        kind: ConnectKind,
-        principal: &str,
-        secret: Option<&SessionSecret>,
-        _resources: &[String],
-        browser_url: Option<&str>,
-    ) -> Option<ConnectTarget> {
+    fn connect(&self, kind: ConnectKind, session: &SessionView<'_>) -> Option<ConnectTarget> {
+        let principal = session.principal;
+        let secret = session.secret;
+        let browser_url = session.browser_url;
         match kind {
             // The password goes in REDISCLI_AUTH: `-a` would put it on the command line.
             ConnectKind::Terminal => Some(ConnectTarget {
@@ -844,6 +842,7 @@ impl Integration for Redis {
                     .map(|s| vec![("REDISCLI_AUTH".to_owned(), s.0.clone())])
                     .unwrap_or_default(),
                 url: None,
+                files: Vec::new(),
             }),
             // User names are [a-z0-9_]: nothing to encode.
             ConnectKind::App => Some(ConnectTarget {
@@ -950,7 +949,9 @@ impl Integration for Redis {
             .collect())
     }
 
-    fn access_details(&self, principal: &str, resources: &[String]) -> AccessDetails {
+    fn access_details(&self, session: &SessionView<'_>) -> AccessDetails {
+        let principal = session.principal;
+        let resources = session.resources;
         AccessDetails {
             host: Some(self.client_host.clone()),
             port: Some(self.client_port),
@@ -964,6 +965,7 @@ impl Integration for Redis {
                 "redis-cli -h {} -p {} --user {principal} --askpass",
                 self.client_host, self.client_port
             )),
+            ..AccessDetails::default()
         }
     }
 }
@@ -1125,16 +1127,24 @@ mod tests {
         let t = r
             .connect(
                 ConnectKind::Terminal,
-                "jit_a_1_0123",
-                Some(&secret),
-                &[],
-                None,
+                &SessionView {
+                    principal: "jit_a_1_0123",
+                    secret: Some(&secret),
+                    ..SessionView::default()
+                },
             )
             .expect("terminal");
         assert!(!t.argv.iter().any(|a| a.contains("s3cret")));
         assert_eq!(t.env, [("REDISCLI_AUTH".to_owned(), "s3cret".to_owned())]);
         let app = r
-            .connect(ConnectKind::App, "jit_a_1_0123", Some(&secret), &[], None)
+            .connect(
+                ConnectKind::App,
+                &SessionView {
+                    principal: "jit_a_1_0123",
+                    secret: Some(&secret),
+                    ..SessionView::default()
+                },
+            )
             .expect("app");
         assert_eq!(
             app.url.as_deref(),

@@ -36,8 +36,8 @@ use jit_config::SudoSettings;
 use tokio::io::AsyncWriteExt;
 
 use super::{
-    AccessDetails, ConnectTarget, GrantSpec, Integration, IntegrationError, RevokeSpec,
-    SessionSecret,
+    AccessDetails, ConnectTarget, GrantSpec, Integration, IntegrationError, Issued, Material,
+    RevokeSpec, SecretSource, SessionView,
 };
 
 /// How long one `visudo` run may take.
@@ -274,11 +274,11 @@ impl Integration for Sudo {
         ))
     }
 
-    fn uses_secret(&self) -> bool {
-        false
+    fn secret_source(&self) -> SecretSource {
+        SecretSource::None
     }
 
-    async fn grant(&self, spec: &GrantSpec) -> Result<(), IntegrationError> {
+    async fn grant(&self, spec: &GrantSpec) -> Result<Issued, IntegrationError> {
         let principal = spec
             .principal
             .as_deref()
@@ -334,7 +334,7 @@ impl Integration for Sudo {
                         .untouched());
                 }
                 if existing == content {
-                    return Ok(());
+                    return Ok(Issued::default());
                 }
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {}
@@ -346,7 +346,7 @@ impl Integration for Sudo {
         }
         self.install(principal, &content).await?;
         tracing::debug!(integration = %self.name, file = %target.display(), "sudoers drop-in installed");
-        Ok(())
+        Ok(Issued::default())
     }
 
     async fn revoke(&self, spec: &RevokeSpec) -> Result<(), IntegrationError> {
@@ -431,14 +431,14 @@ impl Integration for Sudo {
         &self,
         principal: &str,
         valid_until: SystemTime,
-    ) -> Result<(), IntegrationError> {
+    ) -> Result<Option<Material>, IntegrationError> {
         if !safe_name(principal) {
             return Err(self.err(format!("{principal:?} is not a drop-in jit writes")));
         }
         let target = self.dir.join(principal);
         let text = match tokio::fs::read_to_string(&target).await {
             Ok(t) => t,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(self.err(format!("cannot read {}: {e}", target.display()))),
         };
         if self.ours(&text).is_none() {
@@ -446,23 +446,18 @@ impl Integration for Sudo {
         }
         let content = with_not_after(&text, valid_until);
         if content == text {
-            return Ok(());
+            return Ok(None);
         }
-        self.install(principal, &content).await
+        self.install(principal, &content).await?;
+        Ok(None)
     }
 
-    fn connect_kinds(&self, _browser_url: bool) -> Vec<ConnectKind> {
+    fn connect_kinds(&self, _session: &SessionView<'_>) -> Vec<ConnectKind> {
         vec![ConnectKind::Terminal]
     }
 
-    fn connect(
-        &self,
-        kind: ConnectKind,
-        _principal: &str,
-        _secret: Option<&SessionSecret>,
-        resources: &[String],
-        _browser_url: Option<&str>,
-    ) -> Option<ConnectTarget> {
+    fn connect(&self, kind: ConnectKind, session: &SessionView<'_>) -> Option<ConnectTarget> {
+        let resources = session.resources;
         if kind != ConnectKind::Terminal {
             return None;
         }
@@ -480,6 +475,7 @@ impl Integration for Sudo {
             argv,
             env: Vec::new(),
             url: None,
+            files: Vec::new(),
         })
     }
 
@@ -540,7 +536,8 @@ impl Integration for Sudo {
         self.scan().await
     }
 
-    fn access_details(&self, _principal: &str, resources: &[String]) -> AccessDetails {
+    fn access_details(&self, session: &SessionView<'_>) -> AccessDetails {
+        let resources = session.resources;
         let as_user = if self.run_as == "root" {
             String::new()
         } else {
@@ -559,6 +556,7 @@ impl Integration for Sudo {
                 lines.join("; ")
             ),
             example: lines.first().cloned(),
+            ..AccessDetails::default()
         }
     }
 }
@@ -951,11 +949,25 @@ mod tests {
     fn connect_runs_the_first_command_through_sudo_n() {
         let s = sudo(Path::new("/nonexistent"));
         let t = s
-            .connect(ConnectKind::Terminal, "p", None, &["reboot".into()], None)
+            .connect(
+                ConnectKind::Terminal,
+                &SessionView {
+                    principal: "p",
+                    resources: &["reboot".into()],
+                    ..SessionView::default()
+                },
+            )
             .expect("terminal");
         assert_eq!(t.argv, ["sudo", "-n", "--", "/usr/sbin/reboot"]);
         let t = s
-            .connect(ConnectKind::Terminal, "p", None, &["whoami".into()], None)
+            .connect(
+                ConnectKind::Terminal,
+                &SessionView {
+                    principal: "p",
+                    resources: &["whoami".into()],
+                    ..SessionView::default()
+                },
+            )
             .expect("terminal");
         assert_eq!(t.argv, ["sudo", "-n", "--", "/usr/bin/id", "-u"]);
     }

@@ -44,7 +44,10 @@ use jit_config::UnixGroupSettings;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
-use super::{AccessDetails, GrantSpec, Integration, IntegrationError, RevokeSpec};
+use super::{
+    AccessDetails, GrantSpec, Integration, IntegrationError, Issued, RevokeSpec, SecretSource,
+    SessionView,
+};
 
 /// The group file `gpasswd` edits; memberships are read from it, not through NSS.
 const GROUP_FILE: &str = "/etc/group";
@@ -260,11 +263,11 @@ impl Integration for UnixGroup {
         Some(format!("{requester}#{request}"))
     }
 
-    fn uses_secret(&self) -> bool {
-        false
+    fn secret_source(&self) -> SecretSource {
+        SecretSource::None
     }
 
-    async fn grant(&self, spec: &GrantSpec) -> Result<(), IntegrationError> {
+    async fn grant(&self, spec: &GrantSpec) -> Result<Issued, IntegrationError> {
         let principal = spec
             .principal
             .as_deref()
@@ -367,7 +370,7 @@ impl Integration for UnixGroup {
             )));
         }
         tracing::debug!(integration = %self.name, user, groups = ?groups, "group membership granted");
-        Ok(())
+        Ok(Issued::default())
     }
 
     async fn revoke(&self, spec: &RevokeSpec) -> Result<(), IntegrationError> {
@@ -458,7 +461,9 @@ impl Integration for UnixGroup {
         Ok(set.into_iter().collect())
     }
 
-    fn access_details(&self, principal: &str, resources: &[String]) -> AccessDetails {
+    fn access_details(&self, session: &SessionView<'_>) -> AccessDetails {
+        let principal = session.principal;
+        let resources = session.resources;
         let user = principal.split('#').next().unwrap_or(principal);
         let groups = resources.join(", ");
         let first = resources.first().map_or("GROUP", String::as_str);
@@ -469,6 +474,7 @@ impl Integration for UnixGroup {
                 "Your account {user} is a member of {groups} while the access lasts. Processes started before the grant do not have it: log in again, or use `newgrp {first}` (a new shell) or `sg {first} -c 'COMMAND'`. `id -nG` lists your groups. When the access ends the membership is removed; processes started with it keep the group until they exit."
             ),
             example: Some(format!("sg {first} -c 'id -nG'")),
+            ..AccessDetails::default()
         }
     }
 }

@@ -1107,4 +1107,40 @@ mod tests {
             assert_eq!(c & RESETTING_FLAG, 0);
         }
     }
+
+    /// A session stored before material existed reads as having none; one with material
+    /// keeps it in this exact form (the stored format is JSON: changing it needs a migration).
+    #[test]
+    fn session_material_is_optional_and_keeps_its_form() {
+        let old = r#"{"integration":"pg","kind":"postgres","principal":"jit_a_1","credentials":"unrevealed"}"#;
+        let s: SessionRecord = serde_json::from_str(old).expect("an old session");
+        assert_eq!(s.material, None);
+        assert_eq!(
+            serde_json::to_string(&s).expect("json"),
+            format!("{}{}", &old[..old.len() - 1], r#","rotated":false}"#)
+        );
+        let with = SessionRecord {
+            material: Some(MaterialRecord {
+                user: Some("deploy".into()),
+                secret_kind: Some(jit_api::SecretKind::PrivateKey),
+                files: vec![(
+                    "k-cert.pub".into(),
+                    "ssh-ed25519-cert-v01@openssh.com AAAA".into(),
+                )],
+                terminal: Some(TerminalRecord {
+                    argv: vec!["psql".into()],
+                    env: vec![("PGPASSWORD".into(), "{secret}".into())],
+                }),
+                ..MaterialRecord::default()
+            }),
+            ..s
+        };
+        let text = serde_json::to_string(&with).expect("json");
+        assert!(
+            text.ends_with(r#""rotated":false,"material":{"user":"deploy","secret_kind":"private_key","files":[["k-cert.pub","ssh-ed25519-cert-v01@openssh.com AAAA"]],"terminal":{"argv":["psql"],"env":[["PGPASSWORD","{secret}"]]}}}"#),
+            "{text}"
+        );
+        let back: SessionRecord = serde_json::from_str(&text).expect("reads back");
+        assert_eq!(back, with);
+    }
 }

@@ -5,7 +5,7 @@
 //! change only with a schema version bump and a migration. Times are milliseconds since
 //! the Unix epoch.
 
-use jit_api::{ApprovalMode, CredentialState, RequestId, Status};
+use jit_api::{ApprovalMode, CredentialState, RequestId, SecretKind, Status};
 use serde::{Deserialize, Serialize};
 
 /// Milliseconds since the Unix epoch.
@@ -239,6 +239,55 @@ pub struct SessionRecord {
     /// Processes launched by `jit connect` for this session.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub processes: Vec<ProcessRecord>,
+    /// What the integration handed back that is not secret (an SSH certificate, an `exec`
+    /// command's instructions and connect options). Stored in the clear: never a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub material: Option<MaterialRecord>,
+}
+
+/// A session's material that is not secret (see `integrations::Material`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaterialRecord {
+    /// Who to log in as, when not the principal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// What the secret is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_kind: Option<SecretKind>,
+    /// Instructions in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+    /// An example command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<String>,
+    /// Files that are not secret, as (name, contents).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<(String, String)>,
+    /// A terminal program.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal: Option<TerminalRecord>,
+    /// A connection URI for a desktop app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_url: Option<String>,
+    /// A web page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser_url: Option<String>,
+}
+
+/// A terminal program of a session's material.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminalRecord {
+    /// Program and arguments.
+    pub argv: Vec<String>,
+    /// Environment; values may hold `{secret}`, never the secret itself.
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
 }
 
 /// A revoke in progress.

@@ -239,6 +239,15 @@ fn a_file_acl_lives_as_long_as_the_grant_and_revoke_ends_open_handles() {
     let principal = r["sessions"][0]["principal"].as_str().expect("principal");
     assert!(principal.starts_with("jit_"), "{principal}");
     assert_eq!(r["sessions"][0]["credentials"], "none", "{r}");
+    // The script's reply: instructions, no credentials, no way to connect.
+    let instructions = r["sessions"][0]["instructions"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no instructions in {r}"));
+    assert!(
+        instructions.starts_with(&format!("{} has read on {file} until ", s.alice.name)),
+        "{instructions}"
+    );
+    assert_eq!(r["sessions"][0]["connect"], serde_json::json!([]), "{r}");
     assert!(can_read(&s.alice, &file), "the grant gives read");
     assert!(!can_write(&s.alice, &file), "but not write");
     assert_eq!(acl_users(&file), vec![format!("user:{}:r--", s.alice.uid)]);

@@ -1,5 +1,5 @@
 //! End-to-end tests: the real `jitd` and `jit` binaries, the real socket, real Unix users,
-//! real PostgreSQL and `psql`. Build the binaries first (`scripts/test` does).
+//! real PostgreSQL and `psql`, a real sshd and `ssh`. Build the binaries first (`scripts/test` does).
 
 mod access;
 mod audit;
@@ -9,9 +9,11 @@ mod clock;
 mod crash;
 mod crash_campaign;
 mod exec;
+mod exec_credentials;
 mod mariadb;
 mod outage;
 mod redis;
+mod ssh;
 mod story;
 mod sudo;
 mod unix_group;

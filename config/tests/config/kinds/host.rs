@@ -335,13 +335,14 @@ key_type = \"ecdsa\"
     assert_eq!(s.client_host, "localhost");
     assert_eq!(s.client_port, 22);
     assert_eq!(s.key_type, "ed25519");
-    assert_eq!(
-        ssh(&integ(
+    one_problem(
+        &integ(
             "ssh",
-            "krl = \"/k\"\nprincipals = [\"a\"]\nkey_type = \"rsa\"\n"
-        ))
-        .key_type,
-        "rsa"
+            "krl = \"/k\"\nprincipals = [\"a\"]\nkey_type = \"rsa\"\n",
+        ),
+        6,
+        "key_type \"rsa\" is not a key type jit generates (RSA keys are not offered",
+        "use \"ed25519\" (the default) or \"ecdsa\" (NIST P-256)",
     );
 }
 
@@ -407,7 +408,7 @@ key_type = \"ed2519\"
         &found,
         8,
         "key_type \"ed2519\" is not a key type jit generates",
-        "did you mean \"ed25519\"? use \"ed25519\" (the default), \"ecdsa\" or \"rsa\"",
+        "did you mean \"ed25519\"? use \"ed25519\" (the default) or \"ecdsa\" (NIST P-256)",
     );
 
     one_problem(
