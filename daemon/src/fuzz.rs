@@ -264,6 +264,28 @@ fn check_answer(line: &[u8], answer: Option<&str>) {
         Some(&want_id),
         "the answer does not echo the call's id: {text:?} -> {answer}"
     );
+    // Parameters are named (`docs/api.md`, "Framing"): positional ones would change meaning
+    // when a field is added, so anything but an object (or nothing) is refused.
+    let call_obj = call.as_ref().and_then(Value::as_object);
+    let params_not_object = call_obj.is_some_and(|o| {
+        o.get("jsonrpc") == Some(&Value::from("2.0"))
+            && o.get("method")
+                .and_then(Value::as_str)
+                .is_some_and(|m| jit_api::methods::ALL.contains(&m))
+            && o.get("params")
+                .is_some_and(|p| !p.is_object() && !p.is_null())
+    });
+    if params_not_object {
+        let code = obj
+            .get("error")
+            .and_then(|e| e.get("code"))
+            .and_then(Value::as_i64);
+        assert_eq!(
+            code,
+            Some(-32602),
+            "parameters that are not an object must be refused: {text:?} -> {answer}"
+        );
+    }
     match (obj.get("result"), obj.get("error")) {
         (Some(_), None) => {
             let id = want_id.as_u64().unwrap_or(0);
