@@ -3,6 +3,7 @@
 
 mod access;
 mod authz;
+mod authz_matrix;
 mod bad_input;
 mod crash;
 mod exec;
