@@ -205,7 +205,7 @@ async fn rpc_on(data: &[u8], dir: &Path) {
 }
 
 /// How long a call that may legitimately wait (`request.wait`, `credentials.reset`) is given.
-const WAIT_CAP: std::time::Duration = std::time::Duration::from_millis(20);
+const WAIT_CAP: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// How long any other call may take before it counts as a hang.
 const HANG: std::time::Duration = std::time::Duration::from_secs(10);
