@@ -646,6 +646,8 @@ fn rows() -> Vec<Row> {
         r("credentials.reveal", PgGranted, Alice, by_id, [Ok, NotFound, Forbidden, Forbidden, NotFound], revealed),
         r("credentials.reveal", Granted, Alice, by_id, [InvalidState, NotFound, NotFound, Forbidden, NotFound], anything),
         r("credentials.reset", PgGranted, Alice, with_reason, [Ok, NotFound, Forbidden, Ok, NotFound], reset),
+        r("credentials.reset", Granted, Alice, by_id, [InvalidState, NotFound, NotFound, InvalidState, NotFound], anything),
+        r("credentials.reset", Pending, Alice, by_id, [InvalidState, NotFound, Forbidden, InvalidState, NotFound], anything),
         // Connecting and registering launched processes: the requester only.
         r("session.connect", PgGranted, Alice, |c| json!({"id": c.id, "kind": "terminal"}), [Ok, NotFound, Forbidden, Forbidden, NotFound], terminal),
         r("session.connect", Granted, Alice, |c| json!({"id": c.id, "kind": "browser"}), [Ok, NotFound, NotFound, Forbidden, NotFound], browser),
