@@ -7,6 +7,8 @@
 
 pub mod clock;
 pub mod engine;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod integrations;
 pub mod paths;
 pub mod procs;

@@ -207,14 +207,12 @@ impl Daemon {
 
     /// A new connection to the socket, as this (root) process.
     pub fn connect(&self) -> Conn {
-        let s = UnixStream::connect(&self.socket).expect("connect to jitd");
-        s.set_read_timeout(Some(Duration::from_secs(60)))
-            .expect("timeout");
-        Conn {
-            reader: BufReader::new(s.try_clone().expect("clone")),
-            writer: s,
-            next_id: 1,
-        }
+        Conn::open(&self.socket)
+    }
+
+    /// A new connection to the socket made by `user` (see [`Conn::as_user`]).
+    pub fn connect_as(&self, user: &User) -> Conn {
+        Conn::as_user(&self.socket, user)
     }
 
     /// The daemon's process id.
@@ -270,24 +268,90 @@ impl Drop for Daemon {
     }
 }
 
-/// One connection to the socket.
+/// One connection to the socket: this process's own, or a real user's through
+/// `jit-relay` ([`Conn::as_user`]).
 pub struct Conn {
-    reader: BufReader<UnixStream>,
-    writer: UnixStream,
+    reader: Box<dyn BufRead + Send>,
+    writer: Box<dyn Write + Send>,
     next_id: u64,
+    relay: Option<Child>,
+    child: Option<u32>,
 }
 
 impl Conn {
-    /// Connects to the socket at `path`.
-    pub fn open(path: &Path) -> Conn {
-        let s = UnixStream::connect(path).expect("connect to jitd");
+    fn socket(s: UnixStream) -> Conn {
         s.set_read_timeout(Some(Duration::from_secs(60)))
             .expect("timeout");
         Conn {
-            reader: BufReader::new(s.try_clone().expect("clone")),
-            writer: s,
+            reader: Box::new(BufReader::new(s.try_clone().expect("clone"))),
+            writer: Box::new(s),
             next_id: 1,
+            relay: None,
+            child: None,
         }
+    }
+
+    /// Connects to the socket at `path`.
+    pub fn open(path: &Path) -> Conn {
+        Conn::socket(UnixStream::connect(path).expect("connect to jitd"))
+    }
+
+    /// A connection made by `user`: `jit-relay` runs with the user's uid and gid, so jitd's
+    /// peer credentials name the user. The relay has one child process of the user's
+    /// ([`Conn::child`]), the only kind `session.register` takes.
+    pub fn as_user(path: &Path, user: &User) -> Conn {
+        let mut relay = Command::new(bin("jit-relay"))
+            .arg(path)
+            .uid(user.uid)
+            .gid(user.gid)
+            .current_dir("/")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn jit-relay");
+        let writer = relay.stdin.take().expect("relay stdin");
+        let mut reader = BufReader::new(relay.stdout.take().expect("relay stdout"));
+        let mut first = String::new();
+        reader.read_line(&mut first).expect("relay's first line");
+        let hello: serde_json::Value = serde_json::from_str(&first)
+            .unwrap_or_else(|e| panic!("jit-relay as {} said {first:?} ({e})", user.name));
+        let child = hello["child"]
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .expect("relay's child pid");
+        Conn {
+            reader: Box::new(reader),
+            writer: Box::new(writer),
+            next_id: 1,
+            relay: Some(relay),
+            child: Some(child),
+        }
+    }
+
+    /// The pid of the relay's child process (a process of the connected user whose parent
+    /// is the connected process); `None` on a connection of this process's own.
+    pub fn child(&self) -> Option<u32> {
+        self.child
+    }
+
+    /// Calls `method` with `params` as raw JSON: the result, or the error's code and message.
+    pub fn call_value(
+        &mut self,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Result<serde_json::Value, RpcError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let line =
+            serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        self.writer
+            .write_all(format!("{line}\n").as_bytes())
+            .expect("write call");
+        self.writer.flush().expect("flush call");
+        let mut answer = String::new();
+        self.reader.read_line(&mut answer).expect("read response");
+        jit_api::wire::decode_raw::<serde_json::Value>(id, &answer)
     }
 
     /// Calls method `M`.
@@ -297,6 +361,7 @@ impl Conn {
         self.writer
             .write_all(encode_call::<M>(id, params).as_bytes())
             .expect("write call");
+        self.writer.flush().expect("flush call");
         let mut line = String::new();
         self.reader.read_line(&mut line).expect("read response");
         decode_response::<M>(id, &line)
@@ -305,8 +370,19 @@ impl Conn {
     /// Sends raw bytes (a line must end with `\n`) and reads one answer line.
     pub fn raw(&mut self, bytes: &[u8]) -> serde_json::Value {
         self.writer.write_all(bytes).expect("write raw");
+        self.writer.flush().expect("flush raw");
         let mut line = String::new();
         self.reader.read_line(&mut line).expect("read response");
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("answer is not JSON ({e}): {line:?}"))
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Some(mut relay) = self.relay.take() {
+            // Closing its standard input ends the relay, which kills its child.
+            self.writer = Box::new(std::io::sink());
+            let _ = relay.wait();
+        }
     }
 }

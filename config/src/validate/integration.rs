@@ -694,13 +694,21 @@ pub(super) fn admin_url(
         _ => {
             let file = ck.base_dir.join(value.get_ref());
             let shown = file.display();
-            let text = match std::fs::read_to_string(&file) {
+            let text = match read_url_file(&file) {
                 Ok(text) => text,
-                Err(error) => {
+                Err(UrlFileError::Io(error)) => {
                     ck.problems.at(
                         &value.span(),
                         format!("{label}: cannot read url_file {shown}: {error}"),
                         "create it with the connection URL on one line, readable by jitd only (chmod 600)",
+                    );
+                    return None;
+                }
+                Err(UrlFileError::Shape(why)) => {
+                    ck.problems.at(
+                        &value.span(),
+                        format!("{label}: url_file {shown} {why}"),
+                        "point url_file at a file holding the connection URL on one line (chmod 600)",
                     );
                     return None;
                 }
@@ -720,6 +728,36 @@ pub(super) fn admin_url(
             }
         }
     }
+}
+
+/// The most a `url_file` may hold: a connection URL is one line.
+const MAX_URL_FILE_BYTES: u64 = 64 * 1024;
+
+/// Why a `url_file` could not be used.
+enum UrlFileError {
+    /// Reading failed.
+    Io(std::io::Error),
+    /// It is no small regular file.
+    Shape(&'static str),
+}
+
+/// Reads a `url_file`. A FIFO or a device (`/dev/zero`) is refused before it is opened, and
+/// at most [`MAX_URL_FILE_BYTES`] are read: reading the config must neither hang nor fill
+/// memory.
+fn read_url_file(file: &std::path::Path) -> Result<String, UrlFileError> {
+    use std::io::Read;
+    let meta = std::fs::metadata(file).map_err(UrlFileError::Io)?;
+    if !meta.is_file() {
+        return Err(UrlFileError::Shape("is not a regular file"));
+    }
+    let mut text = String::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_URL_FILE_BYTES + 1).read_to_string(&mut text))
+        .map_err(UrlFileError::Io)?;
+    if text.len() as u64 > MAX_URL_FILE_BYTES {
+        return Err(UrlFileError::Shape("is larger than 64 KiB"));
+    }
+    Ok(text)
 }
 
 /// The resource types of a `dry-run` integration (`{ resource = ["read", "write"] }` by default).

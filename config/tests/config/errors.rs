@@ -320,6 +320,42 @@ fn postgres_settings() {
     assert!(problem.message.contains("empty.url is empty"), "{problem}");
 }
 
+/// A url_file that is no regular file (a FIFO nobody writes to, a device such as /dev/zero)
+/// would hang or fill memory while the config is read: it is refused without being opened.
+#[test]
+fn a_url_file_that_is_not_a_regular_file_is_refused_at_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("pg.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success(), "mkfifo failed");
+    // /dev/null rather than /dev/zero: should the check go, it fails this test instead of
+    // filling memory.
+    for file in [fifo.display().to_string(), "/dev/null".to_owned()] {
+        let text = pg(&format!("url_file = \"{file}\"\n"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(jit_config::parse(&text, Path::new("/etc/jit/jit.toml")));
+        });
+        let error = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("reading url_file {file} did not finish"))
+            .expect_err("a url_file that is no regular file");
+        let [problem] = error.problems() else {
+            panic!("{error}")
+        };
+        assert_eq!(problem.line, 4);
+        assert!(
+            problem
+                .message
+                .contains(&format!("url_file {file} is not a regular file")),
+            "{problem}"
+        );
+    }
+}
+
 #[test]
 fn dry_run_resource_types() {
     let demo = |types: &str| {

@@ -10,7 +10,7 @@
 //! [`jit_api::MAX_MESSAGE_BYTES`]; a longer one is discarded and answered with an error,
 //! and the connection stays usable. Batches are refused; notifications get no answer.
 
-mod framing;
+pub mod framing;
 mod methods;
 pub mod peer;
 
@@ -30,13 +30,45 @@ pub fn module(engine: Arc<Engine>) -> RpcModule<Arc<Engine>> {
     methods::build(engine)
 }
 
+/// The method table every connection starts from. Cheap to clone.
+#[derive(Clone)]
+pub struct Table(Methods);
+
+impl Table {
+    /// The table of every method, served by `engine`.
+    pub fn new(engine: Arc<Engine>) -> Table {
+        Table(module(engine).into())
+    }
+
+    /// A connection of `caller`: the table with the caller in its extensions, so every
+    /// handler sees who is calling (what the socket does at accept, after reading the peer's
+    /// credentials).
+    pub fn connect(&self, caller: Arc<Caller>) -> Connection {
+        let mut methods = self.0.clone();
+        methods.extensions_mut().insert(caller);
+        Connection(methods)
+    }
+}
+
+/// One caller's calls: answers a line at a time, as the socket's connection loop does.
+pub struct Connection(Methods);
+
+impl Connection {
+    /// The answer to one line (without its newline); `None` for blank lines and
+    /// notifications. The socket's connection loop calls this for every line it reads, and
+    /// so do the fuzz targets (`fuzz/`).
+    pub async fn answer(&self, line: &[u8]) -> Option<String> {
+        handle(&self.0, line).await
+    }
+}
+
 /// Accepts connections until `shutdown` resolves.
 pub async fn serve(
     listener: UnixListener,
     engine: Arc<Engine>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let methods: Methods = module(engine.clone()).into();
+    let table = Table::new(engine.clone());
     let counts = Arc::new(PerUid::default());
     let mut last_warning: Option<std::time::Instant> = None;
     tokio::pin!(shutdown);
@@ -45,10 +77,10 @@ pub async fn serve(
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    let methods = methods.clone();
+                    let table = table.clone();
                     let engine = engine.clone();
                     let counts = counts.clone();
-                    tokio::spawn(async move { connection(stream, methods, engine, counts).await });
+                    tokio::spawn(async move { connection(stream, table, engine, counts).await });
                 }
                 Err(e) => {
                     // Out of file descriptors, typically: say so once a minute, not 20 times a second.
@@ -113,7 +145,7 @@ impl Drop for Slot {
 
 async fn connection(
     mut stream: UnixStream,
-    mut methods: Methods,
+    table: Table,
     engine: Arc<Engine>,
     counts: Arc<PerUid>,
 ) {
@@ -143,7 +175,7 @@ async fn connection(
     };
     let pid = cred.pid().and_then(|p| u32::try_from(p).ok()).unwrap_or(0);
     let caller: Arc<Caller> = Arc::new(engine.caller(uid, pid, user, groups));
-    methods.extensions_mut().insert(caller);
+    let conn = table.connect(caller);
     let (rd, mut wr) = stream.into_split();
     let mut reader = BufReader::with_capacity(64 * 1024, rd);
     let mut buf = Vec::with_capacity(1024);
@@ -155,7 +187,7 @@ async fn connection(
                 ErrorCode::TooLarge.code(),
                 &format!("message too large: the limit is {MAX_MESSAGE_BYTES} bytes per line"),
             )),
-            Ok(Line::Complete) => handle(&methods, &buf).await,
+            Ok(Line::Complete) => conn.answer(&buf).await,
         };
         if let Some(mut out) = reply {
             out.push('\n');

@@ -4,6 +4,7 @@
 mod access;
 mod audit;
 mod authz;
+mod authz_matrix;
 mod bad_input;
 mod clock;
 mod crash;

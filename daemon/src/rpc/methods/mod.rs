@@ -44,6 +44,18 @@ pub fn rpc_error(e: &EngineError) -> ErrorObjectOwned {
 
 fn parse<M: Method>(params: &Params<'_>) -> Result<M::Params, ErrorObjectOwned> {
     let text = params.as_str().unwrap_or("{}");
+    // serde would read a struct from an array too (positional parameters), which would
+    // change meaning whenever a field is added, and skips `deny_unknown_fields`.
+    if text.trim_start().starts_with('[') {
+        return Err(ErrorObjectOwned::owned::<()>(
+            -32602,
+            format!(
+                "invalid params for {}: params must be an object of named fields, not an array (see docs/api.md)",
+                M::NAME
+            ),
+            None,
+        ));
+    }
     serde_json::from_str(text).map_err(|e| {
         ErrorObjectOwned::owned::<()>(
             -32602,
