@@ -870,6 +870,7 @@ mod tests {
             pending_extension: None,
             resetting: None,
             next_rotation: None,
+            next_warning: None,
         }
     }
 
