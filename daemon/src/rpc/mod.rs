@@ -9,10 +9,14 @@
 //! is one call, answered with one line, in order. Lines are capped at
 //! [`jit_api::MAX_MESSAGE_BYTES`]; a longer one is discarded and answered with an error,
 //! and the connection stays usable. Batches are refused; notifications get no answer.
+//!
+//! One task reads and answers calls; one writer task writes every outgoing line — answers,
+//! and the event notifications of the connection's subscriptions ([`subscriptions`]).
 
 mod framing;
 mod methods;
 pub mod peer;
+pub mod subscriptions;
 
 use std::sync::Arc;
 
@@ -20,10 +24,17 @@ use jit_api::{ErrorCode, MAX_MESSAGE_BYTES};
 use jsonrpsee::{Methods, RpcModule};
 use serde_json::{Value, json};
 use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::mpsc;
 
 use crate::engine::{Caller, Engine};
 use framing::{Line, read_line};
+use subscriptions::{Connection, OUTBOX_LINES};
+
+/// How long the answers already queued may take to reach a client that closed its end for
+/// writing, before the connection is dropped.
+const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Builds the method table.
 pub fn module(engine: Arc<Engine>) -> RpcModule<Arc<Engine>> {
@@ -143,8 +154,12 @@ async fn connection(
     };
     let pid = cred.pid().and_then(|p| u32::try_from(p).ok()).unwrap_or(0);
     let caller: Arc<Caller> = Arc::new(engine.caller(uid, pid, user, groups));
+    let (rd, wr) = stream.into_split();
+    let (outbox, lines) = mpsc::channel(OUTBOX_LINES);
+    let mut writer = tokio::spawn(write_lines(wr, lines));
+    let conn = Arc::new(Connection::new(outbox.clone()));
     methods.extensions_mut().insert(caller);
-    let (rd, mut wr) = stream.into_split();
+    methods.extensions_mut().insert(conn.clone());
     let mut reader = BufReader::with_capacity(64 * 1024, rd);
     let mut buf = Vec::with_capacity(1024);
     loop {
@@ -159,9 +174,41 @@ async fn connection(
         };
         if let Some(mut out) = reply {
             out.push('\n');
-            if wr.write_all(out.as_bytes()).await.is_err() {
+            // Waits while the client does not read: that holds up only this connection.
+            if outbox.send(out).await.is_err() {
                 break;
             }
+        }
+        conn.start_pending();
+    }
+    // Stop the subscriptions, let the writer flush the answers already queued (a client may
+    // close its writing end and still read), and let go of the socket.
+    conn.close();
+    drop(methods);
+    drop(conn);
+    drop(outbox);
+    if tokio::time::timeout(FLUSH_TIMEOUT, &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
+}
+
+/// Writes every line queued for one connection, several at a time when they pile up.
+async fn write_lines(mut wr: OwnedWriteHalf, mut lines: mpsc::Receiver<String>) {
+    let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    while let Some(line) = lines.recv().await {
+        buf.clear();
+        buf.extend_from_slice(line.as_bytes());
+        while buf.len() < 64 * 1024 {
+            match lines.try_recv() {
+                Ok(more) => buf.extend_from_slice(more.as_bytes()),
+                Err(_) => break,
+            }
+        }
+        if wr.write_all(&buf).await.is_err() {
+            break;
         }
     }
 }
