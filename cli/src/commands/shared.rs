@@ -28,10 +28,19 @@ const WAIT_MARGIN: Duration = Duration::from_secs(10);
 /// asks more often and checks for Scheduled itself.
 const POLL_CALL_SECS: u64 = 2;
 
-/// Whether `req` is where `until` wants it.
+/// Whether `req` is where `until` wants it: what `request.wait` means by it, so that
+/// following events stops where asking jitd would.
 pub fn reached(req: &Request, until: WaitFor) -> bool {
     match until {
-        WaitFor::Settled => req.status != Status::Granting,
+        // A failed grant being rolled back is still on its way to Failed.
+        WaitFor::Settled => {
+            req.status != Status::Granting
+                && !(req.status == Status::Revoking
+                    && req
+                        .revoking
+                        .as_ref()
+                        .is_some_and(|r| r.outcome == Status::Failed))
+        }
         WaitFor::Decided => !matches!(
             req.status,
             Status::Pending | Status::Scheduled | Status::Granting
@@ -906,6 +915,12 @@ pub mod tests {
     fn waiting_targets() {
         assert!(reached(&granted(), WaitFor::Settled));
         assert!(reached(&pending(), WaitFor::Settled));
+        assert!(reached(&revoking(), WaitFor::Settled));
+        let mut rolling_back = revoking();
+        if let Some(r) = rolling_back.revoking.as_mut() {
+            r.outcome = Status::Failed;
+        }
+        assert!(!reached(&rolling_back, WaitFor::Settled));
         assert!(!reached(&pending(), WaitFor::Decided));
         assert!(!reached(&revoking(), WaitFor::Closed));
         assert!(reached(&expired(), WaitFor::Closed));
