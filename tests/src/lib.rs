@@ -9,5 +9,6 @@ pub mod bench_store;
 pub mod pg;
 pub mod support;
 pub mod users;
+pub mod watch;
 
 pub use support::{Daemon, bin, unique, wait_until};

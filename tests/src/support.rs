@@ -278,6 +278,31 @@ impl Conn {
         decode_response::<M>(id, &line)
     }
 
+    /// Sends raw bytes (a line must end with `\n`) without reading anything.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("write raw");
+    }
+
+    /// Reads the next line (an answer or a notification) as JSON; `None` when nothing came
+    /// within `timeout` (or the daemon closed the connection).
+    pub fn next_line(&mut self, timeout: Duration) -> Option<serde_json::Value> {
+        self.writer
+            .set_read_timeout(Some(timeout))
+            .expect("set timeout");
+        let mut line = String::new();
+        let got = self.reader.read_line(&mut line);
+        self.writer
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("set timeout");
+        match got {
+            Ok(n) if n > 0 => Some(
+                serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("line is not JSON ({e}): {line:?}")),
+            ),
+            _ => None,
+        }
+    }
+
     /// Sends raw bytes (a line must end with `\n`) and reads one answer line.
     pub fn raw(&mut self, bytes: &[u8]) -> serde_json::Value {
         self.writer.write_all(bytes).expect("write raw");

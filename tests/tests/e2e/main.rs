@@ -5,6 +5,7 @@ mod access;
 mod authz;
 mod bad_input;
 mod crash;
+mod events;
 mod exec;
 mod mariadb;
 mod outage;
