@@ -8,16 +8,19 @@
 //! broadcasts them. Subscribers (`rpc/`) keep the ones [`Published::visible_to`] their
 //! caller.
 //!
-//! Whether anyone listens is decided by `run`, after the commit, not when the write starts:
-//! a subscriber that reads a request after subscribing then gets every later change of it,
-//! even one whose transaction was already queued. While nobody listens, `run` drops what it
-//! gets without building events.
+//! Nothing is noted while nobody listens (a write costs what it did before events). The
+//! flag is read by each job on the writer thread, and [`Engine::watch`] waits for a no-op
+//! write after raising it: every job that ran before is durable by then, so a subscriber
+//! that reads a request after subscribing gets every later change of it — none falls between
+//! its read and its first event.
 //!
 //! Nothing here waits on a subscriber: the broadcast channel drops the oldest events for a
 //! subscriber that falls behind (it is told how many with a `lagged` event).
 
+use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use jit_api::{CredentialState, Event, EventKind, Request, RequestId, Status};
 use jit_config::Principal;
@@ -48,7 +51,6 @@ pub(crate) struct Note {
 /// What one transaction did to one request, and the record it left.
 #[derive(Debug)]
 pub struct Change {
-    id: RequestId,
     notes: Vec<Note>,
     rec: Option<RequestRecord>,
 }
@@ -56,7 +58,11 @@ pub struct Change {
 /// The engine's view of a write transaction: the store's, plus what it did, for events.
 pub struct Tx<'a> {
     inner: &'a mut WriteTx,
+    /// Whether anyone listens; nothing is noted otherwise.
+    capture: bool,
     changes: Vec<Change>,
+    /// Where each request's change is in `changes` (a batch of due deadlines has many).
+    index: HashMap<RequestId, usize>,
 }
 
 impl Deref for Tx<'_> {
@@ -74,19 +80,14 @@ impl DerefMut for Tx<'_> {
 
 impl Tx<'_> {
     fn change(&mut self, id: RequestId) -> &mut Change {
-        // A transaction touches one request, or a batch of due deadlines: the last is the
-        // likeliest.
-        let i = match self.changes.iter().rposition(|c| c.id == id) {
-            Some(i) => i,
-            None => {
-                self.changes.push(Change {
-                    id,
-                    notes: Vec::new(),
-                    rec: None,
-                });
-                self.changes.len() - 1
-            }
-        };
+        let changes = &mut self.changes;
+        let i = *self.index.entry(id).or_insert_with(|| {
+            changes.push(Change {
+                notes: Vec::new(),
+                rec: None,
+            });
+            changes.len() - 1
+        });
         &mut self.changes[i]
     }
 
@@ -97,7 +98,9 @@ impl Tx<'_> {
         old: Option<&RequestRecord>,
     ) -> Result<(), crate::store::StoreError> {
         self.inner.put_request(new, old)?;
-        self.change(new.id).rec = Some(new.clone());
+        if self.capture {
+            self.change(new.id).rec = Some(new.clone());
+        }
         Ok(())
     }
 
@@ -112,13 +115,15 @@ impl Tx<'_> {
         reason: Option<&str>,
         details: Option<String>,
     ) {
-        self.change(id).notes.push(Note {
-            action: action.to_owned(),
-            actor: actor.to_owned(),
-            at,
-            reason: reason.map(str::to_owned),
-            details,
-        });
+        if self.capture {
+            self.change(id).notes.push(Note {
+                action: action.to_owned(),
+                actor: actor.to_owned(),
+                at,
+                reason: reason.map(str::to_owned),
+                details,
+            });
+        }
     }
 }
 
@@ -163,25 +168,53 @@ impl Published {
 /// The sending side of events, owned by the engine.
 #[derive(Debug)]
 pub struct Hub {
+    /// Live [`Watch`]es.
+    watchers: Arc<AtomicUsize>,
     changes: mpsc::UnboundedSender<Vec<Change>>,
     out: broadcast::Sender<Arc<Published>>,
 }
 
-/// A subscriber's receiving end: every event from when it was made, in commit order.
-pub type Watch = broadcast::Receiver<Arc<Published>>;
+/// A subscriber's receiving end: every event from when it was made, in commit order. While
+/// one exists, writes note what they do.
+#[derive(Debug)]
+pub struct Watch {
+    /// The events.
+    pub rx: broadcast::Receiver<Arc<Published>>,
+    watchers: Arc<AtomicUsize>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.watchers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 impl Hub {
     /// A hub whose changes go to `changes` (read by [`run`]).
     pub fn new(changes: mpsc::UnboundedSender<Vec<Change>>) -> Hub {
         let (out, _) = broadcast::channel(BACKLOG);
-        Hub { changes, out }
+        Hub {
+            watchers: Arc::new(AtomicUsize::new(0)),
+            changes,
+            out,
+        }
     }
 }
 
 impl Engine {
-    /// Subscribes to every event from now on (the caller filters what it may see).
-    pub fn watch(&self) -> Watch {
-        self.events.out.subscribe()
+    /// Subscribes to every event from now on (the caller filters what it may see). Returns
+    /// once every write that started before is durable: what the caller reads afterwards is
+    /// followed by the events of every later change.
+    pub async fn watch(&self) -> Result<Watch, EngineError> {
+        self.events.watchers.fetch_add(1, Ordering::SeqCst);
+        let watch = Watch {
+            rx: self.events.out.subscribe(),
+            watchers: self.events.watchers.clone(),
+        };
+        // Jobs run in order: once this one is durable, so is every job that ran before the
+        // flag was up (and wrote nothing down for events).
+        self.store.write(|_| Ok::<_, EngineError>(())).await?;
+        Ok(watch)
     }
 
     /// Runs `f` in a durable store transaction (see [`crate::store::Store::write`]); once it
@@ -192,12 +225,16 @@ impl Engine {
         F: FnOnce(&mut Tx<'_>) -> Result<T, EngineError> + Send + 'static,
     {
         let sink = self.events.changes.clone();
+        let watchers = self.events.watchers.clone();
         self.store
             .write_then(
                 move |wtx| {
                     let mut tx = Tx {
                         inner: wtx,
+                        // Read here, on the writer thread, in job order (see `watch`).
+                        capture: watchers.load(Ordering::SeqCst) > 0,
                         changes: Vec::new(),
+                        index: HashMap::new(),
                     };
                     let out = f(&mut tx)?;
                     Ok((out, tx.changes))

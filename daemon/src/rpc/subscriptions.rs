@@ -219,7 +219,7 @@ async fn forward(mut f: Forward) {
                 }
                 missed = 0;
             }
-            got = f.watch.recv() => {
+            got = f.watch.rx.recv() => {
                 let event = match got {
                     Ok(event) => event,
                     // jitd itself fell behind (the events of others count too).

@@ -243,6 +243,40 @@ fn approvers_are_told_of_break_glass_at_once_and_watch_reads_well() {
     assert_eq!(dave_json.kinds_of(id), ["approval_needed", "granted"]);
 }
 
+#[test]
+fn jit_request_follows_automatic_grants_without_missing_one() {
+    // The grant is provisioned while `jit` subscribes and reads the request: its event must
+    // neither be lost nor come before what the read saw.
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let d = Daemon::start(&config(&dev, &dba, "[]"));
+    for i in 0..20 {
+        let started = Instant::now();
+        let out = d.jit(
+            Some(&alice),
+            &[
+                "--json",
+                "request",
+                "demo/database",
+                &format!("db{i}"),
+                "-p",
+                "read",
+                "--reason",
+                "loop",
+                "--timeout",
+                "10s",
+            ],
+        );
+        let r: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert!(
+            out.status.success() && r["status"] == "granted",
+            "request {i} after {:?}: {r}",
+            started.elapsed()
+        );
+    }
+}
+
 /// The time in an RFC 3339 field.
 fn at(v: &Value) -> time::OffsetDateTime {
     time::OffsetDateTime::parse(

@@ -23,7 +23,7 @@ pub fn register_all(m: &mut RpcModule<Ctx>) {
             engine.get(&caller, id).map_err(|e| rpc_error(&e))?;
         }
         // Watching starts before the answer: nothing that happens after it is missed.
-        let watch = engine.watch();
+        let watch = engine.watch().await.map_err(|e| rpc_error(&e))?;
         let subscription = conn
             .subscribe(caller, watch, p.request)
             .map_err(|e| refused(&e))?;
