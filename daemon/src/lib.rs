@@ -60,7 +60,7 @@ pub async fn run(
         .map_err(|e| anyhow::anyhow!("{e}"))
         .context("integrations")?;
     let (actions_tx, actions_rx) = mpsc::unbounded_channel();
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (events_tx, events_rx) = mpsc::channel(engine::events::PENDING_CHANGES);
     let deadline_added = Arc::new(Notify::new());
     let engine = Arc::new(Engine::new(EngineParts {
         config: Arc::new(config),

@@ -14,13 +14,15 @@
 //! that reads a request after subscribing gets every later change of it — none falls between
 //! its read and its first event.
 //!
-//! Nothing here waits on a subscriber: the broadcast channel drops the oldest events for a
-//! subscriber that falls behind (it is told how many with a `lagged` event).
+//! Nothing here waits on a subscriber, and every queue is bounded: the broadcast channel
+//! drops the oldest events for a subscriber that falls behind, and should the fan-out itself
+//! fall behind the writer, the writer drops what it would have handed over and counts it;
+//! either way subscribers are told how many with a `lagged` event.
 
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use jit_api::{CredentialState, Event, EventKind, Request, RequestId, Status};
 use jit_config::Principal;
@@ -34,6 +36,9 @@ use crate::store::model::{Millis, RequestRecord};
 
 /// How many events the broadcast channel keeps for subscribers that fall behind.
 const BACKLOG: usize = 1024;
+
+/// How many transactions' changes may wait for the fan-out.
+pub const PENDING_CHANGES: usize = 4096;
 
 /// The audit action of an expiry warning (sent, not audited).
 pub(crate) const EXPIRY_WARNING: &str = "grant.expiry_warning";
@@ -148,9 +153,38 @@ pub struct Published {
     approvers: Vec<Principal>,
     /// The [`jit_api::Event`], serialized.
     pub json: String,
+    /// Not an event: this many were lost before the fan-out (every subscriber counts them
+    /// as missed).
+    pub lost: u64,
 }
 
 impl Published {
+    /// Not an event: `n` were lost before the fan-out.
+    fn lost(n: u64) -> Published {
+        Published {
+            request: 0,
+            audience: Audience::All,
+            requester: String::new(),
+            approvers: Vec::new(),
+            json: String::new(),
+            lost: n,
+        }
+    }
+
+    /// An event about `request` by `requester` that only they (and admins) may see, for
+    /// tests of what carries events.
+    #[cfg(test)]
+    pub(crate) fn for_test(request: RequestId, requester: &str, json: &str, lost: u64) -> Self {
+        Published {
+            request,
+            audience: Audience::All,
+            requester: requester.to_owned(),
+            approvers: Vec::new(),
+            json: json.to_owned(),
+            lost,
+        }
+    }
+
     /// Whether `caller` gets this event: the same rule as seeing the request (`request.get`),
     /// narrowed by its audience.
     pub fn visible_to(&self, caller: &Caller) -> bool {
@@ -170,7 +204,9 @@ impl Published {
 pub struct Hub {
     /// Live [`Watch`]es.
     watchers: Arc<AtomicUsize>,
-    changes: mpsc::UnboundedSender<Vec<Change>>,
+    changes: mpsc::Sender<Vec<Change>>,
+    /// Notes dropped because the fan-out was behind, not yet told.
+    lost: Arc<AtomicU64>,
     out: broadcast::Sender<Arc<Published>>,
 }
 
@@ -183,6 +219,17 @@ pub struct Watch {
     watchers: Arc<AtomicUsize>,
 }
 
+impl Watch {
+    /// A watch of a channel of its own, for tests of what carries events.
+    #[cfg(test)]
+    pub(crate) fn for_test(rx: broadcast::Receiver<Arc<Published>>) -> Watch {
+        Watch {
+            rx,
+            watchers: Arc::new(AtomicUsize::new(1)),
+        }
+    }
+}
+
 impl Drop for Watch {
     fn drop(&mut self) {
         self.watchers.fetch_sub(1, Ordering::SeqCst);
@@ -190,12 +237,13 @@ impl Drop for Watch {
 }
 
 impl Hub {
-    /// A hub whose changes go to `changes` (read by [`run`]).
-    pub fn new(changes: mpsc::UnboundedSender<Vec<Change>>) -> Hub {
+    /// A hub whose changes go to `changes` (read by [`run`]; at most [`PENDING_CHANGES`]).
+    pub fn new(changes: mpsc::Sender<Vec<Change>>) -> Hub {
         let (out, _) = broadcast::channel(BACKLOG);
         Hub {
             watchers: Arc::new(AtomicUsize::new(0)),
             changes,
+            lost: Arc::new(AtomicU64::new(0)),
             out,
         }
     }
@@ -225,6 +273,7 @@ impl Engine {
         F: FnOnce(&mut Tx<'_>) -> Result<T, EngineError> + Send + 'static,
     {
         let sink = self.events.changes.clone();
+        let lost = self.events.lost.clone();
         let watchers = self.events.watchers.clone();
         self.store
             .write_then(
@@ -240,9 +289,14 @@ impl Engine {
                     Ok((out, tx.changes))
                 },
                 move |changes: Vec<Change>| {
-                    if !changes.is_empty() {
-                        // The fan-out lives as long as the daemon.
-                        let _ = sink.send(changes);
+                    if changes.is_empty() {
+                        return;
+                    }
+                    // Never wait for the fan-out: count what it will not get (about one
+                    // event per note). It lives as long as the daemon.
+                    if let Err(mpsc::error::TrySendError::Full(changes)) = sink.try_send(changes) {
+                        let notes: usize = changes.iter().map(|c| c.notes.len()).sum();
+                        lost.fetch_add(notes as u64, Ordering::Relaxed);
                     }
                 },
             )
@@ -296,6 +350,7 @@ impl Engine {
                         .map(|r| parse_principal(r))
                         .collect(),
                     json,
+                    lost: 0,
                 });
             }
         }
@@ -402,8 +457,14 @@ impl Engine {
 
 /// The fan-out: turns the changes of each durable transaction into events and broadcasts
 /// them, in commit order. Runs until the daemon stops.
-pub async fn run(engine: Arc<Engine>, mut changes: mpsc::UnboundedReceiver<Vec<Change>>) {
+pub async fn run(engine: Arc<Engine>, mut changes: mpsc::Receiver<Vec<Change>>) {
     while let Some(batch) = changes.recv().await {
+        // The writer dropped some while this was behind; it drops only while the queue is
+        // full, so the batches still queued bring this here again soon.
+        let lost = engine.events.lost.swap(0, Ordering::Relaxed);
+        if lost > 0 {
+            let _ = engine.events.out.send(Arc::new(Published::lost(lost)));
+        }
         if engine.events.out.receiver_count() == 0 {
             continue;
         }
@@ -473,6 +534,7 @@ mod tests {
             requester: "alice".into(),
             approvers: vec![parse_principal("carol"), parse_principal("%dba")],
             json: String::new(),
+            lost: 0,
         };
         let alice = caller("alice", &["dev", "dba"], false);
         let bob = caller("bob", &["dev"], false);

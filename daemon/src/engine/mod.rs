@@ -134,7 +134,7 @@ pub struct EngineParts {
     /// Notified when a deadline earlier than the scheduler knows may have been added.
     pub deadline_added: Arc<Notify>,
     /// Where what durable transactions did goes, for [`events::run`].
-    pub events: mpsc::UnboundedSender<Vec<events::Change>>,
+    pub events: mpsc::Sender<Vec<events::Change>>,
     /// `system` or `user`.
     pub mode: &'static str,
 }

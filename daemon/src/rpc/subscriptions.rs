@@ -229,6 +229,10 @@ async fn forward(mut f: Forward) {
                     }
                     Err(RecvError::Closed) => return,
                 };
+                if event.lost > 0 {
+                    missed = missed.saturating_add(event.lost);
+                    continue;
+                }
                 if f.request.is_some_and(|id| id != event.request) || !event.visible_to(&f.caller) {
                     continue;
                 }
@@ -259,5 +263,99 @@ async fn forward(mut f: Forward) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::events::Published;
+    use tokio::sync::broadcast;
+
+    fn alice() -> Arc<Caller> {
+        Arc::new(Caller {
+            uid: 1000,
+            user: "alice".into(),
+            groups: Vec::new(),
+            admin: false,
+            pid: 0,
+        })
+    }
+
+    fn event(n: u64) -> Arc<Published> {
+        let json =
+            format!(r#"{{"kind":"created","at":"2026-11-23T22:17:30Z","next":[],"reason":"{n}"}}"#);
+        Arc::new(Published::for_test(1, "alice", &json, 0))
+    }
+
+    /// The next line queued, as (kind, reason or missed).
+    async fn next(lines: &mut mpsc::Receiver<String>) -> (String, String) {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(5), lines.recv())
+            .await
+            .expect("a line in time")
+            .expect("a line");
+        let v: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+        let e = &v["params"]["result"];
+        let detail = e["reason"]
+            .as_str()
+            .map_or_else(|| e["missed"].to_string(), str::to_owned);
+        (e["kind"].as_str().unwrap_or_default().to_owned(), detail)
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_events_and_says_how_many_first_when_there_is_room() {
+        let (events, _) = broadcast::channel(64);
+        let (outbox, mut lines) = mpsc::channel(2);
+        let conn = Connection::new(outbox);
+        let id = conn
+            .subscribe(alice(), Watch::for_test(events.subscribe()), None)
+            .expect("subscribe");
+        // Nothing flows before the answer is queued.
+        events.send(event(0)).expect("send");
+        tokio::task::yield_now().await;
+        assert!(lines.try_recv().is_err());
+        conn.start_pending();
+        assert_eq!(next(&mut lines).await, ("created".into(), "0".into()));
+        // Nobody reads: two fit, three are dropped.
+        for n in 1..=5 {
+            events.send(event(n)).expect("send");
+        }
+        // Another's request, and a loss before the fan-out: not shown, but counted.
+        events
+            .send(Arc::new(Published::for_test(2, "bob", "{}", 0)))
+            .expect("send");
+        events
+            .send(Arc::new(Published::for_test(0, "", "", 4)))
+            .expect("send");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(next(&mut lines).await, ("created".into(), "1".into()));
+        assert_eq!(next(&mut lines).await, ("created".into(), "2".into()));
+        assert_eq!(next(&mut lines).await, ("lagged".into(), "7".into()));
+        events.send(event(6)).expect("send");
+        assert_eq!(next(&mut lines).await, ("created".into(), "6".into()));
+        // After unsubscribing, nothing more.
+        conn.unsubscribe(id).expect("unsubscribe");
+        events.send(event(7)).expect("send");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(lines.try_recv().is_err());
+        assert!(matches!(
+            conn.unsubscribe(id),
+            Err(SubscriptionError::Unknown(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_connection_holds_at_most_so_many_subscriptions() {
+        let (events, _) = broadcast::channel(4);
+        let (outbox, _lines) = mpsc::channel(2);
+        let conn = Connection::new(outbox);
+        for _ in 0..MAX_SUBSCRIPTIONS {
+            conn.subscribe(alice(), Watch::for_test(events.subscribe()), Some(1))
+                .expect("subscribe");
+        }
+        assert!(matches!(
+            conn.subscribe(alice(), Watch::for_test(events.subscribe()), None),
+            Err(SubscriptionError::TooMany)
+        ));
     }
 }
