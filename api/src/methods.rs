@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::types::{
     AuditRecord, AuditVerification, CatalogEntry, ConnectKind, ConnectPlan, Credentials,
-    DaemonStatus, Request, RequestId, Timestamp,
+    DaemonStatus, Request, RequestId, Subscribed, SubscriptionId, Timestamp,
 };
 
 /// A JSON-RPC method of the jit protocol.
@@ -75,7 +75,15 @@ methods! {
     AuditList = "audit.list" (AuditParams) -> Vec<AuditRecord>;
     /// Check the audit log's hash chain from the first record to the head (admins).
     AuditVerify = "audit.verify" (Empty) -> AuditVerification;
+    /// Push events about the requests the caller may see, as `events.event` notifications
+    /// on this connection, until it closes or `events.unsubscribe`.
+    EventsSubscribe = "events.subscribe" (SubscribeParams) -> Subscribed;
+    /// End a subscription made on this connection.
+    EventsUnsubscribe = "events.unsubscribe" (UnsubscribeParams) -> Empty;
 }
+
+/// The method name of the notifications `events.subscribe` pushes.
+pub const EVENT_NOTIFICATION: &str = "events.event";
 
 /// No parameters: `{}` (or omitted).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -267,4 +275,21 @@ pub struct AuditParams {
     /// At most this many, oldest first (default 1,000, at most 10,000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
+}
+
+/// Parameters of `events.subscribe`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscribeParams {
+    /// Only events about this request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestId>,
+}
+
+/// Parameters of `events.unsubscribe`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnsubscribeParams {
+    /// The subscription, as `events.subscribe` returned it on this connection.
+    pub subscription: SubscriptionId,
 }

@@ -678,3 +678,186 @@ pub struct AuditRecord {
     /// Hex SHA-256 over this record's fields and `prev_hash`.
     pub hash: String,
 }
+
+/// What an event says happened. Clients must ignore kinds they do not know: new ones are
+/// added without a protocol version bump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A request was made (`pending`, `granting` or `scheduled`).
+    Created,
+    /// To the approvers: a request (or an extension) waits for them; or, for a break-glass
+    /// request, they are told it was granted without them.
+    ApprovalNeeded,
+    /// An approval was recorded that did not yet reach the number needed.
+    ApprovalAdded,
+    /// Approvers approved the request: it is `granting`, or `scheduled`.
+    Approved,
+    /// Rejected by a person, or timed out while pending.
+    Rejected,
+    /// Withdrawn by the requester.
+    Canceled,
+    /// A scheduled request's start time came: it is being provisioned.
+    Started,
+    /// The access exists: the sessions' admin messages and the next steps come with it.
+    Granted,
+    /// The access is being taken away (expiry, revoke, or the rollback of a failed grant).
+    Revoking,
+    /// An attempt to take the access away failed; it still exists and is retried.
+    RevokeFailed,
+    /// The time was up and the access is gone.
+    Expired,
+    /// Revoked, and the access is gone.
+    Revoked,
+    /// Provisioning failed and was rolled back.
+    Failed,
+    /// The access ends soon (`expires_in_secs`).
+    Expiring,
+    /// The requester asked for more time; it waits for the approvers.
+    ExtensionRequested,
+    /// More time was added: `expires_at` moved.
+    Extended,
+    /// An extension waiting for approval was rejected.
+    ExtensionRejected,
+    /// Someone else (an admin, or a rotation policy) changed the credentials: saved ones no
+    /// longer work.
+    CredentialsRotated,
+    /// The requester's own credentials reset finished.
+    CredentialsReset,
+    /// A credentials reset failed for some session (`error`).
+    CredentialsResetFailed,
+    /// This subscription fell behind and `missed` events were dropped for it.
+    Lagged,
+}
+
+impl EventKind {
+    /// Every kind, for documentation and tests.
+    pub const ALL: [EventKind; 21] = [
+        EventKind::Created,
+        EventKind::ApprovalNeeded,
+        EventKind::ApprovalAdded,
+        EventKind::Approved,
+        EventKind::Rejected,
+        EventKind::Canceled,
+        EventKind::Started,
+        EventKind::Granted,
+        EventKind::Revoking,
+        EventKind::RevokeFailed,
+        EventKind::Expired,
+        EventKind::Revoked,
+        EventKind::Failed,
+        EventKind::Expiring,
+        EventKind::ExtensionRequested,
+        EventKind::Extended,
+        EventKind::ExtensionRejected,
+        EventKind::CredentialsRotated,
+        EventKind::CredentialsReset,
+        EventKind::CredentialsResetFailed,
+        EventKind::Lagged,
+    ];
+
+    /// The word used on the wire and in `--json`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Created => "created",
+            EventKind::ApprovalNeeded => "approval_needed",
+            EventKind::ApprovalAdded => "approval_added",
+            EventKind::Approved => "approved",
+            EventKind::Rejected => "rejected",
+            EventKind::Canceled => "canceled",
+            EventKind::Started => "started",
+            EventKind::Granted => "granted",
+            EventKind::Revoking => "revoking",
+            EventKind::RevokeFailed => "revoke_failed",
+            EventKind::Expired => "expired",
+            EventKind::Revoked => "revoked",
+            EventKind::Failed => "failed",
+            EventKind::Expiring => "expiring",
+            EventKind::ExtensionRequested => "extension_requested",
+            EventKind::Extended => "extended",
+            EventKind::ExtensionRejected => "extension_rejected",
+            EventKind::CredentialsRotated => "credentials_rotated",
+            EventKind::CredentialsReset => "credentials_reset",
+            EventKind::CredentialsResetFailed => "credentials_reset_failed",
+            EventKind::Lagged => "lagged",
+        }
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Something that happened to a request the subscriber may see, pushed by
+/// `events.subscribe`. Never carries a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// What happened.
+    pub kind: EventKind,
+    /// When it happened (for `lagged`: when the subscription caught up).
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: Timestamp,
+    /// The request as it is right after the change; absent for `lagged`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<Request>,
+    /// Who caused it: a user name, or `jitd` for the daemon itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// The reason given with the change, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The integration's error, for `revoke_failed`, `failed` and `credentials_reset_failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// For `expiring`: how many seconds of access are left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_secs: Option<u64>,
+    /// What the person told can do now, as `jit` commands or in words.
+    #[serde(default)]
+    pub next: Vec<String>,
+    /// For `lagged`: how many events were dropped for this subscription.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed: Option<u64>,
+}
+
+/// A subscription's number, unique on one daemon for as long as it runs.
+pub type SubscriptionId = u64;
+
+/// The result of `events.subscribe`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscribed {
+    /// The subscription's number: notifications carry it, `events.unsubscribe` takes it.
+    pub subscription: SubscriptionId,
+}
+
+/// The `params` of an `events.event` notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventNotification {
+    /// The subscription this event is for.
+    pub subscription: SubscriptionId,
+    /// The event.
+    pub result: Event,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_kind_words_are_the_wire_words() {
+        for kind in EventKind::ALL {
+            assert_eq!(
+                serde_json::to_value(kind).expect("serializes"),
+                serde_json::Value::from(kind.as_str())
+            );
+        }
+        for status in Status::ALL {
+            assert_eq!(
+                serde_json::to_value(status).expect("serializes"),
+                serde_json::Value::from(status.as_str())
+            );
+        }
+    }
+}

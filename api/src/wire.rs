@@ -1,12 +1,15 @@
 //! NDJSON framing of JSON-RPC 2.0, without I/O: one JSON object per line each way.
 //!
 //! Clients write [`encode_call`]'s line and read one line back for [`decode_response`].
+//! A connection with a subscription (`events.subscribe`) also receives notification lines,
+//! which may come before or after any answer: [`decode_event`] tells them apart.
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::value::RawValue;
 
 use crate::error::ErrorCode;
-use crate::methods::Method;
+use crate::methods::{EVENT_NOTIFICATION, Method};
+use crate::types::{EventNotification, SubscriptionId};
 
 /// An error the daemon returned, or a response that could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +111,37 @@ pub fn decode_raw<T: DeserializeOwned>(id: u64, line: &str) -> Result<T, RpcErro
     })
 }
 
+/// The notification line (with its `\n`) that carries event `result` (already JSON) to
+/// `subscription`.
+pub fn encode_event(subscription: SubscriptionId, result: &str) -> String {
+    format!(
+        "{{\"jsonrpc\":\"2.0\",\"method\":\"{EVENT_NOTIFICATION}\",\"params\":{{\"subscription\":{subscription},\"result\":{result}}}}}\n"
+    )
+}
+
+#[derive(Deserialize)]
+struct Notification<'a> {
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    #[serde(default, borrow)]
+    params: Option<&'a RawValue>,
+}
+
+/// Decodes an event notification; `None` when the line is not one (an answer to a call).
+pub fn decode_event(line: &str) -> Option<Result<EventNotification, RpcError>> {
+    let n: Notification<'_> = serde_json::from_str(line).ok()?;
+    if n.id.is_some() || n.method.as_deref() != Some(EVENT_NOTIFICATION) {
+        return None;
+    }
+    let params = n.params.map_or("null", RawValue::get);
+    Some(serde_json::from_str(params).map_err(|e| RpcError {
+        code: BAD_RESPONSE,
+        message: format!("unexpected event from jitd (version mismatch?): {e}"),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +165,25 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.kind(), Some(ErrorCode::NotFound));
         assert_eq!(err.message, "no request 9");
+    }
+
+    #[test]
+    fn events_round_trip_and_are_told_from_answers() {
+        let result = r#"{"kind":"lagged","at":"2026-11-23T22:17:30Z","next":[],"missed":3}"#;
+        let line = encode_event(7, result);
+        assert!(line.ends_with("}}\n"));
+        let n = decode_event(line.trim_end())
+            .expect("a notification")
+            .expect("decodes");
+        assert_eq!(n.subscription, 7);
+        assert_eq!(n.result.kind, crate::EventKind::Lagged);
+        assert_eq!(n.result.missed, Some(3));
+        assert!(decode_event(r#"{"jsonrpc":"2.0","id":1,"result":3}"#).is_none());
+        assert!(
+            decode_event(r#"{"jsonrpc":"2.0","method":"events.event","params":{}}"#)
+                .expect("a notification")
+                .is_err()
+        );
     }
 
     #[test]

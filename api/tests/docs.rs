@@ -1,15 +1,17 @@
 //! docs/api.md stays true to this crate: one `### name` section per method of
 //! [`jit_api::methods::ALL`], in that order and no others; every error code and status; the
-//! protocol version; and examples that the parameter and result types accept as they are.
+//! protocol version; every event kind; and examples (calls, answers and event notifications)
+//! that the parameter, result and event types accept as they are.
 
 use std::path::PathBuf;
 
 use jit_api::methods::{
     AuditList, AuditVerify, CatalogList, CredentialsReset, CredentialsReveal, DaemonStatusMethod,
-    GrantExtend, GrantRevoke, RequestAgain, RequestApprove, RequestCancel, RequestCreate,
-    RequestGet, RequestList, RequestReject, RequestWait, SessionConnect, SessionRegister,
+    EVENT_NOTIFICATION, EventsSubscribe, EventsUnsubscribe, GrantExtend, GrantRevoke, RequestAgain,
+    RequestApprove, RequestCancel, RequestCreate, RequestGet, RequestList, RequestReject,
+    RequestWait, SessionConnect, SessionRegister,
 };
-use jit_api::{ErrorCode, Method, PROTOCOL_VERSION, Status, methods};
+use jit_api::{ErrorCode, EventKind, EventNotification, Method, PROTOCOL_VERSION, Status, methods};
 use serde_json::Value;
 
 /// The JSON-RPC 2.0 reserved codes jitd uses, with the names the docs give them.
@@ -376,6 +378,77 @@ fn diff(path: &str, shown: &Value, sent: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// Checks one event notification: its method, and an event that serializes back to exactly
+/// what the doc shows.
+fn check_notification(line: &Value) -> Result<(), String> {
+    if line.get("jsonrpc") != Some(&Value::from("2.0")) {
+        return Err("the notification lacks \"jsonrpc\":\"2.0\"".into());
+    }
+    if line.get("method") != Some(&Value::from(EVENT_NOTIFICATION)) {
+        return Err(format!(
+            "a notification's method is {EVENT_NOTIFICATION}, not {}",
+            line.get("method").unwrap_or(&Value::Null)
+        ));
+    }
+    let params = line.get("params").cloned().unwrap_or(Value::Null);
+    let parsed = serde_json::from_value::<EventNotification>(params.clone())
+        .map_err(|e| format!("the notification's params are not an event: {e}"))?;
+    let again = serde_json::to_value(&parsed).map_err(|e| e.to_string())?;
+    let mut diffs = Vec::new();
+    diff("params", &params, &again, &mut diffs);
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the event is not what jitd would send: {}",
+            diffs.join("; ")
+        ))
+    }
+}
+
+#[test]
+fn every_event_kind_is_documented() {
+    // The rows of the table under `### EventKind`.
+    let mut inside = false;
+    let mut rows: Vec<(usize, String)> = Vec::new();
+    for (n, fenced, line) in doc_lines() {
+        if fenced {
+            continue;
+        }
+        if line.starts_with('#') {
+            inside = line.trim_start_matches('#').trim() == "EventKind";
+            continue;
+        }
+        if inside
+            && let Some(c) = cells(&line)
+            && c[0].starts_with('`')
+        {
+            rows.push((n, c[0].trim_matches('`').to_owned()));
+        }
+    }
+    let mut problems = Vec::new();
+    for kind in EventKind::ALL {
+        if !rows.iter().any(|(_, k)| k == kind.as_str()) {
+            problems.push(format!(
+                "no row `| `{kind}` | who gets it | meaning |` under \"### EventKind\": add one"
+            ));
+        }
+    }
+    for (n, k) in &rows {
+        if !EventKind::ALL.iter().any(|e| e.as_str() == k) {
+            problems.push(format!(
+                "line {n}: `{k}` is not an event kind of jit_api::EventKind: remove the row, \
+                 or add the kind to api/src/types.rs"
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "docs/api.md and jit_api::EventKind disagree:\n  {}",
+        problems.join("\n  ")
+    );
+}
+
 /// Dispatches to [`check_exchange`] for the method named `name`.
 fn check_named(name: &str, call: &Value, answer: &Value) -> Result<(), String> {
     macro_rules! dispatch {
@@ -406,6 +479,8 @@ fn check_named(name: &str, call: &Value, answer: &Value) -> Result<(), String> {
         SessionRegister,
         AuditList,
         AuditVerify,
+        EventsSubscribe,
+        EventsUnsubscribe,
     );
     if methods::ALL.contains(&name) {
         Err(format!(
@@ -448,6 +523,13 @@ fn method_examples_fit_the_types() {
             };
             if arrow == '→' {
                 call = Some((*n, value));
+                continue;
+            }
+            // A notification pushed by a subscription answers no call.
+            if value.get("method").is_some() && value.get("id").is_none() {
+                if let Err(e) = check_notification(&value) {
+                    problems.push(format!("line {n} ({}): {e}", s.name));
+                }
                 continue;
             }
             let Some((_, sent)) = call.take() else {

@@ -1,15 +1,18 @@
 //! The connection to jitd: finding the socket, connecting, and calling methods over NDJSON
 //! (one JSON-RPC 2.0 object per line each way, framed by `jit_api::wire`).
 //!
-//! One connection per invocation; calls on it are sequential, numbered from 1.
+//! One connection per invocation; calls on it are sequential, numbered from 1. After
+//! `events.subscribe`, event notifications arrive between the answers: a call keeps the
+//! ones that come before its answer for [`Client::next_event`].
 
+use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jit_api::Method;
-use jit_api::wire::{decode_response, encode_call};
+use jit_api::wire::{decode_event, decode_response, encode_call};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -69,6 +72,8 @@ pub struct Client {
     reader: BufReader<OwnedReadHalf>,
     writer: OwnedWriteHalf,
     next_id: u64,
+    /// Event notification lines that came while a call waited for its answer.
+    events: VecDeque<String>,
 }
 
 impl Client {
@@ -95,6 +100,7 @@ impl Client {
                         reader: BufReader::new(read),
                         writer: write,
                         next_id: 1,
+                        events: VecDeque::new(),
                     });
                 }
                 // No socket file, or a stale one nobody listens on: try the next.
@@ -137,7 +143,13 @@ impl Client {
                 .write_all(line.as_bytes())
                 .await
                 .map_err(|e| lost(M::NAME, &e))?;
-            read_line(&mut self.reader, M::NAME).await
+            loop {
+                let line = read_line(&mut self.reader, M::NAME).await?;
+                if decode_event(&line).is_none() {
+                    return Ok::<_, CliError>(line);
+                }
+                self.events.push_back(line);
+            }
         };
         let answer = tokio::time::timeout(timeout, exchange)
             .await
@@ -146,6 +158,31 @@ impl Client {
                 after: timeout,
             })??;
         Ok(decode_response::<M>(id, &answer)?)
+    }
+}
+
+impl Client {
+    /// The next event notification line (a subscription must exist), waiting for it as long
+    /// as it takes; an error when jitd goes away.
+    pub async fn next_event(&mut self) -> Result<String, CliError> {
+        if let Some(line) = self.events.pop_front() {
+            return Ok(line);
+        }
+        let line = read_line(&mut self.reader, "events.subscribe")
+            .await
+            .map_err(|e| {
+                CliError::Disconnected(format!(
+                    "jitd stopped sending events ({e}); is it restarting? `jit status` says"
+                ))
+            })?;
+        if decode_event(&line).is_some() {
+            Ok(line)
+        } else {
+            Err(CliError::Protocol(format!(
+                "jitd sent an answer no call was waiting for: {}",
+                line.trim_end()
+            )))
+        }
     }
 }
 
@@ -268,6 +305,41 @@ mod tests {
                 .await
                 .expect_err("too long");
             assert!(err.to_string().contains("longer than"), "{err}");
+            server.await.expect("server");
+        });
+    }
+
+    #[test]
+    fn events_before_an_answer_are_kept_for_later() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("events.sock");
+        block_on(async {
+            let listener = UnixListener::bind(&path).expect("bind");
+            let event = jit_api::wire::encode_event(
+                3,
+                r#"{"kind":"lagged","at":"2026-11-23T22:17:30Z","next":[],"missed":2}"#,
+            );
+            let mut answer = event.clone().into_bytes();
+            answer.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n");
+            answer.extend_from_slice(event.as_bytes());
+            let server = tokio::spawn(answer_once(listener, answer));
+            let mut client = Client::connect(std::slice::from_ref(&path))
+                .await
+                .expect("connect");
+            let params = jit_api::methods::UnsubscribeParams { subscription: 3 };
+            client
+                .call::<jit_api::methods::EventsUnsubscribe>(&params)
+                .await
+                .expect("the answer after the first event");
+            for _ in 0..2 {
+                let line = client.next_event().await.expect("an event");
+                assert_eq!(line, event);
+            }
+            let end = client.next_event().await.expect_err("the stream ended");
+            assert!(
+                matches!(end, CliError::Disconnected(_)) && end.to_string().contains("restarting"),
+                "{end}"
+            );
             server.await.expect("server");
         });
     }

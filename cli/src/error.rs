@@ -62,6 +62,8 @@ pub enum CliError {
     },
     /// jitd's answer could not be read (closed connection, oversized or malformed line).
     Protocol(String),
+    /// jitd went away (stopped, restarted) while jit followed its events.
+    Disconnected(String),
 }
 
 impl std::fmt::Display for CliError {
@@ -89,7 +91,7 @@ impl std::fmt::Display for CliError {
                 "jitd did not answer {method} within {}s",
                 after.as_secs()
             ),
-            CliError::Protocol(message) => f.write_str(message),
+            CliError::Protocol(message) | CliError::Disconnected(message) => f.write_str(message),
         }
     }
 }
@@ -141,6 +143,7 @@ impl Failure {
                     CliError::Unreachable { .. } => (exit::UNAVAILABLE, "unreachable"),
                     CliError::NoAnswer { .. } => (exit::UNAVAILABLE, "no_answer"),
                     CliError::Protocol(_) => (exit::INTERNAL, "protocol_error"),
+                    CliError::Disconnected(_) => (exit::UNAVAILABLE, "disconnected"),
                 };
                 return Failure {
                     exit,

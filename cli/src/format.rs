@@ -86,6 +86,14 @@ impl Clock {
         text
     }
 
+    /// The local time of day with seconds ("14:05:09"), for lines printed as things happen.
+    pub fn time_of_day(&self, t: Timestamp) -> String {
+        let local = t.to_offset(self.offset.unwrap_or(UtcOffset::UTC));
+        local
+            .format(format_description!("[hour]:[minute]:[second]"))
+            .unwrap_or_else(|_| t.to_string())
+    }
+
     /// Relative and absolute together: "in 30m (14:05)".
     pub fn both(&self, t: Timestamp) -> String {
         format!("{} ({})", self.relative(t), self.absolute(t))

@@ -131,6 +131,9 @@ pub struct DaemonSection {
     pub socket_mode: u32,
     /// A `RUST_LOG`-style filter for the daemon's log (default `info`).
     pub log: Option<String>,
+    /// How long before a grant expires its requester is warned (an `expiring` event), longest
+    /// first, without repeats; empty for no warnings. Default 10 min and 1 min.
+    pub expiry_warnings: Vec<Duration>,
 }
 
 /// Who a rule names: a user, a Unix group (`%dev`), or anyone (`*`).

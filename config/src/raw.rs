@@ -44,6 +44,7 @@ pub(crate) struct RawDaemon {
     pub pending_ttl: Option<Str>,
     pub socket_mode: Option<Str>,
     pub log: Option<Str>,
+    pub expiry_warnings: Option<StrList>,
 }
 
 /// One `[[integrations]]` entry; the keys of every kind (which key suits which kind is checked
@@ -200,6 +201,10 @@ pub(crate) const DAEMON: Schema = Schema {
         key("pending_ttl", DURATION),
         key("socket_mode", "a string of octal digits like \"0660\""),
         key("log", "a log filter string like \"info\" or \"jitd=debug\""),
+        key(
+            "expiry_warnings",
+            "a list of durations before expiry like [\"10m\", \"1m\"]",
+        ),
     ],
     variant: None,
 };

@@ -143,6 +143,7 @@ async fn rpc_on(data: &[u8], dir: &Path) {
     let integrations =
         crate::integrations::build(&config, store.instance_id(), dir).expect("registry");
     let (actions_tx, actions_rx) = mpsc::unbounded_channel();
+    let (events_tx, events_rx) = mpsc::channel(crate::engine::events::PENDING_CHANGES);
     let engine = Arc::new(Engine::new(EngineParts {
         config: Arc::new(config),
         store,
@@ -152,7 +153,9 @@ async fn rpc_on(data: &[u8], dir: &Path) {
         actions: actions_tx,
         deadline_added: Arc::new(Notify::new()),
         mode: "system",
+        events: events_tx,
     }));
+    let fan_out = tokio::spawn(crate::engine::events::run(engine.clone(), events_rx));
     let limits = crate::provision::limits(&engine);
     let provisioner = tokio::spawn(crate::provision::run(engine.clone(), actions_rx, limits));
     let table = Table::new(engine.clone());
@@ -160,7 +163,15 @@ async fn rpc_on(data: &[u8], dir: &Path) {
         .iter()
         .map(|(user, uid, groups)| {
             let groups = groups.iter().map(|g| (*g).to_owned()).collect();
-            table.connect(Arc::new(engine.caller(*uid, 0, (*user).to_owned(), groups)))
+            // Event lines a subscription sends are read and dropped: the target checks
+            // answers, and a full queue must not stall it.
+            let (outbox, mut lines) =
+                tokio::sync::mpsc::channel(crate::rpc::subscriptions::OUTBOX_LINES);
+            tokio::spawn(async move { while lines.recv().await.is_some() {} });
+            table.connect(
+                Arc::new(engine.caller(*uid, 0, (*user).to_owned(), groups)),
+                outbox,
+            )
         })
         .collect();
     let mut current = 0;
@@ -203,6 +214,7 @@ async fn rpc_on(data: &[u8], dir: &Path) {
     }
     check_audit_chain(&engine);
     provisioner.abort();
+    fan_out.abort();
 }
 
 /// How long a call that may legitimately wait (`request.wait`, `credentials.reset`) is given.

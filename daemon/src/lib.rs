@@ -3,7 +3,7 @@
 //!
 //! Data flows one way: RPC handler → engine (decides, writes the store in one durable
 //! transaction) → provisioner and scheduler act → engine records the outcome → waiters
-//! are told. Nothing reaches around the engine to the store. See `docs/architecture.md`.
+//! are told and events fan out to subscribers. Nothing reaches around the engine to the store. See `docs/architecture.md`.
 
 pub mod clock;
 pub mod engine;
@@ -83,6 +83,7 @@ pub async fn run_with_clock(
         .map_err(|e| anyhow::anyhow!("{e}"))
         .context("integrations")?;
     let (actions_tx, actions_rx) = mpsc::unbounded_channel();
+    let (events_tx, events_rx) = mpsc::channel(engine::events::PENDING_CHANGES);
     let deadline_added = Arc::new(Notify::new());
     let engine = Arc::new(Engine::new(EngineParts {
         config: Arc::new(config),
@@ -92,8 +93,10 @@ pub async fn run_with_clock(
         sealer,
         actions: actions_tx,
         deadline_added: deadline_added.clone(),
+        events: events_tx,
         mode: options.mode.as_str(),
     }));
+    tokio::spawn(engine::events::run(engine.clone(), events_rx));
     let limits = provision::limits(&engine);
     tokio::spawn(provision::run(engine.clone(), actions_rx, limits.clone()));
     engine.recover().await?;

@@ -83,6 +83,7 @@ pub fn fill(path: &Path, closed: u64, open: u64) {
                     pending_extension: None,
                     resetting: None,
                     next_rotation: None,
+                    next_warning: None,
                 };
                 wtx.put_request(&rec, None)?;
             }

@@ -11,5 +11,6 @@ pub mod pg;
 pub mod sshd;
 pub mod support;
 pub mod users;
+pub mod watch;
 
 pub use support::{Daemon, bin, unique, wait_until};

@@ -276,6 +276,8 @@ pub struct Conn {
     next_id: u64,
     relay: Option<Child>,
     child: Option<u32>,
+    /// The socket itself, for read timeouts (`None` through a relay).
+    stream: Option<UnixStream>,
 }
 
 impl Conn {
@@ -284,6 +286,7 @@ impl Conn {
             .expect("timeout");
         Conn {
             reader: Box::new(BufReader::new(s.try_clone().expect("clone"))),
+            stream: Some(s.try_clone().expect("clone")),
             writer: Box::new(s),
             next_id: 1,
             relay: None,
@@ -326,6 +329,7 @@ impl Conn {
             next_id: 1,
             relay: Some(relay),
             child: Some(child),
+            stream: None,
         }
     }
 
@@ -349,9 +353,22 @@ impl Conn {
             .write_all(format!("{line}\n").as_bytes())
             .expect("write call");
         self.writer.flush().expect("flush call");
-        let mut answer = String::new();
-        self.reader.read_line(&mut answer).expect("read response");
+        let answer = self.answer_line();
         jit_api::wire::decode_raw::<serde_json::Value>(id, &answer)
+    }
+
+    /// The next line that is not a notification: event notifications a subscription on this
+    /// connection sends may come before an answer, and a caller of `call` wants the answer.
+    fn answer_line(&mut self) -> String {
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).expect("read response");
+            let notification = serde_json::from_str::<serde_json::Value>(&line)
+                .is_ok_and(|v| v.get("id").is_none() && v.get("method").is_some());
+            if !notification {
+                return line;
+            }
+        }
     }
 
     /// Calls method `M`.
@@ -365,6 +382,33 @@ impl Conn {
         let mut line = String::new();
         self.reader.read_line(&mut line).expect("read response");
         decode_response::<M>(id, &line)
+    }
+
+    /// Sends raw bytes (a line must end with `\n`) without reading anything.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("write raw");
+    }
+
+    /// Reads the next line (an answer or a notification) as JSON; `None` when nothing came
+    /// within `timeout` (or the daemon closed the connection).
+    pub fn next_line(&mut self, timeout: Duration) -> Option<serde_json::Value> {
+        let stream = self
+            .stream
+            .as_ref()
+            .expect("next_line needs a direct socket connection (Conn::open), not a relay");
+        stream.set_read_timeout(Some(timeout)).expect("set timeout");
+        let mut line = String::new();
+        let got = self.reader.read_line(&mut line);
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("set timeout");
+        match got {
+            Ok(n) if n > 0 => Some(
+                serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("line is not JSON ({e}): {line:?}")),
+            ),
+            _ => None,
+        }
     }
 
     /// Sends raw bytes (a line must end with `\n`) and reads one answer line.

@@ -24,6 +24,7 @@ pub mod revoke;
 pub mod shared;
 pub mod show;
 pub mod status;
+pub mod watch;
 
 /// jit asks jitd, the local just-in-time access daemon, for access that ends by itself.
 ///
@@ -82,6 +83,7 @@ pub enum Command {
     Catalog(catalog::Args),
     Status(status::Args),
     Audit(audit::Args),
+    Watch(watch::Args),
 }
 
 /// How a command that ran without error ended, as far as the exit code is concerned.
@@ -140,6 +142,7 @@ pub async fn run(command: Command, ctx: &mut Ctx) -> anyhow::Result<Outcome> {
         Command::Catalog(args) => catalog::run(ctx, args).await,
         Command::Status(args) => status::run(ctx, args).await,
         Command::Audit(args) => audit::run(ctx, args).await,
+        Command::Watch(args) => watch::run(ctx, args).await,
     }
 }
 

@@ -1,31 +1,46 @@
 //! What several commands share: the one-line headline of a request, what it is for, its
 //! "when" and status cells, the report after creating one (with the "Access granted"
-//! block), and waiting on `request.wait`.
+//! block), and waiting for a request to move on (its events, or `request.wait` from an
+//! older jitd).
 
 use std::time::{Duration, Instant};
 
-use jit_api::methods::{RequestWait, WaitFor, WaitParams};
+use jit_api::methods::{
+    EventsSubscribe, EventsUnsubscribe, IdParams, RequestGet, RequestWait, SubscribeParams,
+    UnsubscribeParams, WaitFor, WaitParams,
+};
+use jit_api::wire::{RpcError, decode_event};
 use jit_api::{ApprovalMode, ConnectKind, CredentialState, Entry, Request, Status};
 
 use super::{Ctx, Outcome};
 use crate::format::{self, Paint, Style, span_secs};
 use crate::output::Out;
 
-/// The longest single `request.wait` call; longer waits loop, so a dead daemon is noticed.
+/// The longest single `request.wait` call (a jitd without events); longer waits loop, so a
+/// dead daemon is noticed.
 const WAIT_CALL_SECS: u64 = 60;
 
 /// How much longer than the daemon's own wait timeout jit waits for the answer.
 const WAIT_MARGIN: Duration = Duration::from_secs(10);
 
-/// The `request.wait` call length while polling for a scheduled request's approval: the
-/// daemon's `decided` target only fires at the start time, so jit asks more often and
-/// checks for Scheduled itself.
+/// The `request.wait` call length while asking a jitd without events for a scheduled
+/// request's approval: the daemon's `decided` target only fires at the start time, so jit
+/// asks more often and checks for Scheduled itself.
 const POLL_CALL_SECS: u64 = 2;
 
-/// Whether `req` is where `until` wants it.
+/// Whether `req` is where `until` wants it: what `request.wait` means by it, so that
+/// following events stops where asking jitd would.
 pub fn reached(req: &Request, until: WaitFor) -> bool {
     match until {
-        WaitFor::Settled => req.status != Status::Granting,
+        // A failed grant being rolled back is still on its way to Failed.
+        WaitFor::Settled => {
+            req.status != Status::Granting
+                && !(req.status == Status::Revoking
+                    && req
+                        .revoking
+                        .as_ref()
+                        .is_some_and(|r| r.outcome == Status::Failed))
+        }
         WaitFor::Decided => !matches!(
             req.status,
             Status::Pending | Status::Scheduled | Status::Granting
@@ -45,8 +60,54 @@ pub async fn wait(
     wait_for(ctx, id, until, total, WAIT_CALL_SECS, |_| false).await
 }
 
-/// [`wait`], with calls of at most `call_secs`, that also stops when `done` says so.
+/// [`wait`], that also stops when `done` says so. It follows the request's events; a jitd
+/// without them (older than `events.subscribe`) is asked with `request.wait` calls of at
+/// most `call_secs`.
 async fn wait_for(
+    ctx: &mut Ctx,
+    id: u64,
+    until: WaitFor,
+    total: Duration,
+    call_secs: u64,
+    done: impl Fn(&Request) -> bool,
+) -> anyhow::Result<Request> {
+    let deadline = Instant::now() + total;
+    let params = SubscribeParams { request: Some(id) };
+    let subscription = match ctx.client.call::<EventsSubscribe>(&params).await {
+        Ok(s) => s.subscription,
+        Err(e) if unknown_method(&e) => {
+            return wait_by_asking(ctx, id, until, total, call_secs, done).await;
+        }
+        Err(e) => return Err(e),
+    };
+    // Read once subscribed: whatever changes after this read comes as an event.
+    let mut req = ctx.client.call::<RequestGet>(&IdParams { id }).await?;
+    while !(reached(&req, until) || done(&req)) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(line) = tokio::time::timeout(left, ctx.client.next_event()).await else {
+            break;
+        };
+        match decode_event(&line?) {
+            Some(Ok(n)) if n.result.request.as_ref().is_some_and(|r| r.id == id) => {
+                req = n.result.request.unwrap_or(req);
+            }
+            // Missed events (`lagged`), or a kind this jit does not know: read it again.
+            _ => req = ctx.client.call::<RequestGet>(&IdParams { id }).await?,
+        }
+    }
+    let params = UnsubscribeParams { subscription };
+    ctx.client.call::<EventsUnsubscribe>(&params).await?;
+    Ok(req)
+}
+
+/// Whether jitd does not know the method called (it is older than this jit).
+fn unknown_method(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<RpcError>()
+        .is_some_and(|e| e.code == -32601)
+}
+
+/// [`wait_for`] against a jitd without events: `request.wait` calls of at most `call_secs`.
+async fn wait_by_asking(
     ctx: &mut Ctx,
     id: u64,
     until: WaitFor,
@@ -858,6 +919,12 @@ pub mod tests {
     fn waiting_targets() {
         assert!(reached(&granted(), WaitFor::Settled));
         assert!(reached(&pending(), WaitFor::Settled));
+        assert!(reached(&revoking(), WaitFor::Settled));
+        let mut rolling_back = revoking();
+        if let Some(r) = rolling_back.revoking.as_mut() {
+            r.outcome = Status::Failed;
+        }
+        assert!(!reached(&rolling_back, WaitFor::Settled));
         assert!(!reached(&pending(), WaitFor::Decided));
         assert!(!reached(&revoking(), WaitFor::Closed));
         assert!(reached(&expired(), WaitFor::Closed));

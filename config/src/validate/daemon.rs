@@ -5,7 +5,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::{Checker, principals};
-use crate::raw::RawDaemon;
+use crate::raw::{RawDaemon, StrList};
 use crate::{DaemonSection, duration, suggest};
 
 /// `pending_ttl` when the file gives none.
@@ -13,6 +13,11 @@ const DEFAULT_PENDING_TTL: Duration = Duration::from_secs(2 * 60 * 60);
 /// `socket_mode` when the file gives none: every local user may connect; the engine decides
 /// what each may do.
 const DEFAULT_SOCKET_MODE: u32 = 0o666;
+/// `expiry_warnings` when the file gives none: 10 minutes and 1 minute before expiry.
+const DEFAULT_EXPIRY_WARNINGS: [Duration; 2] =
+    [Duration::from_secs(10 * 60), Duration::from_secs(60)];
+/// The most expiry warnings one grant gets.
+const MAX_EXPIRY_WARNINGS: usize = 8;
 
 /// Checks `[daemon]` (absent: all defaults).
 pub(super) fn check(
@@ -25,6 +30,7 @@ pub(super) fn check(
             pending_ttl: DEFAULT_PENDING_TTL,
             socket_mode: DEFAULT_SOCKET_MODE,
             log: None,
+            expiry_warnings: DEFAULT_EXPIRY_WARNINGS.to_vec(),
         });
     };
     let raw = raw.get_ref();
@@ -68,12 +74,55 @@ pub(super) fn check(
         None => Some(None),
     };
 
+    let expiry_warnings = match &raw.expiry_warnings {
+        Some(list) => expiry_warnings(list, label, ck),
+        None => Some(DEFAULT_EXPIRY_WARNINGS.to_vec()),
+    };
+
     Some(DaemonSection {
         admins: admins?,
         pending_ttl: pending_ttl?,
         socket_mode: socket_mode?,
         log: log?,
+        expiry_warnings: expiry_warnings?,
     })
+}
+
+/// Checks `expiry_warnings`: durations, at most [`MAX_EXPIRY_WARNINGS`], no repeats; sorted
+/// longest first.
+fn expiry_warnings(list: &StrList, label: &str, ck: &mut Checker<'_>) -> Option<Vec<Duration>> {
+    let mut out = Vec::new();
+    let mut ok = true;
+    for item in list.get_ref() {
+        match duration::parse(item, "expiry_warnings entry", label, &mut ck.problems) {
+            Some(d) if out.contains(&d) => {
+                ok = false;
+                ck.problems.at(
+                    &item.span(),
+                    format!(
+                        "{label}: expiry_warnings names \"{}\" twice",
+                        suggest::clip(item.get_ref())
+                    ),
+                    "remove the repeated duration",
+                );
+            }
+            Some(d) => out.push(d),
+            None => ok = false,
+        }
+    }
+    if out.len() > MAX_EXPIRY_WARNINGS {
+        ok = false;
+        ck.problems.at(
+            &list.span(),
+            format!(
+                "{label}: expiry_warnings has {} durations; at most {MAX_EXPIRY_WARNINGS} are allowed",
+                out.len()
+            ),
+            "keep the warnings people act on, like [\"10m\", \"1m\"]",
+        );
+    }
+    out.sort_unstable_by(|a, b| b.cmp(a));
+    ok.then_some(out)
 }
 
 /// `"0666"`, `"666"` or `"0o666"` → 0o666; permission bits only.

@@ -1,10 +1,11 @@
 //! Every class of problem: reported at the right line, with a fix; all of them at once.
 
 use std::path::Path;
+use std::time::Duration;
 
 use jit_config::ConfigError;
 
-use crate::support::{DEMO, flow, has_problem, lines, one_problem, problems};
+use crate::support::{DEMO, flow, has_problem, lines, one_problem, problems, valid};
 
 /// The keys of a valid flow on `demo`, to which a test adds or changes one.
 const BASE: &str =
@@ -83,7 +84,7 @@ fn unknown_keys_are_all_reported_with_the_allowed_keys() {
         &found,
         2,
         "unknown key \"admin\" in [daemon]",
-        "did you mean \"admins\"? the keys of [daemon] are: admins, pending_ttl, socket_mode, log",
+        "did you mean \"admins\"? the keys of [daemon] are: admins, pending_ttl, socket_mode, log, expiry_warnings",
     );
     has_problem(
         &found,
@@ -633,6 +634,60 @@ fn daemon_section() {
         2,
         "admins entry \"\" is empty",
         "a user name",
+    );
+}
+
+#[test]
+fn expiry_warnings_are_durations_longest_first() {
+    let config = valid("");
+    assert_eq!(
+        config.daemon.expiry_warnings,
+        vec![Duration::from_secs(600), Duration::from_secs(60)]
+    );
+    let config = valid("[daemon]\nexpiry_warnings = [\"1s\", \"1h\", \"5m\"]\n");
+    assert_eq!(
+        config.daemon.expiry_warnings,
+        vec![
+            Duration::from_secs(3600),
+            Duration::from_secs(300),
+            Duration::from_secs(1)
+        ]
+    );
+    assert!(
+        valid("[daemon]\nexpiry_warnings = []\n")
+            .daemon
+            .expiry_warnings
+            .is_empty()
+    );
+    one_problem(
+        "[daemon]\nexpiry_warnings = [\"10m\", \"soon\"]\n",
+        2,
+        "[daemon]: expiry_warnings entry \"soon\" is not a duration",
+        "\"30m\"",
+    );
+    one_problem(
+        "[daemon]\nexpiry_warnings = [\"10m\", \"600s\"]\n",
+        2,
+        "expiry_warnings names \"600s\" twice",
+        "remove the repeated duration",
+    );
+    one_problem(
+        "[daemon]\nexpiry_warnings = [\"0s\"]\n",
+        2,
+        "expiry_warnings entry is zero",
+        "more than zero",
+    );
+    one_problem(
+        "[daemon]\nexpiry_warnings = [\"1m\",\"2m\",\"3m\",\"4m\",\"5m\",\"6m\",\"7m\",\"8m\",\"9m\"]\n",
+        2,
+        "expiry_warnings has 9 durations; at most 8",
+        "[\"10m\", \"1m\"]",
+    );
+    one_problem(
+        "[daemon]\nexpiry_warnings = \"10m\"\n",
+        2,
+        "wrong type for expiry_warnings",
+        "list of durations",
     );
 }
 

@@ -8,10 +8,10 @@ use jit_api::methods::{ConnectParams, DecideParams, ExtendParams, RegisterParams
 use jit_api::{ConnectKind, ConnectPlan, CredentialState, Request, RequestId, SessionFile, Status};
 use jit_config::ExtensionApproval;
 
+use super::events::Tx;
 use super::requests::audit;
 use super::{Action, Caller, Engine, EngineError};
 use crate::integrations::{Issued, Material, SecretSource, SessionSecret, SessionView};
-use crate::store::WriteTx;
 use crate::store::model::{
     Deadline, DeadlineKind, DecisionRecord, ExtensionRecord, Millis, ProcessRecord, RequestRecord,
     ResetRecord,
@@ -25,19 +25,21 @@ pub fn pending_key(integration: &str) -> String {
 /// How long `credentials.reset` waits for the integrations before answering.
 const RESET_WAIT: Duration = Duration::from_secs(30);
 
-/// The deadline a granted request has: its expiry, or an earlier rotation.
+/// The deadline a granted request has: its expiry, or an earlier rotation or expiry warning.
 pub(crate) fn granted_deadline(rec: &RequestRecord) -> Option<Deadline> {
-    let end = rec.expires_at?;
-    Some(match rec.next_rotation {
-        Some(r) if r < end => Deadline {
-            at: r,
-            kind: DeadlineKind::Rotate,
-        },
-        _ => Deadline {
-            at: end,
-            kind: DeadlineKind::Expire,
-        },
-    })
+    let mut next = Deadline {
+        at: rec.expires_at?,
+        kind: DeadlineKind::Expire,
+    };
+    for (at, kind) in [
+        (rec.next_rotation, DeadlineKind::Rotate),
+        (rec.next_warning, DeadlineKind::Warn),
+    ] {
+        if let Some(at) = at.filter(|at| *at < next.at) {
+            next = Deadline { at, kind };
+        }
+    }
+    Some(next)
 }
 
 impl Engine {
@@ -69,9 +71,7 @@ impl Engine {
         let this = self.clone();
         let who = caller.clone();
         let now = self.now_ms();
-        let (plan, id) = self
-            .store
-            .write(move |wtx| {
+        let (plan, id) = self.write(move |wtx| {
                 let old = wtx.request(p.id)?.ok_or(EngineError::NotFound(p.id))?;
                 if !this.can_see(&who, &old) {
                     return Err(EngineError::NotFound(p.id));
@@ -192,48 +192,47 @@ impl Engine {
         let this = self.clone();
         let who = caller.clone();
         let now = self.now_ms();
-        self.store
-            .write(move |wtx| {
-                let old = wtx.request(p.id)?.ok_or(EngineError::NotFound(p.id))?;
-                if !this.can_see(&who, &old) {
-                    return Err(EngineError::NotFound(p.id));
-                }
-                if old.requester != who.user {
-                    return Err(EngineError::Forbidden(format!(
-                        "only {} can register sessions of request {}",
-                        old.requester, old.id
-                    )));
-                }
-                Self::granted_for(&old, "sessions can be registered")?;
-                let mut rec = old.clone();
-                let s = rec
-                    .sessions
-                    .iter_mut()
-                    .find(|s| s.integration == p.session)
-                    .ok_or_else(|| {
-                        EngineError::UnknownName(format!(
-                            "request {} has no session \"{}\"",
-                            p.id, p.session
-                        ))
-                    })?;
-                // Keep the list bounded: the oldest entries are the likeliest to be gone.
-                if s.processes.len() >= 64 {
-                    s.processes.remove(0);
-                }
-                s.processes.push(process);
-                audit(
-                    wtx,
-                    now,
-                    &who.user,
-                    "session.registered",
-                    Some(&rec),
-                    None,
-                    Some(format!("{} pid {}", p.session, p.pid)),
-                )?;
-                wtx.put_request(&rec, Some(&old))?;
-                Ok::<_, EngineError>(())
-            })
-            .await
+        self.write(move |wtx| {
+            let old = wtx.request(p.id)?.ok_or(EngineError::NotFound(p.id))?;
+            if !this.can_see(&who, &old) {
+                return Err(EngineError::NotFound(p.id));
+            }
+            if old.requester != who.user {
+                return Err(EngineError::Forbidden(format!(
+                    "only {} can register sessions of request {}",
+                    old.requester, old.id
+                )));
+            }
+            Self::granted_for(&old, "sessions can be registered")?;
+            let mut rec = old.clone();
+            let s = rec
+                .sessions
+                .iter_mut()
+                .find(|s| s.integration == p.session)
+                .ok_or_else(|| {
+                    EngineError::UnknownName(format!(
+                        "request {} has no session \"{}\"",
+                        p.id, p.session
+                    ))
+                })?;
+            // Keep the list bounded: the oldest entries are the likeliest to be gone.
+            if s.processes.len() >= 64 {
+                s.processes.remove(0);
+            }
+            s.processes.push(process);
+            audit(
+                wtx,
+                now,
+                &who.user,
+                "session.registered",
+                Some(&rec),
+                None,
+                Some(format!("{} pid {}", p.session, p.pid)),
+            )?;
+            wtx.put_request(&rec, Some(&old))?;
+            Ok::<_, EngineError>(())
+        })
+        .await
     }
 
     /// `credentials.reset`: new secrets for every session; answers once the integrations
@@ -249,45 +248,44 @@ impl Engine {
         let mut updates = self.subscribe();
         let this = self.clone();
         let now = self.now_ms();
-        self.store
-            .write(move |wtx| {
-                let old = wtx.request(id)?.ok_or(EngineError::NotFound(id))?;
-                if !this.can_see(&who, &old) {
-                    return Err(EngineError::NotFound(id));
-                }
-                if !(old.requester == who.user || who.admin) {
-                    return Err(EngineError::Forbidden(format!(
-                        "only {} or an admin can reset request {}",
-                        old.requester, id
-                    )));
-                }
-                Self::granted_for(&old, "credentials can be reset")?;
-                if old.resetting.is_some() {
-                    return Err(EngineError::InvalidState(format!(
-                        "a reset of request {id} is already in progress; try again in a moment"
-                    )));
-                }
-                let mut rec = old.clone();
-                let rotated = who.user != rec.requester;
-                if !this.begin_reset(wtx, &mut rec, &who.user, rotated)? {
-                    return Err(EngineError::InvalidState(format!(
-                        "request {id} has no credentials to reset"
-                    )));
-                }
-                let details = rec.bundle.as_ref().map(|b| format!("whole bundle {b}"));
-                audit(
-                    wtx,
-                    now,
-                    &who.user,
-                    "credentials.reset_requested",
-                    Some(&rec),
-                    reason.as_deref(),
-                    details,
-                )?;
-                wtx.put_request(&rec, Some(&old))?;
-                Ok::<_, EngineError>(())
-            })
-            .await?;
+        self.write(move |wtx| {
+            let old = wtx.request(id)?.ok_or(EngineError::NotFound(id))?;
+            if !this.can_see(&who, &old) {
+                return Err(EngineError::NotFound(id));
+            }
+            if !(old.requester == who.user || who.admin) {
+                return Err(EngineError::Forbidden(format!(
+                    "only {} or an admin can reset request {}",
+                    old.requester, id
+                )));
+            }
+            Self::granted_for(&old, "credentials can be reset")?;
+            if old.resetting.is_some() {
+                return Err(EngineError::InvalidState(format!(
+                    "a reset of request {id} is already in progress; try again in a moment"
+                )));
+            }
+            let mut rec = old.clone();
+            let rotated = who.user != rec.requester;
+            if !this.begin_reset(wtx, &mut rec, &who.user, rotated)? {
+                return Err(EngineError::InvalidState(format!(
+                    "request {id} has no credentials to reset"
+                )));
+            }
+            let details = rec.bundle.as_ref().map(|b| format!("whole bundle {b}"));
+            audit(
+                wtx,
+                now,
+                &who.user,
+                "credentials.reset_requested",
+                Some(&rec),
+                reason.as_deref(),
+                details,
+            )?;
+            wtx.put_request(&rec, Some(&old))?;
+            Ok::<_, EngineError>(())
+        })
+        .await?;
         self.after_commit(&[id], vec![Action::Reset(id)], false);
         let deadline = tokio::time::Instant::now() + RESET_WAIT;
         loop {
@@ -323,7 +321,7 @@ impl Engine {
     /// false when no session has a secret.
     pub(crate) fn begin_reset(
         &self,
-        wtx: &mut WriteTx,
+        wtx: &mut Tx<'_, '_>,
         rec: &mut RequestRecord,
         by: &str,
         rotated: bool,
@@ -369,7 +367,6 @@ impl Engine {
         let now = self.now_ms();
         let this = self.clone();
         let changed = self
-            .store
             .write(move |wtx| {
                 let Some(old) = wtx.request(id)? else {
                     return Ok(false);
@@ -495,7 +492,6 @@ impl Engine {
         let now = self.now_ms();
         let id = p.id;
         let (rec, action) = self
-            .store
             .write(move |wtx| {
                 let old = wtx.request(id)?.ok_or(EngineError::NotFound(id))?;
                 if !this.can_see(&who, &old) {
@@ -580,7 +576,7 @@ impl Engine {
                     )?;
                     None
                 } else {
-                    apply_extension(&mut rec, ext);
+                    this.apply_extension(&mut rec, ext, now);
                     audit(
                         wtx,
                         now,
@@ -627,7 +623,7 @@ impl Engine {
             reason,
         });
         if ext.approvals.len() >= rec.approval.required.max(1) as usize {
-            apply_extension(rec, ext);
+            self.apply_extension(rec, ext, now);
             Ok(("grant.extended", Some(Action::Extend(rec.id))))
         } else {
             rec.pending_extension = Some(ext);
@@ -636,12 +632,16 @@ impl Engine {
     }
 }
 
-/// Adds an extension: the deadline moves (the target's own clock follows through `Action::Extend`).
-fn apply_extension(rec: &mut RequestRecord, ext: ExtensionRecord) {
-    let added = ext.added_secs.saturating_mul(1000);
-    rec.expires_at = rec.expires_at.map(|e| e.saturating_add(added));
-    rec.extensions.push(ext);
-    rec.deadline = granted_deadline(rec);
+impl Engine {
+    /// Adds an extension: the deadline moves (the target's own clock follows through
+    /// `Action::Extend`), and the expiry warnings are scheduled again for the new end.
+    fn apply_extension(&self, rec: &mut RequestRecord, ext: ExtensionRecord, now: Millis) {
+        let added = ext.added_secs.saturating_mul(1000);
+        rec.expires_at = rec.expires_at.map(|e| e.saturating_add(added));
+        rec.extensions.push(ext);
+        rec.next_warning = self.next_warning(rec, now);
+        rec.deadline = granted_deadline(rec);
+    }
 }
 
 /// The word for a connect kind.

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use jit_api::{RequestId, Status};
 
+use super::events::EXPIRY_WARNING;
 use super::requests::{audit, close, start_revoking};
 use super::{Action, Engine, EngineError, to_ms};
 use crate::integrations::Issued;
@@ -27,6 +28,9 @@ pub type GrantOutcome = Result<Vec<(String, Issued)>, (String, Vec<String>)>;
 /// How many due deadlines one write handles.
 const DUE_BATCH: usize = 1000;
 
+/// How late an expiry warning may be and still be sent.
+const WARNING_GRACE_MS: Millis = 5_000;
+
 impl Engine {
     /// Records the outcome of provisioning a `granting` request.
     /// On failure, `untouched` names the sessions that were never provisioned (not attempted,
@@ -41,7 +45,6 @@ impl Engine {
         let now = self.now_ms();
         let this = self.clone();
         let (changed, action) = self
-            .store
             .write(move |wtx| {
                 let Some(old) = wtx.request(id)? else {
                     return Ok((false, None));
@@ -76,6 +79,7 @@ impl Engine {
                         rec.next_rotation = this
                             .rotation_every(&rec)
                             .map(|every| to_ms(granted_at).saturating_add(every));
+                        rec.next_warning = this.next_warning(&rec, now);
                         rec.deadline = super::access::granted_deadline(&rec);
                         audit(wtx, now, "jitd", "grant.granted", Some(&rec), None, None)?;
                         None
@@ -113,7 +117,6 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let now = self.now_ms();
         let changed = self
-            .store
             .write(move |wtx| {
                 let Some(old) = wtx.request(id)? else {
                     return Ok(false);
@@ -153,6 +156,18 @@ impl Engine {
                     Err(e) => {
                         let attempts = revoking.attempts + 1;
                         let next = now.saturating_add(backoff_ms(attempts));
+                        rec.revoking = Some(crate::store::model::RevokingRecord {
+                            attempts,
+                            error: Some(e.clone()),
+                            next_retry: next,
+                            ..revoking
+                        });
+                        rec.deadline = Some(Deadline {
+                            at: next,
+                            kind: DeadlineKind::RetryRevoke,
+                        });
+                        // The audit log keeps the first failure; subscribers hear of each,
+                        // since the access is still there.
                         if attempts == 1 {
                             audit(
                                 wtx,
@@ -161,19 +176,11 @@ impl Engine {
                                 "grant.revoke_failed",
                                 Some(&rec),
                                 None,
-                                Some(e.clone()),
+                                Some(e),
                             )?;
+                        } else {
+                            wtx.note(id, "grant.revoke_failed", "jitd", now, None, Some(e));
                         }
-                        rec.revoking = Some(crate::store::model::RevokingRecord {
-                            attempts,
-                            error: Some(e),
-                            next_retry: next,
-                            ..revoking
-                        });
-                        rec.deadline = Some(Deadline {
-                            at: next,
-                            kind: DeadlineKind::RetryRevoke,
-                        });
                     }
                 }
                 wtx.put_request(&rec, Some(&old))?;
@@ -192,7 +199,6 @@ impl Engine {
         let now = self.now_ms();
         let this = self.clone();
         let (changed, actions) = self
-            .store
             .write(move |wtx| {
                 let due = wtx.due(now, DUE_BATCH)?;
                 let mut changed = Vec::with_capacity(due.len());
@@ -294,6 +300,22 @@ impl Engine {
                                 actions.push(Action::Reset(id));
                             }
                         }
+                        (DeadlineKind::Warn, Status::Granted) => {
+                            // A warning that comes due while jitd is not running (or the
+                            // machine sleeps) is dropped, not sent late as if new; the next
+                            // one is sent on time.
+                            if now.saturating_sub(at) <= WARNING_GRACE_MS {
+                                wtx.note(id, EXPIRY_WARNING, "jitd", now, None, None);
+                            } else {
+                                tracing::debug!(
+                                    id,
+                                    late_ms = now - at,
+                                    "expiry warning dropped: it came due while jitd was not running"
+                                );
+                            }
+                            rec.next_warning = this.next_warning(&rec, now);
+                            rec.deadline = super::access::granted_deadline(&rec);
+                        }
                         (DeadlineKind::RetryRevoke, Status::Revoking) => {
                             let guard = now.saturating_add(super::REVOKE_GUARD.as_millis() as u64);
                             rec.deadline = Some(Deadline {
@@ -335,7 +357,6 @@ impl Engine {
         let by = u64::try_from(back.as_millis()).unwrap_or(u64::MAX);
         let now = self.now_ms();
         let (moved, actions) = self
-            .store
             .write(move |wtx| {
                 let mut moved = Vec::new();
                 let mut actions = Vec::new();
@@ -348,8 +369,14 @@ impl Engine {
                         Status::Granted => {
                             rec.expires_at = rec.expires_at.map(|t| t.saturating_sub(by));
                             rec.next_rotation = rec.next_rotation.map(|t| t.saturating_sub(by));
+                            rec.next_warning = rec.next_warning.map(|t| t.saturating_sub(by));
                             if old.deadline.is_some_and(|d| {
-                                matches!(d.kind, DeadlineKind::Expire | DeadlineKind::Rotate)
+                                matches!(
+                                    d.kind,
+                                    DeadlineKind::Expire
+                                        | DeadlineKind::Rotate
+                                        | DeadlineKind::Warn
+                                )
                             }) {
                                 rec.deadline = super::access::granted_deadline(&rec);
                             }
@@ -410,7 +437,6 @@ impl Engine {
         let now = self.now_ms();
         let integration = integration.to_owned();
         let moved = self
-            .store
             .write(move |wtx| {
                 let mut moved = Vec::new();
                 for id in revoking {
@@ -495,6 +521,15 @@ impl Engine {
             .min()
     }
 
+    /// When a granted request's requester is next warned that the access ends, after `now`.
+    pub(crate) fn next_warning(
+        &self,
+        rec: &crate::store::model::RequestRecord,
+        now: Millis,
+    ) -> Option<Millis> {
+        super::events::warning_after(rec.expires_at?, &self.config.daemon.expiry_warnings, now)
+    }
+
     /// The principals of open requests on one integration (they must not be removed).
     pub fn live_principals(&self, integration: &str) -> Result<Vec<String>, EngineError> {
         Ok(self
@@ -523,8 +558,7 @@ impl Engine {
         } else {
             "orphan.remove_failed"
         };
-        self.store
-            .write(move |wtx| audit(wtx, now, "jitd", action, None, None, Some(details)))
+        self.write(move |wtx| audit(wtx, now, "jitd", action, None, None, Some(details)))
             .await
     }
 }

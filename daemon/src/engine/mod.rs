@@ -5,9 +5,13 @@
 //! Invariant: the engine does no I/O but the store. Provisioning happens elsewhere
 //! ([`crate::provision`]), which reports back through [`Engine::record_granted`] and
 //! [`Engine::record_revoked`]; deadlines fire through [`Engine::fire_due`].
+//!
+//! Invariant: every write goes through [`Engine::write`], so that what it did reaches the
+//! subscribers of [`events`] once it is durable, in commit order.
 
 mod access;
 pub mod authz;
+pub mod events;
 mod lifecycle;
 mod requests;
 mod views;
@@ -101,6 +105,7 @@ pub struct Engine {
     actions: mpsc::UnboundedSender<Action>,
     deadline_added: Arc<Notify>,
     updates: broadcast::Sender<RequestId>,
+    events: events::Hub,
     mode: &'static str,
     started_at: SystemTime,
 }
@@ -129,6 +134,8 @@ pub struct EngineParts {
     pub actions: mpsc::UnboundedSender<Action>,
     /// Notified when a deadline earlier than the scheduler knows may have been added.
     pub deadline_added: Arc<Notify>,
+    /// Where what durable transactions did goes, for [`events::run`].
+    pub events: mpsc::Sender<Vec<events::Change>>,
     /// `system` or `user`.
     pub mode: &'static str,
 }
@@ -147,6 +154,7 @@ impl Engine {
             actions: parts.actions,
             deadline_added: parts.deadline_added,
             updates,
+            events: events::Hub::new(parts.events),
             mode: parts.mode,
             started_at,
         }

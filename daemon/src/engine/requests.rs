@@ -16,10 +16,10 @@ use jit_api::{
 use jit_config::{Approval, Justification};
 
 use super::authz::{Ask, Caller, Target, approver_rules, match_flow};
+use super::events::Tx;
 use super::views::ts;
 use super::{Action, Engine, EngineError};
 use crate::integrations::{SecretSource, SessionView};
-use crate::store::WriteTx;
 use crate::store::model::{
     ApprovalRecord, AuditEntry, Deadline, DeadlineKind, DecisionRecord, EntryRecord, Millis,
     RequestRecord, RevokingRecord,
@@ -71,9 +71,10 @@ fn dedup(list: &[String]) -> Vec<String> {
     out
 }
 
-/// Appends an audit entry about a request (or about nothing, for daemon-wide events).
+/// Appends an audit entry about a request (or about nothing, for daemon-wide events), and
+/// notes it for the events of the transaction.
 pub(crate) fn audit(
-    wtx: &mut WriteTx,
+    wtx: &mut Tx<'_, '_>,
     at: Millis,
     actor: &str,
     action: &str,
@@ -81,6 +82,9 @@ pub(crate) fn audit(
     reason: Option<&str>,
     details: Option<String>,
 ) -> Result<(), EngineError> {
+    if let Some(r) = rec {
+        wtx.note(r.id, action, actor, at, reason, details.clone());
+    }
     wtx.append_audit(AuditEntry {
         seq: 0,
         at,
@@ -233,6 +237,7 @@ impl Engine {
             pending_extension: None,
             resetting: None,
             next_rotation: None,
+            next_warning: None,
         };
         if rec.break_glass {
             tracing::warn!(requester = %rec.requester, flow = %rec.flow, notify = %rec.approval.approvers.join(", "),
@@ -241,7 +246,6 @@ impl Engine {
         let this = self.clone();
         let actor = caller.user.clone();
         let (rec, actions, deadline) = self
-            .store
             .write(move |wtx| {
                 rec.id = wtx.next_request_id()?;
                 let details = Some(match &rec.bundle {
@@ -428,7 +432,7 @@ impl Engine {
     /// deadline was set.
     pub(crate) fn after_approval(
         &self,
-        wtx: &mut WriteTx,
+        wtx: &mut Tx<'_, '_>,
         rec: &mut RequestRecord,
         now: Millis,
         actions: &mut Vec<Action>,
@@ -455,7 +459,7 @@ impl Engine {
     /// new secrets.
     pub(crate) fn begin_granting(
         &self,
-        wtx: &mut WriteTx,
+        wtx: &mut Tx<'_, '_>,
         rec: &mut RequestRecord,
         now: Millis,
     ) -> Result<(), EngineError> {
@@ -502,7 +506,7 @@ impl Engine {
     where
         F: FnOnce(
                 &Engine,
-                &mut WriteTx,
+                &mut Tx<'_, '_>,
                 &mut RequestRecord,
                 Millis,
             ) -> Result<(&'static str, Option<Action>), EngineError>
@@ -513,7 +517,6 @@ impl Engine {
         let caller = caller.clone();
         let now = self.now_ms();
         let (rec, action, deadline) = self
-            .store
             .write(move |wtx| {
                 let old = wtx.request(id)?.ok_or(EngineError::NotFound(id))?;
                 if !this.can_see(&caller, &old) {
@@ -799,9 +802,7 @@ impl Engine {
         let this = self.clone();
         let who = caller.clone();
         let now = self.now_ms();
-        let (rec, secrets) = self
-            .store
-            .write(move |wtx| {
+        let (rec, secrets) = self.write(move |wtx| {
                 let old = wtx.request(id)?.ok_or(EngineError::NotFound(id))?;
                 if !this.can_see(&who, &old) {
                     return Err(EngineError::NotFound(id));

@@ -9,10 +9,14 @@
 //! is one call, answered with one line, in order. Lines are capped at
 //! [`jit_api::MAX_MESSAGE_BYTES`]; a longer one is discarded and answered with an error,
 //! and the connection stays usable. Batches are refused; notifications get no answer.
+//!
+//! One task reads and answers calls; one writer task writes every outgoing line — answers,
+//! and the event notifications of the connection's subscriptions ([`subscriptions`]).
 
 pub mod framing;
 mod methods;
 pub mod peer;
+pub mod subscriptions;
 
 use std::sync::Arc;
 
@@ -20,10 +24,17 @@ use jit_api::{ErrorCode, MAX_MESSAGE_BYTES};
 use jsonrpsee::{Methods, RpcModule};
 use serde_json::{Value, json};
 use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::mpsc;
 
 use crate::engine::{Caller, Engine};
 use framing::{Line, read_line};
+use subscriptions::{OUTBOX_LINES, Outbox, Subscriptions};
+
+/// How long the answers already queued may take to reach a client that closed its end for
+/// writing, before the connection is dropped.
+const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Builds the method table.
 pub fn module(engine: Arc<Engine>) -> RpcModule<Arc<Engine>> {
@@ -40,25 +51,41 @@ impl Table {
         Table(module(engine).into())
     }
 
-    /// A connection of `caller`: the table with the caller in its extensions, so every
-    /// handler sees who is calling (what the socket does at accept, after reading the peer's
-    /// credentials).
-    pub fn connect(&self, caller: Arc<Caller>) -> Connection {
+    /// A connection of `caller` whose lines (answers and subscription events) go to
+    /// `outbox`: the table with the caller and the connection's subscriptions in its
+    /// extensions, so every handler sees who is calling (what the socket does at accept,
+    /// after reading the peer's credentials).
+    pub fn connect(&self, caller: Arc<Caller>, outbox: Outbox) -> Connection {
+        let subs = Arc::new(Subscriptions::new(outbox));
         let mut methods = self.0.clone();
         methods.extensions_mut().insert(caller);
-        Connection(methods)
+        methods.extensions_mut().insert(subs.clone());
+        Connection { methods, subs }
     }
 }
 
 /// One caller's calls: answers a line at a time, as the socket's connection loop does.
-pub struct Connection(Methods);
+pub struct Connection {
+    methods: Methods,
+    subs: Arc<Subscriptions>,
+}
 
 impl Connection {
     /// The answer to one line (without its newline); `None` for blank lines and
     /// notifications. The socket's connection loop calls this for every line it reads, and
     /// so do the fuzz targets (`fuzz/`).
     pub async fn answer(&self, line: &[u8]) -> Option<String> {
-        handle(&self.0, line).await
+        handle(&self.methods, line).await
+    }
+
+    /// Lets the subscriptions made by the last call send events, once its answer is queued.
+    pub fn start_pending(&self) {
+        self.subs.start_pending();
+    }
+
+    /// Ends every subscription of the connection.
+    pub fn close(&self) {
+        self.subs.close();
     }
 }
 
@@ -175,8 +202,10 @@ async fn connection(
     };
     let pid = cred.pid().and_then(|p| u32::try_from(p).ok()).unwrap_or(0);
     let caller: Arc<Caller> = Arc::new(engine.caller(uid, pid, user, groups));
-    let conn = table.connect(caller);
-    let (rd, mut wr) = stream.into_split();
+    let (rd, wr) = stream.into_split();
+    let (outbox, lines) = mpsc::channel(OUTBOX_LINES);
+    let mut writer = tokio::spawn(write_lines(wr, lines));
+    let conn = table.connect(caller, outbox.clone());
     let mut reader = BufReader::with_capacity(64 * 1024, rd);
     let mut buf = Vec::with_capacity(1024);
     loop {
@@ -191,9 +220,40 @@ async fn connection(
         };
         if let Some(mut out) = reply {
             out.push('\n');
-            if wr.write_all(out.as_bytes()).await.is_err() {
+            // Waits while the client does not read: that holds up only this connection.
+            if outbox.send(out).await.is_err() {
                 break;
             }
+        }
+        conn.start_pending();
+    }
+    // Stop the subscriptions, let the writer flush the answers already queued (a client may
+    // close its writing end and still read), and let go of the socket.
+    conn.close();
+    drop(conn);
+    drop(outbox);
+    if tokio::time::timeout(FLUSH_TIMEOUT, &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
+}
+
+/// Writes every line queued for one connection, several at a time when they pile up.
+async fn write_lines(mut wr: OwnedWriteHalf, mut lines: mpsc::Receiver<String>) {
+    let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    while let Some(line) = lines.recv().await {
+        buf.clear();
+        buf.extend_from_slice(line.as_bytes());
+        while buf.len() < 64 * 1024 {
+            match lines.try_recv() {
+                Ok(more) => buf.extend_from_slice(more.as_bytes()),
+                Err(_) => break,
+            }
+        }
+        if wr.write_all(&buf).await.is_err() {
+            break;
         }
     }
 }

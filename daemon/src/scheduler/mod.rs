@@ -1,5 +1,5 @@
-//! The scheduler: fires deadlines (pending timeouts, expiries, revoke retries) at their
-//! wall-clock instant.
+//! The scheduler: fires deadlines (pending timeouts, scheduled starts, expiry warnings,
+//! expiries, rotations, revoke retries) at their wall-clock instant.
 //!
 //! All deadlines live in the store's deadline index. One task reads the earliest, arms a
 //! timer for it, and sleeps until the timer fires or the engine says an earlier deadline

@@ -194,15 +194,35 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut WriteTx) -> Result<T, E> + Send + 'static,
     {
+        self.write_then(move |wtx| f(wtx).map(|t| (t, ())), |()| {})
+            .await
+    }
+
+    /// Like [`Store::write`]; `f` also returns a value `N` that `committed` gets once the
+    /// transaction is durable. `committed` runs on the writer thread, in commit order, before
+    /// the result is delivered, so what it passes on is in the order the store changed.
+    /// Keep it short: the next batch waits for it.
+    pub async fn write_then<T, N, E, F, C>(&self, f: F, committed: C) -> Result<T, E>
+    where
+        T: Send + 'static,
+        N: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut WriteTx) -> Result<(T, N), E> + Send + 'static,
+        C: FnOnce(N) + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel::<Result<T, E>>();
         let job: Job = Box::new(move |wtx: Option<&mut WriteTx>| {
             let out = match wtx {
                 Some(wtx) => f(wtx),
                 None => Err(E::from(StoreError::Closed)),
             };
-            Box::new(move |committed: Result<(), Arc<StoreError>>| {
-                let result = match (committed, out) {
-                    (Ok(()), out) => out,
+            Box::new(move |durable: Result<(), Arc<StoreError>>| {
+                let result = match (durable, out) {
+                    (Ok(()), Ok((t, n))) => {
+                        committed(n);
+                        Ok(t)
+                    }
+                    (Ok(()), Err(e)) => Err(e),
                     (Err(e), _) => Err(E::from(shared_error(&e))),
                 };
                 let _ = tx.send(result);
@@ -989,6 +1009,7 @@ mod tests {
             pending_extension: None,
             resetting: None,
             next_rotation: None,
+            next_warning: None,
         }
     }
 
@@ -1046,6 +1067,44 @@ mod tests {
         let id = a.unwrap();
         assert!(b.is_err());
         assert!(s.read(|r| r.request(id)).unwrap().is_some());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn committed_hooks_run_in_commit_order_and_only_after_a_commit() {
+        let (_d, s) = store();
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Concurrent jobs share batches; each hook must still see the store in order: the
+        // ids its job took come in increasing order.
+        let jobs: Vec<_> = (0..50)
+            .map(|_| {
+                let tx = tx.clone();
+                let s = s.clone();
+                tokio::spawn(async move {
+                    s.write_then(
+                        move |w| {
+                            let r = record(w.next_request_id()?, Status::Pending, None);
+                            w.put_request(&r, None)?;
+                            Ok::<_, StoreError>(((), r.id))
+                        },
+                        move |id| {
+                            let _ = tx.send(id);
+                        },
+                    )
+                    .await
+                })
+            })
+            .collect();
+        let refused = s.write_then(
+            |_w| Err::<((), u64), _>(StoreError::Closed),
+            |_: u64| panic!("a refused job has no commit hook"),
+        );
+        assert!(refused.await.is_err());
+        for j in jobs {
+            j.await.unwrap().unwrap();
+        }
+        drop(tx);
+        let ids: Vec<u64> = rx.iter().collect();
+        assert_eq!(ids, (1..=50).collect::<Vec<_>>());
     }
 
     #[tokio::test]

@@ -89,6 +89,10 @@ pub struct RequestRecord {
     /// When the integration's rotation policy next rotates the secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_rotation: Option<Millis>,
+    /// When the requester is next warned that the access ends soon (`[daemon]
+    /// expiry_warnings`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_warning: Option<Millis>,
 }
 
 impl RequestRecord {
@@ -323,6 +327,8 @@ pub enum DeadlineKind {
     /// A grant in flight took too long (its task died, or its outcome could not be saved):
     /// provision again (grants are idempotent).
     RetryGrant,
+    /// Warn the requester that the access ends soon (or expire it, if sooner).
+    Warn,
 }
 
 impl DeadlineKind {
@@ -335,6 +341,7 @@ impl DeadlineKind {
             DeadlineKind::Start => 4,
             DeadlineKind::Rotate => 5,
             DeadlineKind::RetryGrant => 6,
+            DeadlineKind::Warn => 7,
         }
     }
     /// The kind for a stored byte.
@@ -346,6 +353,7 @@ impl DeadlineKind {
             4 => Some(DeadlineKind::Start),
             5 => Some(DeadlineKind::Rotate),
             6 => Some(DeadlineKind::RetryGrant),
+            7 => Some(DeadlineKind::Warn),
             _ => None,
         }
     }

@@ -9,6 +9,7 @@ mod bad_input;
 mod clock;
 mod crash;
 mod crash_campaign;
+mod events;
 mod exec;
 mod exec_credentials;
 mod mariadb;

@@ -5,6 +5,7 @@ mod audit;
 mod catalog;
 mod credentials;
 mod daemon;
+mod events;
 mod grant;
 mod request;
 mod session;
@@ -17,6 +18,7 @@ use jsonrpsee::RpcModule;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 
 use crate::engine::{Caller, Engine, EngineError};
+use crate::rpc::subscriptions::Subscriptions;
 
 /// The context every handler gets.
 pub type Ctx = Arc<Engine>;
@@ -31,6 +33,7 @@ pub fn build(engine: Arc<Engine>) -> RpcModule<Ctx> {
     credentials::register_all(&mut m);
     audit::register_all(&mut m);
     session::register_all(&mut m);
+    events::register_all(&mut m);
     m
 }
 
@@ -93,6 +96,35 @@ where
     if let Err(e) = result {
         // Method names are constants from the api crate; a clash is a programming error
         // that the method-table test catches.
+        tracing::error!(method = M::NAME, error = %e, "cannot register method");
+    }
+}
+
+/// Registers method `M`, handled by `f(engine, caller, connection, params)`: for the methods
+/// that act on the connection itself (subscriptions). Errors are JSON-RPC errors already.
+pub fn register_on_connection<M, F, Fut>(module: &mut RpcModule<Ctx>, f: F)
+where
+    M: Method,
+    F: Fn(Ctx, Arc<Caller>, Arc<Subscriptions>, M::Params) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<M::Output, ErrorObjectOwned>> + Send + 'static,
+{
+    let result = module.register_async_method(M::NAME, move |params, ctx, ext| {
+        let f = f.clone();
+        let parsed = parse::<M>(&params);
+        let caller = ext.get::<Arc<Caller>>().cloned();
+        let conn = ext.get::<Arc<Subscriptions>>().cloned();
+        async move {
+            let (Some(caller), Some(conn)) = (caller, conn) else {
+                return Err(ErrorObjectOwned::owned::<()>(
+                    -32603,
+                    "no caller identity on this connection",
+                    None,
+                ));
+            };
+            f((*ctx).clone(), caller, conn, parsed?).await
+        }
+    });
+    if let Err(e) = result {
         tracing::error!(method = M::NAME, error = %e, "cannot register method");
     }
 }
