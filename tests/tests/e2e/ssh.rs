@@ -251,7 +251,8 @@ max_extensions = 2
             })
     }
 
-    /// The `ssh` client alice runs through `jit connect` whose command line ends with `tail`.
+    /// The `ssh` client alice runs through `jit connect` whose command line ends with `tail`
+    /// (a connection master, which renames itself `ssh: PATH [mux]`, included).
     fn ssh_client(&self, tail: &str) -> Option<(u32, String)> {
         std::fs::read_dir("/proc")
             .ok()?
@@ -262,7 +263,7 @@ max_extensions = 2
                 let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
                 let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
                 (meta.uid() == self.alice.uid
-                    && cmd.starts_with("ssh ")
+                    && (cmd.starts_with("ssh ") || cmd.starts_with("ssh: "))
                     && cmd.trim_end().ends_with(tail))
                 .then_some((pid, cmd))
             })
@@ -637,4 +638,94 @@ fn a_certificate_no_request_owns_is_revoked_at_start() {
             String::from_utf8_lossy(&s.d.jit(None, &["--json", "audit"]).stdout).into_owned();
         (audit.contains("orphan.removed") && audit.contains(&principal)).then_some(())
     });
+}
+
+/// `jit connect` must not start an ssh that outlives the access: options that fork ssh into
+/// the background (`-f`) or share its connection (`-M`, `-S`, `-O`, `-o ControlMaster…`) are
+/// refused, and a config that turns on connection sharing (ControlMaster auto with
+/// ControlPersist, as many users have) is overridden, so revoke still ends everything.
+#[test]
+fn connect_refuses_ssh_options_that_escape_and_a_control_master_config_still_ends_at_revoke() {
+    let s = Setup::start();
+    let r = s.request(&[]);
+    assert_eq!(r["status"], "granted", "{r}");
+    let id = id_of(&r);
+
+    for extra in [
+        &["-f", "sleep", "600"][..],
+        &["-fN"],
+        &["-M", "true"],
+        &["-S", "/tmp/x", "true"],
+        &["-Ocheck", "true"],
+        &["-o", "ControlMaster=yes", "true"],
+        &["-oControlPath=/tmp/x", "true"],
+        &["-o", "controlpersist 600", "true"],
+    ] {
+        let out = s.connect(&id, extra);
+        assert!(!out.status.success(), "{extra:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("would outlive the access"),
+            "{extra:?}: a clear error: {err}"
+        );
+        assert!(
+            s.ssh_client("").is_none(),
+            "{extra:?}: no ssh was started"
+        );
+    }
+    // A remote command may use the same letters.
+    let out = s.connect(&id, &["echo", "-f"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "-f");
+
+    // A config of the user's that makes every ssh a persistent connection master.
+    let conf_dir = tempfile::Builder::new()
+        .prefix("jit-ssh-conf-")
+        .tempdir()
+        .expect("temp dir");
+    std::fs::set_permissions(conf_dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    let conf = conf_dir.path().join("config");
+    std::fs::write(
+        &conf,
+        format!(
+            "Host *\n  ControlMaster auto\n  ControlPersist 600\n  ControlPath {}/cm-%C\n",
+            conf_dir.path().display()
+        ),
+    )
+    .expect("write config");
+    std::os::unix::fs::chown(conf_dir.path(), Some(s.alice.uid), Some(s.alice.gid))
+        .expect("chown");
+    std::os::unix::fs::chown(&conf, Some(s.alice.uid), Some(s.alice.gid)).expect("chown");
+    let nap = nap();
+    let conf_text = conf.to_string_lossy().into_owned();
+    let mut args = vec!["connect", id.as_str(), "--", "-F", conf_text.as_str()];
+    args.extend(CLIENT_OPTIONS.iter().skip(2));
+    args.extend(["-tt", "sleep", nap.as_str()]);
+    let mut live = s.jit_spawn(&args);
+    wait_until(Duration::from_secs(15), "the remote command to run", || {
+        Setup::process(s.login.uid, &["sleep", &nap])
+    });
+    let out = s.d.jit_json(Some(&s.alice), &["revoke", &id]);
+    assert_eq!(out["status"], "revoked", "{out}");
+    wait_until(Duration::from_secs(10), "jit connect to exit", || {
+        live.try_wait().ok().flatten()
+    });
+    wait_until(Duration::from_secs(10), "the remote command to end", || {
+        Setup::process(s.login.uid, &["sleep", &nap])
+            .is_none()
+            .then_some(())
+    });
+    wait_until(
+        Duration::from_secs(10),
+        "no ssh of alice's (a connection master) to be left",
+        || s.ssh_client("").is_none().then_some(()),
+    );
+    let sockets: Vec<_> = std::fs::read_dir(conf_dir.path())
+        .expect("ls")
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().starts_with("cm-"))
+        .collect();
+    assert!(sockets.is_empty(), "no control socket: {sockets:?}");
 }
