@@ -66,6 +66,17 @@ const PRINCIPAL_PREFIX: &str = "jit_";
 /// The extensions every certificate carries: a terminal, nothing else (no forwarding).
 const EXTENSIONS: [&str; 1] = ["permit-pty"];
 
+/// The `ssh` options that take an argument (OpenSSH's getopt string, letters with `:`).
+const SSH_OPTIONS_WITH_ARG: &str = "bceilmopBDEFIJLOPQRSwW";
+/// `-o` keywords (lower case) that let an ssh outlive the process `jit connect` registers:
+/// a connection master that stays behind, or a fork into the background.
+const ESCAPING_KEYWORDS: [&str; 4] = [
+    "controlmaster",
+    "controlpath",
+    "controlpersist",
+    "forkafterauthentication",
+];
+
 /// Serializes KRL updates in this process: several integrations may share one KRL file.
 static KRL_LOCK: Mutex<()> = Mutex::const_new(());
 
@@ -657,6 +668,15 @@ impl Integration for Ssh {
                         "CertificateFile={files}/id-cert.pub".into(),
                         "-o".into(),
                         "IdentitiesOnly=yes".into(),
+                        // No connection sharing, whatever the user's ~/.ssh/config says (ssh
+                        // keeps the first value it reads, and these come first): a master
+                        // would carry the session on after this ssh is ended at revoke.
+                        "-o".into(),
+                        "ControlMaster=no".into(),
+                        "-o".into(),
+                        "ControlPath=none".into(),
+                        "-o".into(),
+                        "ControlPersist=no".into(),
                         "-p".into(),
                         self.client_port.to_string(),
                         format!("{login}@{}", self.client_host),
@@ -681,6 +701,13 @@ impl Integration for Ssh {
             }),
             ConnectKind::App => None,
         }
+    }
+
+    fn refuse_connect_args(&self, args: &[String]) -> Option<String> {
+        let option = escaping_ssh_option(args)?;
+        Some(format!(
+            "the ssh option {option} would outlive the access: jit ends the ssh it starts when the access ends, and -f (ssh in the background), -M, -S, -O and -o ControlMaster, ControlPath, ControlPersist or ForkAfterAuthentication (a shared connection) escape that (fix: leave it out)"
+        ))
     }
 
     async fn preflight(&self) -> Vec<String> {
@@ -904,6 +931,51 @@ fn krl_serials(listing: &str, ca_fingerprint: &str) -> Vec<(u64, u64)> {
     out
 }
 
+/// The first of `args` (what follows the destination on ssh's command line) that would let
+/// ssh outlive its own process: `-f`, `-M`, `-S`, `-O`, or an `-o` of [`ESCAPING_KEYWORDS`].
+/// ssh reads options after the destination up to the first other word (the remote command,
+/// whose own arguments are not ssh's) or `--`, as its getopt does: flags may be grouped
+/// (`-fN`), an option's argument may be joined (`-oControlPath=x`) or the next word.
+fn escaping_ssh_option(args: &[String]) -> Option<String> {
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        // The first other word is the remote command: ssh reads no option after it.
+        let flags = word
+            .strip_prefix('-')
+            .filter(|f| !f.is_empty() && *f != "-")?;
+        for (at, flag) in flags.char_indices() {
+            if matches!(flag, 'f' | 'M') {
+                return Some(format!("-{flag}"));
+            }
+            if !SSH_OPTIONS_WITH_ARG.contains(flag) {
+                continue;
+            }
+            let joined = &flags[at + flag.len_utf8()..];
+            let value = if joined.is_empty() {
+                words.next().map_or("", String::as_str)
+            } else {
+                joined
+            };
+            match flag {
+                'S' | 'O' => return Some(format!("-{flag}")),
+                'o' => {
+                    let keyword = value
+                        .trim_start()
+                        .split(|c: char| c == '=' || c.is_whitespace())
+                        .next()
+                        .unwrap_or_default();
+                    if ESCAPING_KEYWORDS.contains(&keyword.to_ascii_lowercase().as_str()) {
+                        return Some(format!("-o {keyword}"));
+                    }
+                }
+                _ => {}
+            }
+            break;
+        }
+    }
+    None
+}
+
 /// Parses a ledger; on error, the number of the line that does not parse.
 fn parse_ledger(text: &str) -> Result<Vec<Record>, usize> {
     let mut out = Vec::new();
@@ -1085,6 +1157,44 @@ mod tests {
             parse_ledger("7 jit_a_1_x 1 deploy id ssh-ed25519 AAAA\n"),
             Err(1)
         );
+    }
+
+    #[test]
+    fn ssh_options_that_escape_are_found_where_ssh_reads_options() {
+        let refused = |args: &[&str]| {
+            escaping_ssh_option(&args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>())
+        };
+        for (args, option) in [
+            (&["-f", "sleep", "600"][..], "-f"),
+            (&["-tt", "-fN"], "-f"),
+            (&["-M"], "-M"),
+            (&["-S", "/tmp/s", "true"], "-S"),
+            (&["-Ocheck"], "-O"),
+            (
+                &["-p", "22", "-o", "ControlMaster=auto"],
+                "-o ControlMaster",
+            ),
+            (&["-oControlPath=/tmp/x"], "-o ControlPath"),
+            (&["-o", " controlpersist 600"], "-o controlpersist"),
+            (
+                &["-qo", "ForkAfterAuthentication=yes"],
+                "-o ForkAfterAuthentication",
+            ),
+        ] {
+            assert_eq!(refused(args).as_deref(), Some(option), "{args:?}");
+        }
+        for args in [
+            &[][..],
+            &["uptime"],
+            &["echo", "-f"],
+            &["-tt", "top", "-M"],
+            &["--", "-f"],
+            &["-i", "-f", "true"],
+            &["-o", "ServerAliveInterval=5", "-l", "-M"],
+            &["-", "-f"],
+        ] {
+            assert_eq!(refused(args), None, "{args:?}");
+        }
     }
 
     #[test]

@@ -668,10 +668,7 @@ fn connect_refuses_ssh_options_that_escape_and_a_control_master_config_still_end
             err.contains("would outlive the access"),
             "{extra:?}: a clear error: {err}"
         );
-        assert!(
-            s.ssh_client("").is_none(),
-            "{extra:?}: no ssh was started"
-        );
+        assert!(s.ssh_client("").is_none(), "{extra:?}: no ssh was started");
     }
     // A remote command may use the same letters.
     let out = s.connect(&id, &["echo", "-f"]);
@@ -694,8 +691,7 @@ fn connect_refuses_ssh_options_that_escape_and_a_control_master_config_still_end
         ),
     )
     .expect("write config");
-    std::os::unix::fs::chown(conf_dir.path(), Some(s.alice.uid), Some(s.alice.gid))
-        .expect("chown");
+    std::os::unix::fs::chown(conf_dir.path(), Some(s.alice.uid), Some(s.alice.gid)).expect("chown");
     std::os::unix::fs::chown(&conf, Some(s.alice.uid), Some(s.alice.gid)).expect("chown");
     let nap = nap();
     let conf_text = conf.to_string_lossy().into_owned();
