@@ -725,3 +725,42 @@ fn connect_refuses_ssh_options_that_escape_and_a_control_master_config_still_end
         .collect();
     assert!(sockets.is_empty(), "no control socket: {sockets:?}");
 }
+
+/// The KRL is the only thing that stops a revoked certificate before its end: losing it (a
+/// restore, a mistaken `rm`) must not bring revoked certificates back. jitd keeps what it
+/// revoked until the certificates expire and rebuilds the KRL from it.
+#[test]
+fn a_lost_krl_is_rebuilt_and_revoked_certificates_stay_refused() {
+    let mut s = Setup::start();
+    let r = s.request(&[]);
+    assert_eq!(r["status"], "granted", "{r}");
+    let id = id_of(&r);
+    let (key, cert) = s.creds(&id, "lost");
+    assert!(s.login_works(&key, &cert));
+    let out = s.d.jit_json(Some(&s.alice), &["revoke", &id]);
+    assert_eq!(out["status"], "revoked", "{out}");
+    assert!(!s.login_works(&key, &cert));
+
+    s.d.stop();
+    std::fs::remove_file(&s.krl).expect("remove the KRL");
+    s.d.restart();
+    assert!(s.krl.exists(), "jitd made a KRL");
+    assert!(s.krl_revokes(&cert), "the rebuilt KRL has the revoked certificate");
+    assert!(
+        s.d.log_text().contains("ERROR"),
+        "a lost KRL is an error in the log"
+    );
+    // sshd accepts certificates again (a new grant logs in), but not the revoked one.
+    let again = s.request(&[]);
+    assert_eq!(again["status"], "granted", "{again}");
+    let (new_key, new_cert) = s.creds(&id_of(&again), "after");
+    assert!(s.login_works(&new_key, &new_cert), "{}", s.sshd.log_text());
+    assert!(!s.login_works(&key, &cert), "still refused");
+
+    // Lost again while jitd runs: the next revoke rebuilds it with both.
+    std::fs::remove_file(&s.krl).expect("remove the KRL");
+    let out = s.d.jit_json(Some(&s.alice), &["revoke", &id_of(&again)]);
+    assert_eq!(out["status"], "revoked", "{out}");
+    assert!(s.krl_revokes(&cert) && s.krl_revokes(&new_cert));
+    assert!(!s.login_works(&key, &cert) && !s.login_works(&new_key, &new_cert));
+}
