@@ -745,7 +745,10 @@ fn a_lost_krl_is_rebuilt_and_revoked_certificates_stay_refused() {
     std::fs::remove_file(&s.krl).expect("remove the KRL");
     s.d.restart();
     assert!(s.krl.exists(), "jitd made a KRL");
-    assert!(s.krl_revokes(&cert), "the rebuilt KRL has the revoked certificate");
+    assert!(
+        s.krl_revokes(&cert),
+        "the rebuilt KRL has the revoked certificate"
+    );
     assert!(
         s.d.log_text().contains("ERROR"),
         "a lost KRL is an error in the log"
