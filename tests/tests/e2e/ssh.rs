@@ -548,9 +548,15 @@ fn extend_signs_a_new_certificate_for_the_longer_window() {
     assert!(!s.login_works(&key, &second));
 }
 
+/// jitd dies (a failpoint aborts it) right after the certificate is signed and before the
+/// store records the grant, then right after the KRL is written and before the store records
+/// the revoke: every time, not only when a kill happens to land there.
 #[test]
 fn kill_9_during_grant_and_during_revoke_leaves_no_usable_certificate() {
     let mut s = Setup::start();
+    s.d.stop();
+    s.d.env = vec![("JITD_FAILPOINT".into(), "after-grant:1".into())];
+    s.d.restart();
     let mut cli = s.jit_spawn(&[
         "request",
         "ssh-test/login",
@@ -560,15 +566,16 @@ fn kill_9_during_grant_and_during_revoke_leaves_no_usable_certificate() {
         "--reason",
         "crash during grant",
     ]);
-    let id = wait_until(Duration::from_secs(10), "the request to exist", || {
-        let all = s.d.jit_json(None, &["ls", "--all"]);
-        all.as_array()?.first()?["id"].as_u64()
-    })
-    .to_string();
-    s.d.kill9();
+    wait_until(
+        Duration::from_secs(15),
+        "jitd to abort after the grant",
+        || s.d.exited().then_some(()),
+    );
     let _ = cli.wait();
-    // jitd is down: what it issued before the kill is in its ledger.
-    let before: Vec<u64> = {
+    s.d.kill9();
+    // jitd is down: the certificate it signed (and never recorded as handed out) is in its
+    // ledger.
+    let first: Vec<u64> = {
         let path = s.d.state.join("ssh").join(NAME).join("issued");
         std::fs::read_to_string(path)
             .unwrap_or_default()
@@ -577,30 +584,44 @@ fn kill_9_during_grant_and_during_revoke_leaves_no_usable_certificate() {
             .filter_map(|l| l.split_whitespace().next()?.parse().ok())
             .collect()
     };
-    assert!(before.len() <= 1, "at most one certificate: {before:?}");
+    assert_eq!(first.len(), 1, "one certificate signed: {first:?}");
+    assert!(!s.krl_lists(first[0]));
 
+    s.d.env.clear();
     s.d.restart();
+    let all = s.d.jit_json(None, &["ls", "--all"]);
+    let id = all[0]["id"].as_u64().expect("the request").to_string();
     s.wait_status(&id, "granted");
     let r = s.show(&id);
     let principal = principal_of(&r);
     let current = cert_info(&s.shown_cert(&id, "current-cert.pub")).0;
+    assert_ne!(
+        current, first[0],
+        "the grant was redone with a new certificate"
+    );
     assert_eq!(s.ledger(&principal), [current], "one live certificate");
-    for serial in before {
-        assert!(
-            serial == current || s.krl_lists(serial),
-            "a certificate of the interrupted grant ({serial}) is either the one handed out or revoked"
-        );
-    }
+    assert!(
+        s.krl_lists(first[0]),
+        "the first attempt's certificate (its key died with jitd) is revoked"
+    );
     let (key, cert) = s.creds(&id, "crash");
     assert!(s.login_works(&key, &cert));
 
-    // kill -9 right after the revoke is recorded.
+    // Dies after the KRL is written, before the revoke is recorded.
+    s.d.stop();
+    s.d.env = vec![("JITD_FAILPOINT".into(), "after-revoke:1".into())];
+    s.d.restart();
     let mut cli = s.jit_spawn(&["revoke", &id]);
-    wait_until(Duration::from_secs(10), "the revoke to be recorded", || {
-        (s.status(&id) != "granted").then_some(())
-    });
-    s.d.kill9();
+    wait_until(
+        Duration::from_secs(15),
+        "jitd to abort after the revoke",
+        || s.d.exited().then_some(()),
+    );
     let _ = cli.wait();
+    s.d.kill9();
+    assert!(s.krl_revokes(&cert), "the KRL was written before the abort");
+    assert!(!s.login_works(&key, &cert), "refused while jitd is down");
+    s.d.env.clear();
     s.d.restart();
     s.wait_status(&id, "revoked");
     assert!(s.krl_revokes(&cert));
