@@ -940,6 +940,15 @@ impl Integration for Ssh {
         } else {
             format!(" -p {}", self.client_port)
         };
+        // Elsewhere, a revoke takes effect once the server's copy of the KRL has it.
+        let remote = if matches!(self.client_host.as_str(), "localhost" | "127.0.0.1" | "::1") {
+            String::new()
+        } else {
+            format!(
+                " (on {}, once the admin's copy of jitd's revocation list reaches it)",
+                self.client_host
+            )
+        };
         AccessDetails {
             user: Some(session.resources.join(", ")),
             host: Some(self.client_host.clone()),
@@ -950,7 +959,7 @@ impl Integration for Ssh {
                 .map(|m| m.files.clone())
                 .unwrap_or_default(),
             instructions: format!(
-                "save the private key as {key} (mode 0600) and the certificate as {key}-cert.pub: ssh uses a certificate saved beside its key. Log in as {} on {} port {}. The certificate ends with the access (after `jit extend`, `jit show` has the new one) and stops working at once when the access is revoked",
+                "save the private key as {key} (mode 0600) and the certificate as {key}-cert.pub: ssh uses a certificate saved beside its key. Log in as {} on {} port {}. The certificate ends with the access (after `jit extend`, `jit show` has the new one) and stops working at once when the access is revoked{remote}",
                 session.resources.join(" or "),
                 self.client_host,
                 self.client_port
