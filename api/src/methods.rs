@@ -227,6 +227,10 @@ pub struct ConnectParams {
     /// How to connect; the first the session offers when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<ConnectKind>,
+    /// The arguments the client will add after the plan's `argv` (a terminal only), so that
+    /// jitd can refuse those that would let the program outlive the access (`ssh -f`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
 }
 
 /// Parameters of `session.register`.

@@ -95,6 +95,8 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> anyhow::Result<Outcome> {
         id: args.id,
         session: args.session.clone(),
         kind: args.kind(),
+        // jitd refuses those that would outlive the access (`ssh -f`).
+        args: args.args.clone(),
     };
     let plan = ctx.client.call::<SessionConnect>(&params).await?;
     if ctx.out.json {

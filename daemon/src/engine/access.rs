@@ -134,6 +134,14 @@ impl Engine {
                         ))
                     })?,
                 };
+                if kind == ConnectKind::Terminal
+                    && let Some(why) = integ.refuse_connect_args(&p.args)
+                {
+                    return Err(EngineError::InvalidInput(format!(
+                        "session {}: {why}",
+                        session.integration
+                    )));
+                }
                 // A terminal uses the session's secret when it has one.
                 let secret = if kind == ConnectKind::Terminal && session.credentials != CredentialState::None {
                     if session.credentials != CredentialState::Unrevealed {

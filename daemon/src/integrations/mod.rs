@@ -303,6 +303,12 @@ pub trait Integration: Send + Sync {
     fn connect(&self, _kind: ConnectKind, _session: &SessionView<'_>) -> Option<ConnectTarget> {
         None
     }
+    /// Why the user's extra arguments to a terminal's program must be refused, if they must:
+    /// those that would let it outlive the access (`ssh -f` forks into the background, where
+    /// ending the registered process does not reach it).
+    fn refuse_connect_args(&self, _args: &[String]) -> Option<String> {
+        None
+    }
     /// Checks at start what would make grants or revokes fail later (missing privileges),
     /// and returns warnings for the log.
     async fn preflight(&self) -> Vec<String> {

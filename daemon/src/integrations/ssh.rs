@@ -17,7 +17,10 @@
 //!
 //! **The ledger.** Every certificate is recorded *before* it is signed, in
 //! `<state dir>/ssh/<integration>/issued` (serial, grant principal, end of validity, logins,
-//! key id, public key), and its line is removed only once its serial is in the KRL. So a
+//! key id, public key), and its line becomes a `revoked` line (serial, end of validity) only
+//! once its serial is in the KRL; that stays until a day after the certificate's end, so a
+//! KRL that is lost or unreadable is rebuilt with it (an empty one would bring revoked
+//! certificates back), with an error in the log. So a
 //! crash at any point leaves a line that the redone grant, the revoke or the orphan check at
 //! start (`list_principals`) finishes: a redone grant revokes the certificates of the first
 //! attempt (their private keys died with the process) before it issues a new one.
@@ -58,16 +61,63 @@ const TOOL_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin
 /// Certificates start this much before they are issued: a server whose clock is a little
 /// behind must not refuse a fresh certificate. They end exactly when the grant ends.
 const CLOCK_SLACK: Duration = Duration::from_secs(60);
-/// The first line of a ledger.
-const LEDGER_HEADER: &str =
-    "# jitd ssh ledger v1: serial principal valid_before logins key_id key_type key";
+/// The first line of a ledger. v1 had no `revoked` lines; it reads as v2.
+const LEDGER_HEADER: &str = "# jitd ssh ledger v2: serial principal valid_before logins key_id key_type key | revoked serial valid_before";
+/// A revoked certificate stays in the ledger this long after its own end (for servers whose
+/// clock is behind), so that a lost KRL can be rebuilt with it.
+const REVOKED_KEPT: u64 = 24 * 3600;
 /// Principals of this kind start with this (as `exec`'s do).
 const PRINCIPAL_PREFIX: &str = "jit_";
 /// The extensions every certificate carries: a terminal, nothing else (no forwarding).
 const EXTENSIONS: [&str; 1] = ["permit-pty"];
 
+/// The `ssh` options that take an argument (OpenSSH's getopt string, letters with `:`).
+const SSH_OPTIONS_WITH_ARG: &str = "bceilmopBDEFIJLOPQRSwW";
+/// `-o` keywords (lower case) that let an ssh outlive the process `jit connect` registers:
+/// a connection master that stays behind, or a fork into the background.
+const ESCAPING_KEYWORDS: [&str; 4] = [
+    "controlmaster",
+    "controlpath",
+    "controlpersist",
+    "forkafterauthentication",
+];
+
 /// Serializes KRL updates in this process: several integrations may share one KRL file.
 static KRL_LOCK: Mutex<()> = Mutex::const_new(());
+
+/// What the ledger holds: the certificates jit issued that are not revoked yet, and those it
+/// revoked whose own validity has not passed (what a KRL must list; see [`REVOKED_KEPT`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Ledger {
+    live: Vec<Record>,
+    /// (serial, valid_before) of revoked certificates.
+    revoked: Vec<(u64, u64)>,
+}
+
+impl Ledger {
+    /// Moves the live records `which` picks to the revoked ones (once the KRL has them).
+    fn retire(&mut self, which: impl Fn(&Record) -> bool) {
+        let (gone, kept): (Vec<Record>, Vec<Record>) =
+            std::mem::take(&mut self.live).into_iter().partition(which);
+        self.live = kept;
+        for r in gone {
+            if !self.revoked.iter().any(|(s, _)| *s == r.serial) {
+                self.revoked.push((r.serial, r.valid_before));
+            }
+        }
+    }
+
+    /// Forgets revoked certificates that ended more than [`REVOKED_KEPT`] ago.
+    fn prune(&mut self, now: u64) {
+        self.revoked
+            .retain(|(_, before)| before.saturating_add(REVOKED_KEPT) > now);
+    }
+
+    /// The serials a KRL must list: every revoked certificate still kept.
+    fn revoked_serials(&self) -> Vec<u64> {
+        self.revoked.iter().map(|(s, _)| *s).collect()
+    }
+}
 
 /// One line of the ledger: a certificate jit issued whose serial is not in the KRL yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,8 +150,8 @@ pub struct Ssh {
 
 impl Ssh {
     /// Prepares the integration: loads the CA key (creating it, 0600, when missing), writes
-    /// its public key beside the ledger, and creates an empty KRL if there is none (sshd
-    /// refuses every key while the file it names in `RevokedKeys` is missing). With the
+    /// its public key beside the ledger, and checks the KRL against the ledger ([`Ssh::check_krl`]:
+    /// sshd refuses every key while the file it names in `RevokedKeys` is missing). With the
     /// marker `check` (`--check-config`) nothing is read or written.
     pub fn new(
         name: &str,
@@ -165,9 +215,7 @@ impl Ssh {
             "ssh: sshd must trust this CA (TrustedUserCAKeys) and read the KRL (RevokedKeys)"
         );
         ssh.ca = Some(ca);
-        if !ssh.krl.exists() {
-            ssh.create_empty_krl().map_err(err)?;
-        }
+        ssh.check_krl().map_err(err)?;
         Ok(ssh)
     }
 
@@ -198,15 +246,80 @@ impl Ssh {
         self.krl.with_file_name(format!(".{base}.jitd-tmp"))
     }
 
-    /// Writes an empty KRL where the config says (at start, when there is none).
-    fn create_empty_krl(&self) -> Result<(), String> {
+    /// At start: makes sure the KRL exists, can be read, and lists every certificate the
+    /// ledger says was revoked and has not ended. A KRL that is missing (with a ledger
+    /// behind it), unreadable or short of those is rebuilt or completed, and that is logged
+    /// as an error: until then sshd accepted revoked certificates (or, missing, refused all).
+    fn check_krl(&self) -> Result<(), String> {
+        let ledger_path = self.ledger();
+        let ledger = match std::fs::read_to_string(&ledger_path) {
+            Ok(text) => parse_ledger(&text).map_err(|line| {
+                format!(
+                    "the ledger {} has a line jitd does not understand (line {line}): fix or remove that line",
+                    ledger_path.display()
+                )
+            })?,
+            Err(e) if e.kind() == ErrorKind::NotFound => Ledger::default(),
+            Err(e) => return Err(format!("cannot read the ledger {}: {e}", ledger_path.display())),
+        };
+        let mut ledger = ledger;
+        ledger.prune(unix_secs(SystemTime::now()));
+        let revoked = ledger.revoked_serials();
+        let known = !ledger.live.is_empty() || !ledger.revoked.is_empty();
+        let listed = if self.krl.exists() {
+            Some(self.listed_serials_sync(&self.krl))
+        } else {
+            None
+        };
+        match listed {
+            None => {
+                if known {
+                    tracing::error!(integration = %self.name, krl = %self.krl.display(), revoked = revoked.len(), "ssh: the KRL is missing: rebuilding it from the ledger's revoked certificates");
+                }
+                self.write_krl_sync(&revoked, false)
+            }
+            Some(Err(e)) => {
+                tracing::error!(integration = %self.name, krl = %self.krl.display(), error = %e, revoked = revoked.len(), "ssh: the KRL cannot be read: replacing it with one rebuilt from the ledger's revoked certificates");
+                self.write_krl_sync(&revoked, false)
+            }
+            Some(Ok(ranges)) => {
+                let missing: Vec<u64> = revoked
+                    .into_iter()
+                    .filter(|s| !ranges.iter().any(|(lo, hi)| lo <= s && s <= hi))
+                    .collect();
+                if missing.is_empty() {
+                    return Ok(());
+                }
+                tracing::error!(integration = %self.name, krl = %self.krl.display(), serials = ?missing, "ssh: the KRL lacks certificates jit revoked (replaced by an older copy?): adding them");
+                self.write_krl_sync(&missing, true)
+            }
+        }
+    }
+
+    /// Writes a KRL listing `serials` (or, with `update`, adds them to the current one) at
+    /// start, through a temp file renamed over it.
+    fn write_krl_sync(&self, serials: &[u64], update: bool) -> Result<(), String> {
         let tmp = self.krl_tmp();
+        let spec = self.dir.join("krl-spec");
+        let text: String = serials.iter().map(|s| format!("serial: {s}\n")).collect();
+        write_file(&spec, &text, 0o600)
+            .map_err(|e| format!("cannot write {}: {e}", spec.display()))?;
         let _ = std::fs::remove_file(&tmp);
-        let out = std::process::Command::new("ssh-keygen")
-            .arg("-q")
-            .arg("-k")
+        if update {
+            std::fs::copy(&self.krl, &tmp)
+                .map_err(|e| format!("cannot copy the KRL {}: {e}", self.krl.display()))?;
+        }
+        let mut cmd = std::process::Command::new("ssh-keygen");
+        cmd.arg("-q").arg("-k");
+        if update {
+            cmd.arg("-u");
+        }
+        let out = cmd
+            .arg("-s")
+            .arg(self.ca_pub())
             .arg("-f")
             .arg(&tmp)
+            .arg(&spec)
             .env_clear()
             .env("PATH", TOOL_PATH)
             .env("LC_ALL", "C")
@@ -214,14 +327,16 @@ impl Ssh {
             .output()
             .map_err(|e| {
                 format!(
-                    "cannot run ssh-keygen to create the KRL {}: {e} (fix: install openssh-client)",
+                    "cannot run ssh-keygen to write the KRL {}: {e} (fix: install openssh-client)",
                     self.krl.display()
                 )
-            })?;
+            });
+        let _ = std::fs::remove_file(&spec);
+        let out = out?;
         if !out.status.success() {
             let _ = std::fs::remove_file(&tmp);
             return Err(format!(
-                "cannot create the KRL {}: ssh-keygen: {} (fix: create its directory, writable by jitd)",
+                "cannot write the KRL {}: ssh-keygen: {} (fix: create its directory, writable by jitd)",
                 self.krl.display(),
                 clean(&String::from_utf8_lossy(&out.stderr))
             ));
@@ -229,14 +344,46 @@ impl Ssh {
         // Public data: readable by all, like sshd's other files.
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))
             .and_then(|()| install(&tmp, &self.krl))
-            .map_err(|e| format!("cannot create the KRL {}: {e}", self.krl.display()))?;
-        tracing::info!(integration = %self.name, krl = %self.krl.display(), "ssh: created an empty KRL");
+            .map_err(|e| format!("cannot write the KRL {}: {e}", self.krl.display()))?;
+        tracing::info!(integration = %self.name, krl = %self.krl.display(), serials = serials.len(), "ssh: wrote the KRL");
         Ok(())
+    }
+
+    /// [`listed_serials`](Self::listed_serials), at start.
+    fn listed_serials_sync(&self, krl: &Path) -> Result<Vec<(u64, u64)>, String> {
+        let out = std::process::Command::new("ssh-keygen")
+            .args(["-Q", "-l", "-f"])
+            .arg(krl)
+            .env_clear()
+            .env("PATH", TOOL_PATH)
+            .env("LC_ALL", "C")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run ssh-keygen: {e}"))?;
+        if !out.status.success() {
+            return Err(clean(&String::from_utf8_lossy(&out.stderr)));
+        }
+        let fingerprint = self
+            .ca()
+            .map_err(|e| e.message)?
+            .fingerprint(HashAlg::Sha256)
+            .to_string();
+        Ok(krl_serials(
+            &String::from_utf8_lossy(&out.stdout),
+            &fingerprint,
+        ))
     }
 
     /// Adds `serials` (certificates of this CA) to the KRL: a copy is updated with
     /// `ssh-keygen -k -u`, checked, and renamed over the KRL. Idempotent.
-    async fn revoke_serials(&self, serials: &[u64]) -> Result<(), IntegrationError> {
+    ///
+    /// A KRL that is missing or cannot be read is rebuilt with every revoked certificate of
+    /// `ledger` that has not ended, and that is logged as an error.
+    async fn revoke_serials(
+        &self,
+        serials: &[u64],
+        ledger: &Ledger,
+    ) -> Result<(), IntegrationError> {
         if serials.is_empty() {
             return Ok(());
         }
@@ -244,17 +391,37 @@ impl Ssh {
         let what = |e: &dyn std::fmt::Display| {
             self.err(format!("cannot update the KRL {}: {e}", self.krl.display()))
         };
-        let spec = self.dir.join("krl-spec");
-        let text: String = serials.iter().map(|s| format!("serial: {s}\n")).collect();
-        write_file(&spec, &text, 0o600).map_err(|e| what(&e))?;
         let tmp = self.krl_tmp();
         let _ = tokio::fs::remove_file(&tmp).await;
-        let update = match tokio::fs::copy(&self.krl, &tmp).await {
-            Ok(_) => true,
-            // Removed by someone: start a new one (sshd refuses every key meanwhile).
-            Err(e) if e.kind() == ErrorKind::NotFound => false,
+        let broken = match tokio::fs::metadata(&self.krl).await {
+            Err(e) if e.kind() == ErrorKind::NotFound => Some("missing".to_owned()),
             Err(e) => return Err(what(&e)),
+            Ok(_) => self.listed_serials(&self.krl).await.err(),
         };
+        let mut all: Vec<u64> = serials.to_vec();
+        let update = match broken {
+            None => {
+                tokio::fs::copy(&self.krl, &tmp)
+                    .await
+                    .map_err(|e| what(&e))?;
+                true
+            }
+            Some(why) => {
+                // Rebuilt, not started empty: that would bring revoked certificates back.
+                let mut pruned = ledger.clone();
+                pruned.prune(unix_secs(SystemTime::now()));
+                for s in pruned.revoked_serials() {
+                    if !all.contains(&s) {
+                        all.push(s);
+                    }
+                }
+                tracing::error!(integration = %self.name, krl = %self.krl.display(), why = %why, serials = all.len(), "ssh: the KRL is missing or unreadable: rebuilding it from the ledger's revoked certificates");
+                false
+            }
+        };
+        let spec = self.dir.join("krl-spec");
+        let text: String = all.iter().map(|s| format!("serial: {s}\n")).collect();
+        write_file(&spec, &text, 0o600).map_err(|e| what(&e))?;
         let mut args: Vec<&std::ffi::OsStr> = vec!["-q".as_ref(), "-k".as_ref()];
         if update {
             args.push("-u".as_ref());
@@ -276,12 +443,12 @@ impl Ssh {
         // Trust, but check: the new list must name every serial before it replaces the old.
         let listed = self.listed_serials(&tmp).await;
         let missing: Vec<u64> = match &listed {
-            Ok(ranges) => serials
+            Ok(ranges) => all
                 .iter()
                 .copied()
                 .filter(|s| !ranges.iter().any(|(lo, hi)| lo <= s && s <= hi))
                 .collect(),
-            Err(_) => serials.to_vec(),
+            Err(_) => all.clone(),
         };
         if !missing.is_empty() {
             let _ = tokio::fs::remove_file(&tmp).await;
@@ -317,28 +484,34 @@ impl Ssh {
     }
 
     /// Reads the ledger; a missing file is an empty ledger.
-    async fn load(&self) -> Result<Vec<Record>, IntegrationError> {
+    async fn load(&self) -> Result<Ledger, IntegrationError> {
         let path = self.ledger();
         let text = match tokio::fs::read_to_string(&path).await {
             Ok(t) => t,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Ledger::default()),
             Err(e) => {
                 return Err(self.err(format!("cannot read the ledger {}: {e}", path.display())));
             }
         };
         parse_ledger(&text).map_err(|line| {
             self.err(format!(
-                "the ledger {} has a line jitd does not understand (line {line}); it lists the certificates jit issued that are not revoked yet: fix or remove that line",
+                "the ledger {} has a line jitd does not understand (line {line}); it lists the certificates jit issued, and those it revoked that have not ended: fix or remove that line",
                 path.display()
             ))
         })
     }
 
-    /// Replaces the ledger atomically (temp file, fsync, rename, fsync of the directory).
-    async fn save(&self, records: &[Record]) -> Result<(), IntegrationError> {
+    /// Replaces the ledger atomically (temp file, fsync, rename, fsync of the directory),
+    /// without the revoked certificates that ended long enough ago.
+    async fn save(&self, ledger: &Ledger) -> Result<(), IntegrationError> {
         let path = self.ledger();
+        let mut ledger = ledger.clone();
+        ledger.prune(unix_secs(SystemTime::now()));
         let mut text = format!("{LEDGER_HEADER}\n");
-        for r in records {
+        for (serial, valid_before) in &ledger.revoked {
+            text.push_str(&format!("revoked {serial} {valid_before}\n"));
+        }
+        for r in &ledger.live {
             text.push_str(&format!(
                 "{} {} {} {} {} {}\n",
                 r.serial,
@@ -367,7 +540,7 @@ impl Ssh {
         logins: &[String],
         key_id: &str,
         valid_before: u64,
-        taken: &[Record],
+        taken: &Ledger,
     ) -> Result<(PrivateKey, Record), IntegrationError> {
         let mut key = PrivateKey::random(&mut OsRng, self.key_type.clone())
             .map_err(|e| self.err(format!("cannot generate a key pair: {e}")))?;
@@ -507,18 +680,19 @@ impl Integration for Ssh {
         // A grant redone after a crash: the first attempt's certificates were never handed
         // out and their keys are gone; make sure they can never be used.
         let earlier: Vec<u64> = ledger
+            .live
             .iter()
             .filter(|r| r.principal == principal)
             .map(|r| r.serial)
             .collect();
         if !earlier.is_empty() {
-            self.revoke_serials(&earlier).await?;
-            ledger.retain(|r| r.principal != principal);
+            self.revoke_serials(&earlier, &ledger).await?;
+            ledger.retire(|r| r.principal == principal);
             self.save(&ledger).await?;
         }
         let (key, record) = self.new_key(principal, &logins, &key_id, valid_before, &ledger)?;
         // Recorded before it exists: no certificate jit signs is ever without a line.
-        ledger.push(record.clone());
+        ledger.live.push(record.clone());
         self.save(&ledger).await?;
         let certificate = self.sign(&record)?;
         let secret = key
@@ -538,6 +712,7 @@ impl Integration for Ssh {
         let _guard = self.lock.lock().await;
         let mut ledger = self.load().await?;
         let serials: Vec<u64> = ledger
+            .live
             .iter()
             .filter(|r| r.principal == principal)
             .map(|r| r.serial)
@@ -548,8 +723,8 @@ impl Integration for Ssh {
         }
         // First the KRL, then the ledger: a crash in between is finished by the redone
         // revoke (adding a serial twice is harmless).
-        self.revoke_serials(&serials).await?;
-        ledger.retain(|r| r.principal != principal);
+        self.revoke_serials(&serials, &ledger).await?;
+        ledger.retire(|r| r.principal == principal);
         self.save(&ledger).await
     }
 
@@ -561,7 +736,12 @@ impl Integration for Ssh {
     ) -> Result<Issued, IntegrationError> {
         let _guard = self.lock.lock().await;
         let mut ledger = self.load().await?;
-        let Some(last) = ledger.iter().rfind(|r| r.principal == principal).cloned() else {
+        let Some(last) = ledger
+            .live
+            .iter()
+            .rfind(|r| r.principal == principal)
+            .cloned()
+        else {
             return Err(self.err(format!(
                 "no certificate of {principal} is on record in {}: revoke the grant and request again",
                 self.ledger().display()
@@ -571,6 +751,7 @@ impl Integration for Ssh {
             return Err(self.err("the grant has ended"));
         }
         let old: Vec<u64> = ledger
+            .live
             .iter()
             .filter(|r| r.principal == principal)
             .map(|r| r.serial)
@@ -582,13 +763,13 @@ impl Integration for Ssh {
             last.valid_before,
             &ledger,
         )?;
-        ledger.push(record.clone());
+        ledger.live.push(record.clone());
         self.save(&ledger).await?;
         let certificate = self.sign(&record)?;
         // The old certificates stop working now; a crash before this is finished by the redone
         // reset, which revokes every certificate but the newest.
-        self.revoke_serials(&old).await?;
-        ledger.retain(|r| r.principal != principal || r.serial == record.serial);
+        self.revoke_serials(&old, &ledger).await?;
+        ledger.retire(|r| r.principal == principal && r.serial != record.serial);
         self.save(&ledger).await?;
         let secret = key
             .to_openssh(LineEnding::LF)
@@ -611,7 +792,12 @@ impl Integration for Ssh {
     ) -> Result<Option<Material>, IntegrationError> {
         let _guard = self.lock.lock().await;
         let mut ledger = self.load().await?;
-        let Some(last) = ledger.iter().rfind(|r| r.principal == principal).cloned() else {
+        let Some(last) = ledger
+            .live
+            .iter()
+            .rfind(|r| r.principal == principal)
+            .cloned()
+        else {
             return Err(self.err(format!("no certificate of {principal} is on record")));
         };
         let valid_before = unix_secs(valid_until);
@@ -626,7 +812,7 @@ impl Integration for Ssh {
             valid_before,
             ..last
         };
-        ledger.push(record.clone());
+        ledger.live.push(record.clone());
         self.save(&ledger).await?;
         let certificate = self.sign(&record)?;
         Ok(Some(Self::material(principal, &certificate)))
@@ -657,6 +843,15 @@ impl Integration for Ssh {
                         "CertificateFile={files}/id-cert.pub".into(),
                         "-o".into(),
                         "IdentitiesOnly=yes".into(),
+                        // No connection sharing, whatever the user's ~/.ssh/config says (ssh
+                        // keeps the first value it reads, and these come first): a master
+                        // would carry the session on after this ssh is ended at revoke.
+                        "-o".into(),
+                        "ControlMaster=no".into(),
+                        "-o".into(),
+                        "ControlPath=none".into(),
+                        "-o".into(),
+                        "ControlPersist=no".into(),
                         "-p".into(),
                         self.client_port.to_string(),
                         format!("{login}@{}", self.client_host),
@@ -683,6 +878,13 @@ impl Integration for Ssh {
         }
     }
 
+    fn refuse_connect_args(&self, args: &[String]) -> Option<String> {
+        let option = escaping_ssh_option(args)?;
+        Some(format!(
+            "the ssh option {option} would outlive the access: jit ends the ssh it starts when the access ends, and -f (ssh in the background), -M, -S, -O and -o ControlMaster, ControlPath, ControlPersist or ForkAfterAuthentication (a shared connection) escape that (fix: leave it out)"
+        ))
+    }
+
     async fn preflight(&self) -> Vec<String> {
         let mut out = Vec::new();
         if !TOOL_PATH
@@ -706,7 +908,7 @@ impl Integration for Ssh {
                 }
                 if let Err(e) = self.listed_serials(&self.krl).await {
                     out.push(format!(
-                        "the KRL {} cannot be read as a KRL ({e}): revokes will fail (fix: move it away; jitd creates a new one at its next start)",
+                        "the KRL {} cannot be read as a KRL ({e}): the next revoke replaces it with one rebuilt from the ledger, and anything else it held is lost",
                         self.krl.display()
                     ));
                 }
@@ -723,6 +925,7 @@ impl Integration for Ssh {
         let set: BTreeSet<String> = self
             .load()
             .await?
+            .live
             .into_iter()
             .map(|r| r.principal)
             .collect();
@@ -737,6 +940,15 @@ impl Integration for Ssh {
         } else {
             format!(" -p {}", self.client_port)
         };
+        // Elsewhere, a revoke takes effect once the server's copy of the KRL has it.
+        let remote = if matches!(self.client_host.as_str(), "localhost" | "127.0.0.1" | "::1") {
+            String::new()
+        } else {
+            format!(
+                " (on {}, once the admin's copy of jitd's revocation list reaches it)",
+                self.client_host
+            )
+        };
         AccessDetails {
             user: Some(session.resources.join(", ")),
             host: Some(self.client_host.clone()),
@@ -747,7 +959,7 @@ impl Integration for Ssh {
                 .map(|m| m.files.clone())
                 .unwrap_or_default(),
             instructions: format!(
-                "save the private key as {key} (mode 0600) and the certificate as {key}-cert.pub: ssh uses a certificate saved beside its key. Log in as {} on {} port {}. The certificate ends with the access (after `jit extend`, `jit show` has the new one) and stops working at once when the access is revoked",
+                "save the private key as {key} (mode 0600) and the certificate as {key}-cert.pub: ssh uses a certificate saved beside its key. Log in as {} on {} port {}. The certificate ends with the access (after `jit extend`, `jit show` has the new one) and stops working at once when the access is revoked{remote}",
                 session.resources.join(" or "),
                 self.client_host,
                 self.client_port
@@ -904,15 +1116,67 @@ fn krl_serials(listing: &str, ca_fingerprint: &str) -> Vec<(u64, u64)> {
     out
 }
 
+/// The first of `args` (what follows the destination on ssh's command line) that would let
+/// ssh outlive its own process: `-f`, `-M`, `-S`, `-O`, or an `-o` of [`ESCAPING_KEYWORDS`].
+/// ssh reads options after the destination up to the first other word (the remote command,
+/// whose own arguments are not ssh's) or `--`, as its getopt does: flags may be grouped
+/// (`-fN`), an option's argument may be joined (`-oControlPath=x`) or the next word.
+fn escaping_ssh_option(args: &[String]) -> Option<String> {
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        // The first other word is the remote command: ssh reads no option after it.
+        let flags = word
+            .strip_prefix('-')
+            .filter(|f| !f.is_empty() && *f != "-")?;
+        for (at, flag) in flags.char_indices() {
+            if matches!(flag, 'f' | 'M') {
+                return Some(format!("-{flag}"));
+            }
+            if !SSH_OPTIONS_WITH_ARG.contains(flag) {
+                continue;
+            }
+            let joined = &flags[at + flag.len_utf8()..];
+            let value = if joined.is_empty() {
+                words.next().map_or("", String::as_str)
+            } else {
+                joined
+            };
+            match flag {
+                'S' | 'O' => return Some(format!("-{flag}")),
+                'o' => {
+                    let keyword = value
+                        .trim_start()
+                        .split(|c: char| c == '=' || c.is_whitespace())
+                        .next()
+                        .unwrap_or_default();
+                    if ESCAPING_KEYWORDS.contains(&keyword.to_ascii_lowercase().as_str()) {
+                        return Some(format!("-o {keyword}"));
+                    }
+                }
+                _ => {}
+            }
+            break;
+        }
+    }
+    None
+}
+
 /// Parses a ledger; on error, the number of the line that does not parse.
-fn parse_ledger(text: &str) -> Result<Vec<Record>, usize> {
-    let mut out = Vec::new();
+fn parse_ledger(text: &str) -> Result<Ledger, usize> {
+    let mut out = Ledger::default();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
         let f: Vec<&str> = line.split_whitespace().collect();
+        if let ["revoked", serial, valid_before] = f.as_slice() {
+            let (Ok(serial), Ok(valid_before)) = (serial.parse(), valid_before.parse()) else {
+                return Err(i + 1);
+            };
+            out.revoked.push((serial, valid_before));
+            continue;
+        }
         let [
             serial,
             principal,
@@ -936,7 +1200,7 @@ fn parse_ledger(text: &str) -> Result<Vec<Record>, usize> {
         {
             return Err(i + 1);
         }
-        out.push(Record {
+        out.live.push(Record {
             serial,
             principal: (*principal).to_owned(),
             valid_before,
@@ -958,10 +1222,13 @@ fn public_text(key: &PublicKey) -> Result<String, String> {
 }
 
 /// A random serial, not 0 (which KRLs cannot name) and not one the ledger has.
-fn new_serial(taken: &[Record]) -> u64 {
+fn new_serial(taken: &Ledger) -> u64 {
     loop {
         let s: u64 = rand::random();
-        if s != 0 && !taken.iter().any(|r| r.serial == s) {
+        if s != 0
+            && !taken.live.iter().any(|r| r.serial == s)
+            && !taken.revoked.iter().any(|(r, _)| *r == s)
+        {
             return s;
         }
     }
@@ -1064,7 +1331,7 @@ mod tests {
         let text = format!(
             "{LEDGER_HEADER}\n7 jit_alice_42_00c0ffee 1800000000 deploy,app jit:s:request-42:alice:00c0ffee {key}\n"
         );
-        let recs = parse_ledger(&text).expect("parses");
+        let recs = parse_ledger(&text).expect("parses").live;
         assert_eq!(recs.len(), 1);
         assert_eq!(recs[0].serial, 7);
         assert_eq!(recs[0].logins, ["deploy", "app"]);
@@ -1085,6 +1352,64 @@ mod tests {
             parse_ledger("7 jit_a_1_x 1 deploy id ssh-ed25519 AAAA\n"),
             Err(1)
         );
+    }
+
+    #[test]
+    fn ssh_options_that_escape_are_found_where_ssh_reads_options() {
+        let refused = |args: &[&str]| {
+            escaping_ssh_option(&args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>())
+        };
+        for (args, option) in [
+            (&["-f", "sleep", "600"][..], "-f"),
+            (&["-tt", "-fN"], "-f"),
+            (&["-M"], "-M"),
+            (&["-S", "/tmp/s", "true"], "-S"),
+            (&["-Ocheck"], "-O"),
+            (
+                &["-p", "22", "-o", "ControlMaster=auto"],
+                "-o ControlMaster",
+            ),
+            (&["-oControlPath=/tmp/x"], "-o ControlPath"),
+            (&["-o", " controlpersist 600"], "-o controlpersist"),
+            (
+                &["-qo", "ForkAfterAuthentication=yes"],
+                "-o ForkAfterAuthentication",
+            ),
+        ] {
+            assert_eq!(refused(args).as_deref(), Some(option), "{args:?}");
+        }
+        for args in [
+            &[][..],
+            &["uptime"],
+            &["echo", "-f"],
+            &["-tt", "top", "-M"],
+            &["--", "-f"],
+            &["-i", "-f", "true"],
+            &["-o", "ServerAliveInterval=5", "-l", "-M"],
+            &["-", "-f"],
+        ] {
+            assert_eq!(refused(args), None, "{args:?}");
+        }
+    }
+
+    /// Revoked certificates are kept (serial, end) until a day after their end, so that a
+    /// lost KRL can be rebuilt; a v1 ledger (no such lines) still reads.
+    #[test]
+    fn revoked_certificates_stay_in_the_ledger_until_they_end() {
+        let key =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDr1Eq1w9vpZ6q9L4Ch0d6hFvHwM1B3sEDT5m3Ng0KxL";
+        let text = format!(
+            "{LEDGER_HEADER}\nrevoked 5 1800000000\n7 jit_alice_42_00c0ffee 1800000000 deploy id {key}\n8 jit_bob_43_00c0ffee 1700000000 deploy id {key}\n"
+        );
+        let mut ledger = parse_ledger(&text).expect("parses");
+        assert_eq!(ledger.revoked, [(5, 1_800_000_000)]);
+        ledger.retire(|r| r.principal == "jit_bob_43_00c0ffee");
+        assert_eq!(ledger.live.len(), 1);
+        assert_eq!(ledger.revoked_serials(), [5, 8]);
+        ledger.prune(1_700_000_000 + REVOKED_KEPT);
+        assert_eq!(ledger.revoked_serials(), [5], "8 ended a day ago");
+        assert_eq!(parse_ledger("revoked 5\n"), Err(1));
+        assert_eq!(parse_ledger("revoked x 5\n"), Err(1));
     }
 
     #[test]

@@ -251,7 +251,8 @@ max_extensions = 2
             })
     }
 
-    /// The `ssh` client alice runs through `jit connect` whose command line ends with `tail`.
+    /// The `ssh` client alice runs through `jit connect` whose command line ends with `tail`
+    /// (a connection master, which renames itself `ssh: PATH [mux]`, included).
     fn ssh_client(&self, tail: &str) -> Option<(u32, String)> {
         std::fs::read_dir("/proc")
             .ok()?
@@ -262,7 +263,7 @@ max_extensions = 2
                 let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
                 let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
                 (meta.uid() == self.alice.uid
-                    && cmd.starts_with("ssh ")
+                    && (cmd.starts_with("ssh ") || cmd.starts_with("ssh: "))
                     && cmd.trim_end().ends_with(tail))
                 .then_some((pid, cmd))
             })
@@ -547,9 +548,15 @@ fn extend_signs_a_new_certificate_for_the_longer_window() {
     assert!(!s.login_works(&key, &second));
 }
 
+/// jitd dies (a failpoint aborts it) right after the certificate is signed and before the
+/// store records the grant, then right after the KRL is written and before the store records
+/// the revoke: every time, not only when a kill happens to land there.
 #[test]
 fn kill_9_during_grant_and_during_revoke_leaves_no_usable_certificate() {
     let mut s = Setup::start();
+    s.d.stop();
+    s.d.env = vec![("JITD_FAILPOINT".into(), "after-grant:1".into())];
+    s.d.restart();
     let mut cli = s.jit_spawn(&[
         "request",
         "ssh-test/login",
@@ -559,15 +566,16 @@ fn kill_9_during_grant_and_during_revoke_leaves_no_usable_certificate() {
         "--reason",
         "crash during grant",
     ]);
-    let id = wait_until(Duration::from_secs(10), "the request to exist", || {
-        let all = s.d.jit_json(None, &["ls", "--all"]);
-        all.as_array()?.first()?["id"].as_u64()
-    })
-    .to_string();
-    s.d.kill9();
+    wait_until(
+        Duration::from_secs(15),
+        "jitd to abort after the grant",
+        || s.d.exited().then_some(()),
+    );
     let _ = cli.wait();
-    // jitd is down: what it issued before the kill is in its ledger.
-    let before: Vec<u64> = {
+    s.d.kill9();
+    // jitd is down: the certificate it signed (and never recorded as handed out) is in its
+    // ledger.
+    let first: Vec<u64> = {
         let path = s.d.state.join("ssh").join(NAME).join("issued");
         std::fs::read_to_string(path)
             .unwrap_or_default()
@@ -576,30 +584,44 @@ fn kill_9_during_grant_and_during_revoke_leaves_no_usable_certificate() {
             .filter_map(|l| l.split_whitespace().next()?.parse().ok())
             .collect()
     };
-    assert!(before.len() <= 1, "at most one certificate: {before:?}");
+    assert_eq!(first.len(), 1, "one certificate signed: {first:?}");
+    assert!(!s.krl_lists(first[0]));
 
+    s.d.env.clear();
     s.d.restart();
+    let all = s.d.jit_json(None, &["ls", "--all"]);
+    let id = all[0]["id"].as_u64().expect("the request").to_string();
     s.wait_status(&id, "granted");
     let r = s.show(&id);
     let principal = principal_of(&r);
     let current = cert_info(&s.shown_cert(&id, "current-cert.pub")).0;
+    assert_ne!(
+        current, first[0],
+        "the grant was redone with a new certificate"
+    );
     assert_eq!(s.ledger(&principal), [current], "one live certificate");
-    for serial in before {
-        assert!(
-            serial == current || s.krl_lists(serial),
-            "a certificate of the interrupted grant ({serial}) is either the one handed out or revoked"
-        );
-    }
+    assert!(
+        s.krl_lists(first[0]),
+        "the first attempt's certificate (its key died with jitd) is revoked"
+    );
     let (key, cert) = s.creds(&id, "crash");
     assert!(s.login_works(&key, &cert));
 
-    // kill -9 right after the revoke is recorded.
+    // Dies after the KRL is written, before the revoke is recorded.
+    s.d.stop();
+    s.d.env = vec![("JITD_FAILPOINT".into(), "after-revoke:1".into())];
+    s.d.restart();
     let mut cli = s.jit_spawn(&["revoke", &id]);
-    wait_until(Duration::from_secs(10), "the revoke to be recorded", || {
-        (s.status(&id) != "granted").then_some(())
-    });
-    s.d.kill9();
+    wait_until(
+        Duration::from_secs(15),
+        "jitd to abort after the revoke",
+        || s.d.exited().then_some(()),
+    );
     let _ = cli.wait();
+    s.d.kill9();
+    assert!(s.krl_revokes(&cert), "the KRL was written before the abort");
+    assert!(!s.login_works(&key, &cert), "refused while jitd is down");
+    s.d.env.clear();
     s.d.restart();
     s.wait_status(&id, "revoked");
     assert!(s.krl_revokes(&cert));
@@ -637,4 +659,132 @@ fn a_certificate_no_request_owns_is_revoked_at_start() {
             String::from_utf8_lossy(&s.d.jit(None, &["--json", "audit"]).stdout).into_owned();
         (audit.contains("orphan.removed") && audit.contains(&principal)).then_some(())
     });
+}
+
+/// `jit connect` must not start an ssh that outlives the access: options that fork ssh into
+/// the background (`-f`) or share its connection (`-M`, `-S`, `-O`, `-o ControlMaster…`) are
+/// refused, and a config that turns on connection sharing (ControlMaster auto with
+/// ControlPersist, as many users have) is overridden, so revoke still ends everything.
+#[test]
+fn connect_refuses_ssh_options_that_escape_and_a_control_master_config_still_ends_at_revoke() {
+    let s = Setup::start();
+    let r = s.request(&[]);
+    assert_eq!(r["status"], "granted", "{r}");
+    let id = id_of(&r);
+
+    for extra in [
+        &["-f", "sleep", "600"][..],
+        &["-fN"],
+        &["-M", "true"],
+        &["-S", "/tmp/x", "true"],
+        &["-Ocheck", "true"],
+        &["-o", "ControlMaster=yes", "true"],
+        &["-oControlPath=/tmp/x", "true"],
+        &["-o", "controlpersist 600", "true"],
+    ] {
+        let out = s.connect(&id, extra);
+        assert!(!out.status.success(), "{extra:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("would outlive the access"),
+            "{extra:?}: a clear error: {err}"
+        );
+        assert!(s.ssh_client("").is_none(), "{extra:?}: no ssh was started");
+    }
+    // A remote command may use the same letters.
+    let out = s.connect(&id, &["echo", "-f"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "-f");
+
+    // A config of the user's that makes every ssh a persistent connection master.
+    let conf_dir = tempfile::Builder::new()
+        .prefix("jit-ssh-conf-")
+        .tempdir()
+        .expect("temp dir");
+    std::fs::set_permissions(conf_dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    let conf = conf_dir.path().join("config");
+    std::fs::write(
+        &conf,
+        format!(
+            "Host *\n  ControlMaster auto\n  ControlPersist 600\n  ControlPath {}/cm-%C\n",
+            conf_dir.path().display()
+        ),
+    )
+    .expect("write config");
+    std::os::unix::fs::chown(conf_dir.path(), Some(s.alice.uid), Some(s.alice.gid)).expect("chown");
+    std::os::unix::fs::chown(&conf, Some(s.alice.uid), Some(s.alice.gid)).expect("chown");
+    let nap = nap();
+    let conf_text = conf.to_string_lossy().into_owned();
+    let mut args = vec!["connect", id.as_str(), "--", "-F", conf_text.as_str()];
+    args.extend(CLIENT_OPTIONS.iter().skip(2));
+    args.extend(["-tt", "sleep", nap.as_str()]);
+    let mut live = s.jit_spawn(&args);
+    wait_until(Duration::from_secs(15), "the remote command to run", || {
+        Setup::process(s.login.uid, &["sleep", &nap])
+    });
+    let out = s.d.jit_json(Some(&s.alice), &["revoke", &id]);
+    assert_eq!(out["status"], "revoked", "{out}");
+    wait_until(Duration::from_secs(10), "jit connect to exit", || {
+        live.try_wait().ok().flatten()
+    });
+    wait_until(Duration::from_secs(10), "the remote command to end", || {
+        Setup::process(s.login.uid, &["sleep", &nap])
+            .is_none()
+            .then_some(())
+    });
+    wait_until(
+        Duration::from_secs(10),
+        "no ssh of alice's (a connection master) to be left",
+        || s.ssh_client("").is_none().then_some(()),
+    );
+    let sockets: Vec<_> = std::fs::read_dir(conf_dir.path())
+        .expect("ls")
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().starts_with("cm-"))
+        .collect();
+    assert!(sockets.is_empty(), "no control socket: {sockets:?}");
+}
+
+/// The KRL is the only thing that stops a revoked certificate before its end: losing it (a
+/// restore, a mistaken `rm`) must not bring revoked certificates back. jitd keeps what it
+/// revoked until the certificates expire and rebuilds the KRL from it.
+#[test]
+fn a_lost_krl_is_rebuilt_and_revoked_certificates_stay_refused() {
+    let mut s = Setup::start();
+    let r = s.request(&[]);
+    assert_eq!(r["status"], "granted", "{r}");
+    let id = id_of(&r);
+    let (key, cert) = s.creds(&id, "lost");
+    assert!(s.login_works(&key, &cert));
+    let out = s.d.jit_json(Some(&s.alice), &["revoke", &id]);
+    assert_eq!(out["status"], "revoked", "{out}");
+    assert!(!s.login_works(&key, &cert));
+
+    s.d.stop();
+    std::fs::remove_file(&s.krl).expect("remove the KRL");
+    s.d.restart();
+    assert!(s.krl.exists(), "jitd made a KRL");
+    assert!(
+        s.krl_revokes(&cert),
+        "the rebuilt KRL has the revoked certificate"
+    );
+    assert!(
+        s.d.log_text().contains("ERROR"),
+        "a lost KRL is an error in the log"
+    );
+    // sshd accepts certificates again (a new grant logs in), but not the revoked one.
+    let again = s.request(&[]);
+    assert_eq!(again["status"], "granted", "{again}");
+    let (new_key, new_cert) = s.creds(&id_of(&again), "after");
+    assert!(s.login_works(&new_key, &new_cert), "{}", s.sshd.log_text());
+    assert!(!s.login_works(&key, &cert), "still refused");
+
+    // Lost again while jitd runs: the next revoke rebuilds it with both.
+    std::fs::remove_file(&s.krl).expect("remove the KRL");
+    let out = s.d.jit_json(Some(&s.alice), &["revoke", &id_of(&again)]);
+    assert_eq!(out["status"], "revoked", "{out}");
+    assert!(s.krl_revokes(&cert) && s.krl_revokes(&new_cert));
+    assert!(!s.login_works(&key, &cert) && !s.login_works(&new_key, &new_cert));
 }
