@@ -6,7 +6,9 @@
 //! ([`wait_until`]), never a bare sleep.
 
 pub mod bench_store;
+pub mod load;
 pub mod pg;
+pub mod stats;
 pub mod support;
 pub mod users;
 

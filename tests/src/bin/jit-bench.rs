@@ -2,24 +2,32 @@
 //! `jitd` binary over the real socket.
 //!
 //! ```text
-//! cargo build --release --workspace --bins && target/release/jit-bench [rtt|creates|expiry|restart|all]
+//! cargo build --release --workspace --bins && target/release/jit-bench [SUBCOMMAND] [--secs N] [--clients N]
 //! ```
 //!
 //! - `rtt`: round trip of the cheapest read calls vs a raw Unix-socket echo, same client, same run;
 //! - `creates`: durable request creates per second from 50 concurrent clients (dry-run, auto);
 //! - `expiry`: expiry lag (deadline → access gone and recorded) of probe grants while 100,000
 //!   dry-run grants are active, and the daemon's RSS at that point;
-//! - `restart`: time from starting jitd to its first answer, on a store of 1,000,000 requests.
+//! - `restart`: time from starting jitd to its first answer, on a store of 1,000,000 requests;
+//! - `load`: 50 clients (`--clients`), each its own Unix user, for 60 s (`--secs`) of mixed
+//!   calls on a dry-run integration; every acknowledged create read back; exits 1 on any error
+//!   or loss (see `jit_tests::load`);
+//! - `all`: every one of the above, in this order.
+//!
+//! `load-worker` is internal: one load client, started by `load` as its user.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use jit_api::methods::{CatalogList, CreateParams, Empty, IdParams, RequestCreate, RequestGet};
 use jit_api::{Request, Status};
-use jit_tests::Daemon;
+use jit_tests::stats::summary;
 use jit_tests::support::Conn;
+use jit_tests::{Daemon, load};
 
 const CONFIG: &str = r#"
 [daemon]
@@ -36,24 +44,6 @@ requesters = ["*"]
 integration = "demo"
 max_duration = "8h"
 "#;
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn summary(name: &str, mut us: Vec<f64>) -> (f64, f64) {
-    us.sort_by(f64::total_cmp);
-    let (p50, p99) = (percentile(&us, 0.5), percentile(&us, 0.99));
-    println!(
-        "{name:<40} p50 {p50:>8.1} µs   p99 {p99:>8.1} µs   (n={})",
-        us.len()
-    );
-    (p50, p99)
-}
 
 fn create(resource: &str, secs: u64) -> CreateParams {
     CreateParams {
@@ -244,9 +234,58 @@ fn restart() {
     );
 }
 
-fn main() {
-    let what = std::env::args().nth(1).unwrap_or_else(|| "all".into());
+fn load(secs: f64, clients: usize) -> bool {
+    println!(
+        "\n# load: {clients} clients, each its own Unix user and connection, for {secs:.0} s: create, list, get, approve, revoke, reveal on a dry-run integration"
+    );
+    let outcome = load::run(&load::LoadOptions {
+        clients,
+        secs,
+        worker: std::env::current_exe().expect("current exe"),
+        log: "info".into(),
+    });
+    outcome.print();
+    outcome.ok()
+}
+
+/// The value after `--name` on the command line.
+fn flag<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
+    let i = args.iter().position(|a| a == name)?;
+    let v = args.get(i + 1)?;
+    Some(v.parse().unwrap_or_else(|_| {
+        eprintln!("jit-bench: {name} wants a number, not {v:?}");
+        std::process::exit(2)
+    }))
+}
+
+const SUBCOMMANDS: [&str; 6] = ["rtt", "creates", "expiry", "restart", "load", "all"];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let what = args
+        .first()
+        .filter(|a| !a.starts_with("--"))
+        .map_or("all", String::as_str);
+    if what == "load-worker" {
+        return match load::worker_main() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("jit-bench load-worker: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if !SUBCOMMANDS.contains(&what) {
+        eprintln!(
+            "usage: jit-bench [{}] [--secs N] [--clients N]",
+            SUBCOMMANDS.join("|")
+        );
+        return ExitCode::from(2);
+    }
+    let secs: f64 = flag(&args, "--secs").unwrap_or(60.0);
+    let clients: usize = flag(&args, "--clients").unwrap_or(50);
     let all = what == "all";
+    let mut ok = true;
     if all || what == "rtt" {
         rtt();
     }
@@ -258,5 +297,13 @@ fn main() {
     }
     if all || what == "restart" {
         restart();
+    }
+    if all || what == "load" {
+        ok &= load(secs, clients);
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

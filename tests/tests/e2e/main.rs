@@ -8,6 +8,7 @@ mod bad_input;
 mod clock;
 mod crash;
 mod exec;
+mod load;
 mod mariadb;
 mod outage;
 mod redis;
