@@ -17,7 +17,7 @@
 //! - `due-burst`: 1,000 grants due within the same second, dry-run and PostgreSQL: time until
 //!   the last is recorded expired (and, for PostgreSQL, until no role is left);
 //! - `ls`: wall time of the real `jit ls` process with 50 open requests, vs `/bin/true` and a
-//!   Rust hello-world, same run;
+//!   Rust hello-world, same run; then again once the caller also has 10,000 closed requests;
 //! - `session-kill`: `grant.revoke` sent → a live `psql` session of the granted role is gone;
 //! - `load`: 50 clients (`--clients`), each its own Unix user, for 60 s (`--secs`) of mixed
 //!   calls on a dry-run integration; every acknowledged create read back; exits 1 on any error
@@ -739,6 +739,44 @@ fn ls() {
         "jit ls / hello-world: {:.2}x p50 / {:.2}x p99 (goal: median < 5 ms)",
         l50 / h50,
         l99 / h99
+    );
+
+    // A requester's history grows for as long as they use jit; `jit ls` shows open requests
+    // only, so its time should not grow with the closed ones. Measure it with a long history.
+    let (_, history) = flood(&d, 50, 10_000, 3600, "old");
+    let history = Arc::new(history);
+    let handles: Vec<_> = (0..50)
+        .map(|k| {
+            let socket = d.socket.clone();
+            let history = history.clone();
+            std::thread::spawn(move || {
+                let mut c = Conn::open(&socket);
+                for r in history.iter().skip(k).step_by(50) {
+                    c.call::<RequestWait>(&WaitParams {
+                        id: r.id,
+                        until: WaitFor::Settled,
+                        timeout_secs: Some(60),
+                    })
+                    .expect("wait");
+                    c.call::<GrantRevoke>(&DecideParams {
+                        id: r.id,
+                        reason: None,
+                    })
+                    .expect("revoke");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("revoker");
+    }
+    let listed = d.jit_json(None, &["ls"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(50), "{listed}");
+    let t_long: Vec<f64> = (0..runs).map(|_| time(&jit, &["ls"])).collect();
+    let (long50, _, _) = summary_ms("jit ls (50 open, 10,000 closed)", t_long);
+    println!(
+        "jit ls with 10,000 closed requests: {:.2}x the median without (goal: median < 5 ms)",
+        long50 / l50
     );
 }
 
