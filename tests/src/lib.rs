@@ -7,8 +7,10 @@
 
 pub mod bench_store;
 pub mod crash;
+pub mod load;
 pub mod pg;
 pub mod sshd;
+pub mod stats;
 pub mod support;
 pub mod users;
 pub mod watch;

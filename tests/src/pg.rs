@@ -152,3 +152,38 @@ pub fn sessions_of(role: &str) -> usize {
     .parse()
     .unwrap_or(0)
 }
+
+/// Drops every role whose name starts with `prefix` when dropped. Benchmarks that make many
+/// roles declare it before their [`TestDb`], so the database (and the privileges on it) goes
+/// first and nothing holds the roles back.
+pub struct RoleSweep {
+    /// The prefix (lower-case letters, digits and `_` only).
+    pub prefix: String,
+}
+
+impl Drop for RoleSweep {
+    fn drop(&mut self) {
+        debug_assert!(
+            self.prefix
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        );
+        let sql = format!(
+            "DO $$DECLARE r text; BEGIN FOR r IN SELECT rolname FROM pg_roles WHERE starts_with(rolname, '{}') \
+             LOOP EXECUTE format('DROP ROLE %I', r); END LOOP; END$$",
+            self.prefix
+        );
+        let _ = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-Atc",
+            ])
+            .arg(sql)
+            .output();
+    }
+}

@@ -371,17 +371,36 @@ impl Conn {
         }
     }
 
+    /// Connects to the socket at `path`, returning the error instead of panicking (the load
+    /// run counts a failed connection as an error).
+    pub fn try_open(path: &Path) -> std::io::Result<Conn> {
+        Ok(Conn::socket(UnixStream::connect(path)?))
+    }
+
     /// Calls method `M`.
     pub fn call<M: Method>(&mut self, params: &M::Params) -> Result<M::Output, RpcError> {
+        self.try_call::<M>(params).expect("call over the socket")
+    }
+
+    /// Calls method `M`; the outer error is the socket's (write, read, or jitd closed the
+    /// connection), the inner one jitd's answer.
+    pub fn try_call<M: Method>(
+        &mut self,
+        params: &M::Params,
+    ) -> std::io::Result<Result<M::Output, RpcError>> {
         let id = self.next_id;
         self.next_id += 1;
         self.writer
-            .write_all(encode_call::<M>(id, params).as_bytes())
-            .expect("write call");
-        self.writer.flush().expect("flush call");
+            .write_all(encode_call::<M>(id, params).as_bytes())?;
+        self.writer.flush()?;
         let mut line = String::new();
-        self.reader.read_line(&mut line).expect("read response");
-        decode_response::<M>(id, &line)
+        if self.reader.read_line(&mut line)? == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "jitd closed the connection",
+            ));
+        }
+        Ok(decode_response::<M>(id, &line))
     }
 
     /// Sends raw bytes (a line must end with `\n`) without reading anything.

@@ -12,6 +12,7 @@ mod crash_campaign;
 mod events;
 mod exec;
 mod exec_credentials;
+mod load;
 mod mariadb;
 mod outage;
 mod redis;
