@@ -1,6 +1,6 @@
 //! Events: what each durable transition tells subscribers, who may see it, and the fan-out.
 //!
-//! Every engine write goes through [`Engine::write`] with a [`Tx`], which remembers what the
+//! Every engine write goes through `Engine::write` with a [`Tx`], which remembers what the
 //! transaction did — the audit actions (and a few notes that are not audited: later revoke
 //! failures, expiry warnings) and the record each request was left in. Once the transaction
 //! is durable, the store's writer thread hands that to [`run`] in commit order; `run` turns

@@ -6,7 +6,7 @@
 //! ([`crate::provision`]), which reports back through [`Engine::record_granted`] and
 //! [`Engine::record_revoked`]; deadlines fire through [`Engine::fire_due`].
 //!
-//! Invariant: every write goes through [`Engine::write`], so that what it did reaches the
+//! Invariant: every write goes through `Engine::write`, so that what it did reaches the
 //! subscribers of [`events`] once it is durable, in commit order.
 
 mod access;
