@@ -561,19 +561,6 @@ fn tag(marker: &str) -> String {
         .collect()
 }
 
-fn sanitize(user: &str) -> String {
-    user.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .take(32)
-        .collect()
-}
-
 fn rfc3339(t: SystemTime) -> String {
     time::OffsetDateTime::from(t)
         .format(&time::format_description::well_known::Rfc3339)
@@ -596,7 +583,7 @@ impl Integration for Exec {
         // only this), recognisably this jitd's.
         Some(format!(
             "{PRINCIPAL_PREFIX}{}_{request}_{}",
-            sanitize(requester),
+            super::name_part(requester),
             self.tag
         ))
     }

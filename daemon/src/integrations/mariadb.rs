@@ -517,19 +517,6 @@ fn native_hash(password: &str) -> String {
     out
 }
 
-fn sanitize(user: &str) -> String {
-    user.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .take(32)
-        .collect()
-}
-
 #[async_trait]
 impl Integration for Mariadb {
     fn kind(&self) -> &'static str {
@@ -542,7 +529,7 @@ impl Integration for Mariadb {
         Some(format!(
             "{}{}_{}_{}",
             self.user_prefix,
-            sanitize(requester),
+            super::name_part(requester),
             request,
             self.tag
         ))
@@ -915,8 +902,8 @@ mod tests {
 
     #[test]
     fn user_names_are_safe() {
-        assert_eq!(sanitize("Bob.Smith-2"), "bob_smith_2");
-        assert_eq!(sanitize("x'; DROP"), "x___drop");
+        assert_eq!(crate::integrations::name_part("Bob.Smith-2"), "bob_smith_2");
+        assert_eq!(crate::integrations::name_part("x'; DROP"), "x___drop");
     }
 
     #[test]

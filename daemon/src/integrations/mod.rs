@@ -226,6 +226,22 @@ pub struct ConnectTarget {
     pub files: Vec<(String, String)>,
 }
 
+/// A requester's user name as it goes into a principal's name: lower-case ASCII letters and
+/// digits, anything else `_`, at most 32 characters (the kinds that name principals after the
+/// requester share it, so names look alike across targets).
+pub(crate) fn name_part(user: &str) -> String {
+    user.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .take(32)
+        .collect()
+}
+
 /// Fills a `browser_url` template: `{host}`, `{port}`, `{user}`, `{database}`, each
 /// percent-encoded.
 pub fn fill_template(template: &str, host: &str, port: u16, user: &str, database: &str) -> String {

@@ -207,19 +207,6 @@ impl Postgres {
     }
 }
 
-fn sanitize(user: &str) -> String {
-    user.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .take(32)
-        .collect()
-}
-
 fn valid_until_literal(t: SystemTime) -> String {
     let odt = time::OffsetDateTime::from(t);
     let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]+00");
@@ -239,7 +226,7 @@ impl Integration for Postgres {
         Some(format!(
             "{}{}_{}_{}",
             self.role_prefix,
-            sanitize(requester),
+            super::name_part(requester),
             request,
             self.tag
         ))
@@ -618,9 +605,9 @@ mod tests {
 
     #[test]
     fn role_names_are_safe_identifiers() {
-        assert_eq!(sanitize("alice"), "alice");
-        assert_eq!(sanitize("Bob.Smith-2"), "bob_smith_2");
-        assert_eq!(sanitize("x\"; DROP"), "x___drop");
+        assert_eq!(crate::integrations::name_part("alice"), "alice");
+        assert_eq!(crate::integrations::name_part("Bob.Smith-2"), "bob_smith_2");
+        assert_eq!(crate::integrations::name_part("x\"; DROP"), "x___drop");
     }
 
     #[test]

@@ -193,19 +193,6 @@ fn mark_hash(marker: &str) -> String {
     hex(&bytes)
 }
 
-fn sanitize(user: &str) -> String {
-    user.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .take(32)
-        .collect()
-}
-
 /// Why a key pattern cannot be given to Redis, if it cannot. Rules are separated by spaces
 /// in `ACL LIST` and the ACL file, and selectors are split like a command line (quotes
 /// group words), so neither white space nor quotes may appear.
@@ -696,7 +683,7 @@ impl Integration for Redis {
         Some(format!(
             "{}{}_{}_{}",
             self.user_prefix,
-            sanitize(requester),
+            super::name_part(requester),
             request,
             self.tag
         ))

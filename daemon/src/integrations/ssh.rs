@@ -649,7 +649,7 @@ impl Integration for Ssh {
         // The grant's name in the ledger; the logins are the certificate's principals.
         Some(format!(
             "{PRINCIPAL_PREFIX}{}_{request}_{}",
-            sanitize(requester),
+            super::name_part(requester),
             self.tag
         ))
     }
@@ -1249,19 +1249,6 @@ fn tag(marker: &str) -> String {
         .filter(char::is_ascii_alphanumeric)
         .map(|c| c.to_ascii_lowercase())
         .take(8)
-        .collect()
-}
-
-fn sanitize(user: &str) -> String {
-    user.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .take(32)
         .collect()
 }
 
