@@ -15,4 +15,4 @@ pub mod support;
 pub mod users;
 pub mod watch;
 
-pub use support::{Daemon, bin, unique, wait_until};
+pub use support::{Daemon, bin, timestamp, unique, wait_until};

@@ -42,6 +42,14 @@ pub fn unique() -> String {
         .collect()
 }
 
+/// Parses an RFC 3339 timestamp field of a JSON answer. Compare times parsed, never as
+/// strings: the daemon drops trailing zeros of the fraction (`44.84Z` is after `44.839Z`).
+pub fn timestamp(v: &serde_json::Value) -> time::OffsetDateTime {
+    let text = v.as_str().unwrap_or_else(|| panic!("not a timestamp: {v}"));
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
 /// Polls `f` every 20 ms until it returns `Some`, or panics after `timeout` naming `what`.
 pub fn wait_until<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();

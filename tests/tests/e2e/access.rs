@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use jit_tests::pg::{self, TestDb};
 use jit_tests::users::{Group, User};
-use jit_tests::{Daemon, bin, wait_until};
+use jit_tests::{Daemon, bin, timestamp, wait_until};
 use serde_json::Value;
 
 struct Setup {
@@ -443,7 +443,10 @@ fn a_scheduled_request_is_provisioned_at_its_start() {
         .expect("role")
         .to_owned();
     assert_eq!(pg::roles_with_prefix(&role), vec![role.clone()]);
-    assert!(g["granted_at"].as_str() >= g["start_at"].as_str(), "{g}");
+    assert!(
+        timestamp(&g["granted_at"]) >= timestamp(&g["start_at"]),
+        "{g}"
+    );
 }
 
 #[test]
