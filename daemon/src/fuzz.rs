@@ -157,7 +157,12 @@ async fn rpc_on(data: &[u8], dir: &Path) {
     }));
     let fan_out = tokio::spawn(crate::engine::events::run(engine.clone(), events_rx));
     let limits = crate::provision::limits(&engine);
-    let provisioner = tokio::spawn(crate::provision::run(engine.clone(), actions_rx, limits));
+    let provisioner = tokio::spawn(crate::provision::run(
+        engine.clone(),
+        actions_rx,
+        limits,
+        crate::provision::Watched::default(),
+    ));
     let table = Table::new(engine.clone());
     let conns: Vec<Connection> = CALLERS
         .iter()

@@ -98,9 +98,20 @@ pub async fn run_with_clock(
     }));
     tokio::spawn(engine::events::run(engine.clone(), events_rx));
     let limits = provision::limits(&engine);
-    tokio::spawn(provision::run(engine.clone(), actions_rx, limits.clone()));
+    let watched = provision::Watched::default();
+    tokio::spawn(provision::run(
+        engine.clone(),
+        actions_rx,
+        limits.clone(),
+        watched.clone(),
+    ));
     engine.recover().await?;
-    tokio::spawn(scheduler::run(engine.clone(), deadline_added));
+    tokio::spawn(scheduler::run(
+        engine.clone(),
+        deadline_added,
+        limits.clone(),
+        watched,
+    ));
     tokio::spawn(provision::reconcile_orphans(engine.clone(), limits));
     tracing::info!(store = %store_path.display(), mode = options.mode.as_str(), "jitd is serving");
     ready();

@@ -11,10 +11,11 @@ use std::time::Duration;
 
 use jit_api::Status;
 use rand::distr::{Alphanumeric, SampleString};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::engine::{Action, Engine, from_ms, pending_key};
 use crate::integrations::{GrantEntry, GrantSpec, RevokeSpec, SecretSource, SessionSecret};
+use crate::store::model::{Millis, RequestRecord};
 
 /// Length of generated passwords (alphanumeric: about 190 bits).
 const SECRET_LEN: usize = 32;
@@ -72,11 +73,11 @@ pub async fn run(
     engine: Arc<Engine>,
     mut actions: mpsc::UnboundedReceiver<Action>,
     limits: Limits,
+    watched: Watched,
 ) {
     // One grant per request at a time: the scheduler's guard may send a grant again while a
     // slow one is still running, and two would race each other's ALTER ROLE.
     let granting: Arc<std::sync::Mutex<std::collections::HashSet<u64>>> = Arc::default();
-    let watched: Watched = Arc::default();
     while let Some(action) = actions.recv().await {
         let engine = engine.clone();
         let limits = limits.clone();
@@ -334,7 +335,8 @@ async fn extend(engine: &Arc<Engine>, limits: &Limits, id: u64) {
 }
 
 /// Integrations whose server is being probed because revokes on it failed.
-type Watched = Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
+/// The integrations whose server is being probed after a failed revoke.
+pub type Watched = Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
 
 /// How often a server whose revokes failed is probed.
 const PROBE_EVERY: Duration = Duration::from_secs(1);
@@ -397,6 +399,56 @@ async fn revoke(engine: &Arc<Engine>, limits: &Limits, id: u64) -> Option<String
             return None;
         }
     };
+    let (outcome, failed_on) = take_away(engine, limits, &rec).await;
+    if let Err(e) = engine.record_revoked(id, outcome).await {
+        tracing::error!(id, error = %e, "cannot record revoke outcome; retried by the scheduler");
+    }
+    failed_on
+}
+
+/// What an expiry's revoke came to, and when it finished.
+pub type Gone = (Result<(), String>, Millis);
+
+/// Takes away an expired grant's access before the expiry is recorded: the scheduler's fast
+/// path (see `Engine::fire_due` and `engine::Expiry`). The outcome goes to `done`. If the
+/// scheduler had to record the request `revoking` before the outcome came, it answers
+/// `true` on `verdict` once that is durable, and the outcome is recorded here, as on the
+/// usual path; `false` (or nothing) means it is not to be recorded.
+pub fn expire(
+    engine: &Arc<Engine>,
+    limits: &Limits,
+    watched: &Watched,
+    rec: RequestRecord,
+    done: oneshot::Sender<Gone>,
+    verdict: oneshot::Receiver<bool>,
+) {
+    let engine = engine.clone();
+    let limits = limits.clone();
+    let watched = watched.clone();
+    tokio::spawn(async move {
+        let id = rec.id;
+        let (outcome, failed_on) = take_away(&engine, &limits, &rec).await;
+        let _ = done.send((outcome.clone(), engine.now_ms()));
+        if let Some(integration) = failed_on {
+            watch(&engine, &watched, integration);
+        }
+        if verdict.await == Ok(true)
+            && let Err(e) = engine.record_revoked(id, outcome).await
+        {
+            tracing::error!(id, error = %e, "cannot record revoke outcome; retried by the scheduler");
+        }
+    });
+}
+
+/// Takes a request's access away on every integration it was provisioned on, and ends the
+/// processes `jit connect` launched for it. Returns the outcome and the integration it
+/// failed on, if it did.
+async fn take_away(
+    engine: &Arc<Engine>,
+    limits: &Limits,
+    rec: &RequestRecord,
+) -> (Result<(), String>, Option<String>) {
+    let id = rec.id;
     let mut failed_on = None;
     // Processes `jit connect` launched end with the access, alongside the integration's own
     // session kill; the revoke is not recorded until they are gone.
@@ -440,10 +492,7 @@ async fn revoke(engine: &Arc<Engine>, limits: &Limits, id: u64) -> Option<String
         Ok(()) => tracing::info!(id, "access removed"),
         Err(e) => tracing::warn!(id, error = %e, "revoke failed; will retry"),
     }
-    if let Err(e) = engine.record_revoked(id, outcome).await {
-        tracing::error!(id, error = %e, "cannot record revoke outcome; retried by the scheduler");
-    }
-    failed_on
+    (outcome, failed_on)
 }
 
 /// Removes principals this daemon made that no open request owns, on every integration.

@@ -6,11 +6,11 @@ use std::time::SystemTime;
 
 use jit_api::{RequestId, Status};
 
-use super::events::EXPIRY_WARNING;
+use super::events::{EXPIRY_WARNING, Tx};
 use super::requests::{audit, close, start_revoking};
 use super::{Action, Engine, EngineError, to_ms};
 use crate::integrations::Issued;
-use crate::store::model::{Deadline, DeadlineKind, Millis};
+use crate::store::model::{Deadline, DeadlineKind, Millis, RequestRecord};
 
 /// Retry delay after `attempts` failed revokes: 1 s doubling to 30 s, with ±20 % jitter.
 pub fn backoff_ms(attempts: u32) -> Millis {
@@ -19,6 +19,102 @@ pub fn backoff_ms(attempts: u32) -> Millis {
         .min(30_000);
     let jitter = rand::random_range(0..=base / 5 * 2);
     base - base / 5 + jitter
+}
+
+/// Applies a revoke attempt's outcome to a `revoking` record: closed as its outcome
+/// (credentials erased) once the access is gone; otherwise the error, the attempt and the
+/// next retry are kept, and the access is still reported there.
+fn apply_revoke_outcome(
+    wtx: &mut Tx<'_, '_>,
+    rec: &mut RequestRecord,
+    outcome: Result<(), String>,
+    now: Millis,
+) -> Result<(), EngineError> {
+    let id = rec.id;
+    let Some(revoking) = rec.revoking.clone() else {
+        return Ok(());
+    };
+    match outcome {
+        Ok(()) => {
+            close(rec, revoking.outcome, now, revoking.reason.clone());
+            for s in &mut rec.sessions {
+                if s.credentials == jit_api::CredentialState::Unrevealed {
+                    s.credentials = jit_api::CredentialState::None;
+                }
+            }
+            wtx.delete_secrets(id)?;
+            let action = match revoking.outcome {
+                Status::Expired => "grant.expired",
+                Status::Failed => "request.failed",
+                _ => "grant.revoked",
+            };
+            audit(
+                wtx,
+                now,
+                "jitd",
+                action,
+                Some(rec),
+                Some(&revoking.reason),
+                None,
+            )?;
+        }
+        Err(e) => {
+            let attempts = revoking.attempts + 1;
+            let next = now.saturating_add(backoff_ms(attempts));
+            rec.revoking = Some(crate::store::model::RevokingRecord {
+                attempts,
+                error: Some(e.clone()),
+                next_retry: next,
+                ..revoking
+            });
+            rec.deadline = Some(Deadline {
+                at: next,
+                kind: DeadlineKind::RetryRevoke,
+            });
+            // The audit log keeps the first failure; subscribers hear of each, since the
+            // access is still there.
+            if attempts == 1 {
+                audit(
+                    wtx,
+                    now,
+                    "jitd",
+                    "grant.revoke_failed",
+                    Some(rec),
+                    None,
+                    Some(e),
+                )?;
+            } else {
+                wtx.note(id, "grant.revoke_failed", "jitd", now, None, Some(e));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An expiry whose access the scheduler took away (or is taking away) before recording it:
+/// the record as it was read when the revoke started, and, once the revoke finished, its
+/// outcome and when it finished. One commit then records the request `expired` — where the
+/// usual path would commit `revoking`, revoke, and commit again. A crash before that commit
+/// leaves the request granted with its expiry due, so it is revoked again at start (revokes
+/// are idempotent).
+#[derive(Debug)]
+pub struct Expiry {
+    /// The request as read before its revoke started.
+    pub rec: RequestRecord,
+    /// When the scheduler took it up.
+    pub started: Millis,
+    /// The revoke's outcome and the time it finished; `None` while it still runs.
+    pub done: Option<(Result<(), String>, Millis)>,
+}
+
+/// What [`Engine::fire_due`] did.
+#[derive(Debug, Default)]
+pub struct Fired {
+    /// How many deadlines it handled (a full batch means more may be due).
+    pub handled: usize,
+    /// Expiries still being revoked that are now durably `revoking`: their revoke records
+    /// its outcome itself when it finishes. The others' outcomes are not to be recorded.
+    pub record_later: std::collections::HashSet<RequestId>,
 }
 
 /// What provisioning a request came to: per session (by integration) what its grant handed
@@ -121,68 +217,11 @@ impl Engine {
                 let Some(old) = wtx.request(id)? else {
                     return Ok(false);
                 };
-                let Some(revoking) = old
-                    .revoking
-                    .clone()
-                    .filter(|_| old.status == Status::Revoking)
-                else {
+                if old.status != Status::Revoking || old.revoking.is_none() {
                     return Ok(false);
-                };
-                let mut rec = old.clone();
-                match outcome {
-                    Ok(()) => {
-                        close(&mut rec, revoking.outcome, now, revoking.reason.clone());
-                        for s in &mut rec.sessions {
-                            if s.credentials == jit_api::CredentialState::Unrevealed {
-                                s.credentials = jit_api::CredentialState::None;
-                            }
-                        }
-                        wtx.delete_secrets(id)?;
-                        let action = match revoking.outcome {
-                            Status::Expired => "grant.expired",
-                            Status::Failed => "request.failed",
-                            _ => "grant.revoked",
-                        };
-                        audit(
-                            wtx,
-                            now,
-                            "jitd",
-                            action,
-                            Some(&rec),
-                            Some(&revoking.reason),
-                            None,
-                        )?;
-                    }
-                    Err(e) => {
-                        let attempts = revoking.attempts + 1;
-                        let next = now.saturating_add(backoff_ms(attempts));
-                        rec.revoking = Some(crate::store::model::RevokingRecord {
-                            attempts,
-                            error: Some(e.clone()),
-                            next_retry: next,
-                            ..revoking
-                        });
-                        rec.deadline = Some(Deadline {
-                            at: next,
-                            kind: DeadlineKind::RetryRevoke,
-                        });
-                        // The audit log keeps the first failure; subscribers hear of each,
-                        // since the access is still there.
-                        if attempts == 1 {
-                            audit(
-                                wtx,
-                                now,
-                                "jitd",
-                                "grant.revoke_failed",
-                                Some(&rec),
-                                None,
-                                Some(e),
-                            )?;
-                        } else {
-                            wtx.note(id, "grant.revoke_failed", "jitd", now, None, Some(e));
-                        }
-                    }
                 }
+                let mut rec = old.clone();
+                apply_revoke_outcome(wtx, &mut rec, outcome, now)?;
                 wtx.put_request(&rec, Some(&old))?;
                 Ok::<_, EngineError>(true)
             })
@@ -193,16 +232,84 @@ impl Engine {
         Ok(())
     }
 
+    /// Granted requests whose expiry is due at `now`, as stored, at most [`DUE_BATCH`]: the
+    /// scheduler takes their access away before it records anything (see [`Expiry`]).
+    pub fn due_expiries(&self, now: Millis) -> Result<Vec<RequestRecord>, EngineError> {
+        Ok(self.store.read(|r| {
+            let mut out = Vec::new();
+            for (at, id, kind) in r.due(now, DUE_BATCH)? {
+                if kind != DeadlineKind::Expire {
+                    continue;
+                }
+                if let Some(rec) = r.request(id)?
+                    && rec.status == Status::Granted
+                    && rec.deadline == Some(Deadline { at, kind })
+                {
+                    out.push(rec);
+                }
+            }
+            Ok(out)
+        })?)
+    }
+
     /// Handles every deadline at or before now; returns how many were handled (the scheduler
     /// calls again while a full batch came back).
-    pub async fn fire_due(self: &Arc<Self>) -> Result<usize, EngineError> {
+    ///
+    /// `expiries` are those whose access the scheduler took away first (see [`Expiry`]):
+    /// each is recorded `expired` (or, if its revoke failed, `revoking` with the error and
+    /// the next retry), or `revoking` while its revoke still runs. One that changed since
+    /// it was read — revoked, extended, a session launched for it — goes the usual way
+    /// instead: `revoking`, and a revoke that sees the record as it is now.
+    pub async fn fire_due(self: &Arc<Self>, expiries: Vec<Expiry>) -> Result<Fired, EngineError> {
         let now = self.now_ms();
         let this = self.clone();
-        let (changed, actions) = self
+        let (changed, actions, record_later) = self
             .write(move |wtx| {
-                let due = wtx.due(now, DUE_BATCH)?;
-                let mut changed = Vec::with_capacity(due.len());
+                let mut changed = Vec::new();
                 let mut actions = Vec::new();
+                let mut record_later = std::collections::HashSet::new();
+                for e in expiries {
+                    let id = e.rec.id;
+                    let Some(old) = wtx.request(id)? else {
+                        continue;
+                    };
+                    if old != e.rec {
+                        // Whoever changed it owns it now if it is no longer granted (a
+                        // revoke takes it away itself); if it is, take it away again, seeing
+                        // everything added meanwhile.
+                        if old.status == Status::Granted {
+                            let mut rec = old.clone();
+                            start_revoking(&mut rec, Status::Expired, "expired".into(), now);
+                            audit(wtx, now, "jitd", "grant.expiring", Some(&rec), None, None)?;
+                            actions.push(Action::Revoke(id));
+                            wtx.put_request(&rec, Some(&old))?;
+                            changed.push(id);
+                        }
+                        continue;
+                    }
+                    let mut rec = old.clone();
+                    start_revoking(&mut rec, Status::Expired, "expired".into(), e.started);
+                    audit(
+                        wtx,
+                        e.started,
+                        "jitd",
+                        "grant.expiring",
+                        Some(&rec),
+                        None,
+                        None,
+                    )?;
+                    match e.done {
+                        Some((outcome, gone_at)) => {
+                            apply_revoke_outcome(wtx, &mut rec, outcome, gone_at)?;
+                        }
+                        None => {
+                            record_later.insert(id);
+                        }
+                    }
+                    wtx.put_request(&rec, Some(&old))?;
+                    changed.push(id);
+                }
+                let due = wtx.due(now, DUE_BATCH)?;
                 for (at, id, kind) in due {
                     let Some(old) = wtx.request(id)? else {
                         continue;
@@ -329,14 +436,17 @@ impl Engine {
                     wtx.put_request(&rec, Some(&old))?;
                     changed.push(id);
                 }
-                Ok::<_, EngineError>((changed, actions))
+                Ok::<_, EngineError>((changed, actions, record_later))
             })
             .await?;
-        let n = changed.len();
-        if n > 0 {
+        let handled = changed.len();
+        if handled > 0 {
             self.after_commit(&changed, actions, false);
         }
-        Ok(n)
+        Ok(Fired {
+            handled,
+            record_later,
+        })
     }
 
     /// Takes a backward step of the wall clock out of every open request's times: a grant
@@ -565,7 +675,208 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
-    use super::backoff_ms;
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    use jit_api::Status;
+    use jit_api::methods::CreateParams;
+    use tokio::sync::{Notify, mpsc};
+
+    use super::{Expiry, backoff_ms};
+    use crate::clock::ManualClock;
+    use crate::engine::{Action, Caller, Engine, EngineParts};
+    use crate::store::model::ProcessRecord;
+
+    const CONFIG: &str = r#"
+[daemon]
+admins = ["root"]
+
+[[integrations]]
+name = "demo"
+kind = "dry-run"
+resource_types = { database = ["read"] }
+
+[[flows]]
+name = "demo-read"
+requesters = ["alice"]
+integration = "demo"
+permissions = ["read"]
+max_duration = "1h"
+"#;
+
+    /// An engine on a store in `dir`, a manual clock, and the provisioner's queue (nothing
+    /// provisions: the tests record outcomes themselves).
+    fn engine(
+        dir: &std::path::Path,
+    ) -> (Arc<Engine>, ManualClock, mpsc::UnboundedReceiver<Action>) {
+        let config = jit_config::parse(CONFIG, &dir.join("jit.toml")).expect("config");
+        let store = crate::store::Store::open(&dir.join("jit.redb")).expect("store");
+        let integrations =
+            crate::integrations::build(&config, store.instance_id(), dir).expect("registry");
+        let clock = ManualClock::new(SystemTime::now());
+        let (actions, actions_rx) = mpsc::unbounded_channel();
+        let (events, events_rx) = mpsc::channel(crate::engine::events::PENDING_CHANGES);
+        let engine = Arc::new(Engine::new(EngineParts {
+            config: Arc::new(config),
+            store,
+            integrations,
+            clock: Arc::new(clock.clone()),
+            sealer: crate::secrets::Sealer::ephemeral(),
+            actions,
+            deadline_added: Arc::new(Notify::new()),
+            mode: "system",
+            events,
+        }));
+        tokio::spawn(crate::engine::events::run(engine.clone(), events_rx));
+        (engine, clock, actions_rx)
+    }
+
+    fn alice() -> Caller {
+        Caller {
+            uid: 1000,
+            user: "alice".into(),
+            groups: vec!["alice".into()],
+            admin: false,
+            pid: 0,
+        }
+    }
+
+    /// A granted 60 s request, its expiry now due, as the scheduler reads it.
+    async fn due_grant(
+        engine: &Arc<Engine>,
+        clock: &ManualClock,
+        actions: &mut mpsc::UnboundedReceiver<Action>,
+    ) -> crate::store::model::RequestRecord {
+        let r = engine
+            .create(
+                &alice(),
+                CreateParams {
+                    integration: "demo".into(),
+                    resource_type: "database".into(),
+                    resources: vec!["orders".into()],
+                    permissions: vec!["read".into()],
+                    duration_secs: Some(60),
+                    ..CreateParams::default()
+                },
+            )
+            .await
+            .expect("create");
+        assert_eq!(actions.recv().await, Some(Action::Grant(r.id)));
+        let now = crate::clock::Clock::now(clock);
+        engine
+            .record_granted(r.id, now, now + Duration::from_secs(60), Ok(Vec::new()))
+            .await
+            .expect("granted");
+        clock.advance(Duration::from_secs(61));
+        let due = engine.due_expiries(engine.now_ms()).expect("due");
+        assert_eq!(due.len(), 1);
+        due.into_iter().next().expect("one")
+    }
+
+    fn status(engine: &Engine, id: u64) -> crate::store::model::RequestRecord {
+        engine
+            .store()
+            .read(|r| r.request(id))
+            .expect("read")
+            .expect("request")
+    }
+
+    #[tokio::test]
+    async fn an_expiry_taken_away_first_is_recorded_expired_in_one_write() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (engine, clock, mut actions) = engine(dir.path());
+        let rec = due_grant(&engine, &clock, &mut actions).await;
+        let id = rec.id;
+        let started = engine.now_ms();
+        let gone_at = started + 3;
+        let fired = engine
+            .fire_due(vec![Expiry {
+                rec,
+                started,
+                done: Some((Ok(()), gone_at)),
+            }])
+            .await
+            .expect("fire");
+        assert_eq!(fired.handled, 1);
+        assert!(fired.record_later.is_empty());
+        let after = status(&engine, id);
+        assert_eq!(after.status, Status::Expired);
+        assert_eq!(
+            after.ended_at,
+            Some(gone_at),
+            "ended when the access was gone"
+        );
+        assert!(actions.try_recv().is_err(), "nothing left to do");
+        let audit = engine
+            .store()
+            .read(|r| r.audit(0, 100, |e| e.request == Some(id)))
+            .expect("audit");
+        let words: Vec<_> = audit.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(
+            words[words.len() - 2..],
+            ["grant.expiring", "grant.expired"]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_expiry_still_revoking_is_recorded_revoking_and_left_to_its_revoke() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (engine, clock, mut actions) = engine(dir.path());
+        let rec = due_grant(&engine, &clock, &mut actions).await;
+        let id = rec.id;
+        let fired = engine
+            .fire_due(vec![Expiry {
+                rec,
+                started: engine.now_ms(),
+                done: None,
+            }])
+            .await
+            .expect("fire");
+        assert!(fired.record_later.contains(&id));
+        assert_eq!(status(&engine, id).status, Status::Revoking);
+        assert!(
+            actions.try_recv().is_err(),
+            "the running revoke records itself"
+        );
+        engine.record_revoked(id, Ok(())).await.expect("record");
+        assert_eq!(status(&engine, id).status, Status::Expired);
+    }
+
+    #[tokio::test]
+    async fn an_expiry_that_changed_meanwhile_is_taken_away_again_the_usual_way() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (engine, clock, mut actions) = engine(dir.path());
+        let rec = due_grant(&engine, &clock, &mut actions).await;
+        let id = rec.id;
+        // A session launched while the revoke ran: the revoke did not see its process.
+        engine
+            .write(move |wtx| {
+                let old = wtx.request(id)?.expect("request");
+                let mut rec = old.clone();
+                rec.sessions[0].processes.push(ProcessRecord {
+                    pid: 1,
+                    uid: 1000,
+                    start_time: 1,
+                });
+                wtx.put_request(&rec, Some(&old))?;
+                Ok::<_, crate::engine::EngineError>(())
+            })
+            .await
+            .expect("launch");
+        let changed = status(&engine, id) != rec;
+        let fired = engine
+            .fire_due(vec![Expiry {
+                rec,
+                started: engine.now_ms(),
+                done: Some((Ok(()), engine.now_ms())),
+            }])
+            .await
+            .expect("fire");
+        assert!(fired.record_later.is_empty());
+        assert!(changed, "the register changed the record");
+        assert_eq!(status(&engine, id).status, Status::Revoking);
+        assert_eq!(actions.try_recv().ok(), Some(Action::Revoke(id)));
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

@@ -31,7 +31,7 @@ use crate::store::{Store, StoreError};
 
 pub use access::{kind_name, pending_key};
 pub use authz::Caller;
-pub use lifecycle::GrantOutcome;
+pub use lifecycle::{Expiry, Fired, GrantOutcome};
 
 /// Work for the provisioner, sent after the transition that calls for it is durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,7 +209,8 @@ impl Engine {
         }
     }
 
-    fn now_ms(&self) -> Millis {
+    /// The clock's time now, as stored.
+    pub fn now_ms(&self) -> Millis {
         to_ms(self.clock.now())
     }
 

@@ -10,19 +10,37 @@
 //! stops during suspend, so a laptop sleeping through an expiry would revoke late by the
 //! length of the sleep. The timerfd fires at the wall-clock instant, counts suspended
 //! time, and wakes early when the clock is stepped so the next deadline is recomputed.
+//!
+//! Expiries take the short way: their access is taken away first and the request recorded
+//! `expired` after, in one commit with the other deadlines due ([`fire`]). Only a revoke that
+//! takes longer than [`FAST_REVOKE`] is recorded `revoking` first, so that the state says
+//! so while it runs (and while it retries).
 
 pub mod timer;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, oneshot};
 
 use crate::clock::StepWatch;
-use crate::engine::{Engine, from_ms};
+use crate::engine::{Engine, EngineError, Expiry, from_ms};
+use crate::provision::{self, Limits, Watched};
+
+/// How long the scheduler waits for expiries' revokes before it records them `revoking`.
+/// Local revokes (and a PostgreSQL `DROP ROLE` on a quiet server) finish well within it.
+const FAST_REVOKE: Duration = Duration::from_millis(25);
+
+/// How many due deadlines one round handles (as the engine's batch).
+const FULL: usize = 1000;
 
 /// Runs until the daemon stops.
-pub async fn run(engine: Arc<Engine>, deadline_added: Arc<Notify>) {
+pub async fn run(
+    engine: Arc<Engine>,
+    deadline_added: Arc<Notify>,
+    limits: Limits,
+    watched: Watched,
+) {
     let fired = Arc::new(Notify::new());
     let clock = engine.clock().clone();
     let timer = match clock.timer(fired.clone()) {
@@ -51,8 +69,8 @@ pub async fn run(engine: Arc<Engine>, deadline_added: Arc<Notify>) {
         }
         // Handle everything due; a full batch means more may be waiting.
         loop {
-            match engine.fire_due().await {
-                Ok(n) if n >= 1000 => continue,
+            match fire(&engine, &limits, &watched).await {
+                Ok(n) if n >= FULL => continue,
                 Ok(_) => break,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot fire deadlines; trying again in 1s");
@@ -76,5 +94,53 @@ pub async fn run(engine: Arc<Engine>, deadline_added: Arc<Notify>) {
             () = fired.notified() => {}
             () = deadline_added.notified() => {}
         }
+    }
+}
+
+/// One round: takes the access of due expiries away (waiting at most [`FAST_REVOKE`]),
+/// then records them and fires every other due deadline in one write. Returns how many
+/// deadlines were handled.
+async fn fire(
+    engine: &Arc<Engine>,
+    limits: &Limits,
+    watched: &Watched,
+) -> Result<usize, EngineError> {
+    let started = engine.now_ms();
+    let due = engine.due_expiries(started)?;
+    let mut running = Vec::with_capacity(due.len());
+    for rec in due {
+        let (done_tx, done) = oneshot::channel();
+        let (verdict, verdict_rx) = oneshot::channel();
+        provision::expire(engine, limits, watched, rec.clone(), done_tx, verdict_rx);
+        running.push((rec, done, verdict));
+    }
+    let until = tokio::time::Instant::now() + FAST_REVOKE;
+    let mut expiries = Vec::with_capacity(running.len());
+    let mut verdicts = Vec::with_capacity(running.len());
+    for (rec, mut done, verdict) in running {
+        let finished = match tokio::time::timeout_at(until, &mut done).await {
+            Ok(Ok(gone)) => Some(gone),
+            // The task ended without an answer (it panicked): nothing to record; the
+            // expiry is recorded `revoking` and retried.
+            Ok(Err(_)) => None,
+            Err(_) => done.try_recv().ok(),
+        };
+        verdicts.push((rec.id, verdict));
+        expiries.push(Expiry {
+            rec,
+            started,
+            done: finished,
+        });
+    }
+    match engine.fire_due(expiries).await {
+        Ok(fired) => {
+            for (id, verdict) in verdicts {
+                let _ = verdict.send(fired.record_later.contains(&id));
+            }
+            Ok(fired.handled)
+        }
+        // Nothing was recorded: the expiries are still due and are taken away again (a
+        // revoke is idempotent). Dropping the verdicts tells their tasks not to record.
+        Err(e) => Err(e),
     }
 }
