@@ -33,8 +33,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use jit_api::methods::{
-    CatalogList, CreateParams, CredentialsReveal, DecideParams, Empty, GrantRevoke, IdParams,
-    ListParams, RequestCreate, RequestGet, RequestList, RequestWait, WaitFor, WaitParams,
+    CatalogList, CreateParams, CredentialsReveal, DecideParams, Empty, EventsSubscribe,
+    GrantRevoke, IdParams, ListParams, RequestCreate, RequestGet, RequestList, RequestWait,
+    SubscribeParams, WaitFor, WaitParams,
 };
 use jit_api::{Request, Status};
 use jit_tests::stats::{summary, summary_ms};
@@ -202,6 +203,33 @@ fn expiry() {
     let (_, active) = flood(&d, 50, 100_000, 7200, "a");
     let pid = d.pid();
     let mut c = d.connect();
+    // A subscriber (root sees every request) notes when each `expired` event arrives: that
+    // is after the record is durable, so deadline → arrival is the lag to "recorded".
+    let mut sub = d.connect();
+    sub.call::<EventsSubscribe>(&SubscribeParams { request: None })
+        .expect("subscribe");
+    let arrived: Arc<std::sync::Mutex<std::collections::HashMap<u64, SystemTime>>> = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let listener = {
+        let arrived = arrived.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let Some(v) = sub.next_line(Duration::from_millis(200)) else {
+                    continue;
+                };
+                let event = &v["params"]["result"];
+                if event["kind"] == "expired"
+                    && let Some(id) = event["request"]["id"].as_u64()
+                {
+                    arrived
+                        .lock()
+                        .expect("arrivals")
+                        .insert(id, SystemTime::now());
+                }
+            }
+        })
+    };
     let mut probes = Vec::new();
     // 2,000 probes expiring over ~10 s (created 200/s with a 5 s duration).
     for i in 0..2000 {
@@ -214,7 +242,8 @@ fn expiry() {
     }
     let rss_active = rss_kib(pid);
     let mut lags = Vec::new();
-    for id in probes {
+    let mut recorded = Vec::new();
+    for &id in &probes {
         let r = loop {
             let r = c.call::<RequestGet>(&IdParams { id }).expect("get");
             if !r.status.is_open() {
@@ -226,8 +255,18 @@ fn expiry() {
         let due = SystemTime::from(r.expires_at.expect("expires"));
         let gone = SystemTime::from(r.ended_at.expect("ended"));
         lags.push(gone.duration_since(due).unwrap_or_default().as_secs_f64() * 1e6);
+        let seen = wait_until(Duration::from_secs(10), "the expired event", || {
+            arrived.lock().expect("arrivals").get(&id).copied()
+        });
+        recorded.push(seen.duration_since(due).unwrap_or_default().as_secs_f64() * 1e6);
     }
-    summary("expiry lag (deadline → expired recorded)", lags);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    listener.join().expect("listener");
+    summary("expiry lag (deadline → access gone)", lags);
+    summary(
+        "expiry lag (deadline → expired durable, event at a subscriber)",
+        recorded,
+    );
     println!(
         "active grants: {}; jitd RSS {:.1} MiB",
         active.len(),
