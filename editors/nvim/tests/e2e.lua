@@ -210,6 +210,46 @@ local function main()
     return has_line(buffer_lines(closed_buf), "^%s+" .. id .. "%s", "revoked")
   end)
   result.closed_list = buffer_lines(closed_buf)
+  vim.cmd("close")
+
+  -- :Jit request prompts for what the catalog offers, and :Jit revoke without a number
+  -- asks which grant. vim.ui is replaced here as a UI plugin (dressing.nvim) would: the
+  -- first item is picked, and each input answered by its prompt.
+  result.prompts = {}
+  vim.ui.select = function(items, opts, on_choice)
+    local format = opts.format_item or tostring
+    table.insert(result.prompts, { prompt = opts.prompt, items = vim.tbl_map(format, items) })
+    on_choice(items[1], 1)
+  end
+  local answers = {
+    { "^database names", "logs audit" },
+    { "^Duration", "90s" },
+    { "^Justification", "asked in nvim" },
+  }
+  vim.ui.input = function(opts, on_confirm)
+    table.insert(result.prompts, { prompt = opts.prompt, default = opts.default })
+    for _, a in ipairs(answers) do
+      if opts.prompt:find(a[1]) then
+        return on_confirm(a[2])
+      end
+    end
+    on_confirm(nil)
+  end
+  local before_prompted = #result.notes
+  vim.cmd("Jit request")
+  wait_for(":Jit request to make a request", 10000, function()
+    return note_matching("^jit: request %d+ is ", before_prompted + 1) ~= nil
+  end)
+  result.prompted = tonumber(note_matching("^jit: request %d+ is ", before_prompted + 1).msg:match("request (%d+)"))
+  wait_for("the prompted request to be granted", 10000, function()
+    local g = state.grants()[1]
+    return g ~= nil and g.id == result.prompted
+  end)
+  result.statusline_prompted = access.statusline()
+  vim.cmd("Jit revoke")
+  wait_for("the picked grant to be revoked", 10000, function()
+    return access.statusline() == ""
+  end)
   result.complete = vim.fn.getcompletion("Jit ", "cmdline")
   result.step = "done"
 end

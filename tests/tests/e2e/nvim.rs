@@ -380,6 +380,41 @@ fn nvim_plugin_requests_counts_down_warns_extends_approves_reconnects_and_revoke
         "{r}"
     );
 
+    // :Jit request prompted for what alice's catalog offers; :Jit revoke asked which grant.
+    let prompted = r["prompted"].as_u64().expect("prompted request");
+    let asked = r["prompts"].as_array().expect("prompts");
+    assert_eq!(asked[0]["prompt"], "Request access to:", "{asked:#?}");
+    assert_eq!(
+        strings(&asked[0]["items"]),
+        ["demo (dry-run) — flow demo-read, granted at once, up to 1h, dry run"],
+        "only the flow that names alice's group"
+    );
+    assert!(
+        asked.iter().any(|p| p["prompt"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Duration (at most 1h)"))),
+        "{asked:#?}"
+    );
+    let last = asked.last().expect("the revoke picker");
+    assert_eq!(last["prompt"], "Revoke:");
+    let picked = strings(&last["items"]);
+    assert_eq!(picked.len(), 1, "{picked:?}");
+    assert!(
+        picked[0].starts_with(&format!("{prompted}  read on demo/database ")),
+        "{picked:?}"
+    );
+    assert_eq!(
+        r["statusline_prompted"], "⏳ demo 1m",
+        "90s left, shown as jit shows it"
+    );
+    let shown = d.jit_json(Some(&alice), &["show", &prompted.to_string()]);
+    assert_eq!(shown["status"], "revoked", "{shown}");
+    assert_eq!(shown["duration_secs"], 90, "{shown}");
+    assert_eq!(shown["justification"], "asked in nvim", "{shown}");
+    let mut resources = strings(&shown["entries"][0]["resources"]);
+    resources.sort();
+    assert_eq!(resources, ["audit", "logs"], "{shown}");
+
     // Every statusline the plugin announced: empty, the countdown, offline, back, empty.
     let seen = strings(&r["statuslines"]);
     assert_eq!(seen.first().map(String::as_str), Some(""), "{seen:?}");
