@@ -81,18 +81,22 @@ check("parse_duration: errors say what to type", function()
   n, err = util.parse_duration("5x")
   eq(n, nil)
   has(err, "unknown unit \"x\"")
-  n, err = util.parse_duration("0m")
-  has(err, "is zero")
-  n, err = util.parse_duration("")
-  has(err, "give a duration")
-  n, err = util.parse_duration("soon")
-  has(err, "is not a duration")
+  for text, says in pairs({ ["0m"] = "is zero", [""] = "give a duration", soon = "is not a duration" }) do
+    n, err = util.parse_duration(text)
+    eq(n, nil, text)
+    has(err, says)
+  end
 end)
 
 check("label and describe", function()
   local r = {
     entries = {
-      { integration = "pg-main", resource_type = "database", resources = { "orders", "billing" }, permissions = { "read" } },
+      {
+        integration = "pg-main",
+        resource_type = "database",
+        resources = { "orders", "billing" },
+        permissions = { "read" },
+      },
       { integration = "pg-main", resource_type = "database", resources = { "x" }, permissions = { "write" } },
       { integration = "sandbox", resource_type = "database", resources = { "s" }, permissions = { "write" } },
     },
@@ -119,14 +123,16 @@ end
 
 check("socket: setup's socket, then JIT_SOCKET, alone", function()
   eq(socket.candidates("/x.sock", env({ JIT_SOCKET = "/y.sock" }), exists_only("")), { "/x.sock" })
-  eq(socket.candidates(nil, env({ JIT_SOCKET = "/y.sock", XDG_RUNTIME_DIR = "/run/user/1" }), exists_only("/run/user/1/jit/jitd.sock")), { "/y.sock" })
+  local both = env({ JIT_SOCKET = "/y.sock", XDG_RUNTIME_DIR = "/run/user/1" })
+  eq(socket.candidates(nil, both, exists_only("/run/user/1/jit/jitd.sock")), { "/y.sock" })
 end)
 
 check("socket: the user socket when it exists, then the system one", function()
   eq(socket.candidates(nil, env({ XDG_RUNTIME_DIR = "/run/user/1" }), exists_only("/run/user/1/jit/jitd.sock")),
     { "/run/user/1/jit/jitd.sock", "/run/jit/jitd.sock" })
   eq(socket.candidates(nil, env({ XDG_RUNTIME_DIR = "/run/user/1" }), exists_only("")), { "/run/jit/jitd.sock" })
-  eq(socket.candidates(nil, env({ JIT_SOCKET = "", XDG_RUNTIME_DIR = "", XDG_STATE_HOME = "/s" }), exists_only("/s/jit/jitd.sock")),
+  local empties = env({ JIT_SOCKET = "", XDG_RUNTIME_DIR = "", XDG_STATE_HOME = "/s" })
+  eq(socket.candidates(nil, empties, exists_only("/s/jit/jitd.sock")),
     { "/s/jit/jitd.sock", "/run/jit/jitd.sock" })
   eq(socket.candidates(nil, env({ HOME = "/home/a" }), exists_only("/home/a/.local/state/jit/jitd.sock")),
     { "/home/a/.local/state/jit/jitd.sock", "/run/jit/jitd.sock" })
@@ -134,17 +140,22 @@ check("socket: the user socket when it exists, then the system one", function()
 end)
 
 check("setup: bad options are refused with what to write", function()
-  local ok, err = pcall(access.setup, { sokcet = "/x" })
-  eq(ok, false)
-  has(err, "jit.setup: unknown option \"sokcet\"; the options are: icon, jit_cmd, notify, reconnect_max_ms, socket, split, warn_expiring")
-  ok, err = pcall(access.setup, { notify = "yes" })
-  has(err, "jit.setup: notify must be true or false, got \"yes\"")
-  ok, err = pcall(access.setup, { reconnect_max_ms = 5 })
-  has(err, "at least 100")
-  ok, err = pcall(access.setup, { socket = "" })
-  has(err, "not empty")
-  ok, err = pcall(access.setup, "x")
-  has(err, "expected a table")
+  local cases = {
+    {
+      { sokcet = "/x" },
+      "jit.setup: unknown option \"sokcet\"; the options are: "
+        .. "icon, jit_cmd, notify, reconnect_max_ms, socket, split, warn_expiring",
+    },
+    { { notify = "yes" }, "jit.setup: notify must be true or false, got \"yes\"" },
+    { { reconnect_max_ms = 5 }, "at least 100" },
+    { { socket = "" }, "not empty" },
+    { "x", "expected a table" },
+  }
+  for _, c in ipairs(cases) do
+    local ok, err = pcall(access.setup, c[1])
+    eq(ok, false, vim.inspect(c[1]))
+    has(err, c[2])
+  end
   eq(config.set({ icon = "J" }).icon, "J")
   eq(config.options.jit_cmd, "jit")
   config.set({})
@@ -160,7 +171,9 @@ local function req(id, status, integration, expires_in)
     id = id,
     requester = "alice",
     status = status,
-    entries = { { integration = integration, resource_type = "database", resources = { "x" }, permissions = { "read" } } },
+    entries = {
+      { integration = integration, resource_type = "database", resources = { "x" }, permissions = { "read" } },
+    },
     expires_at = expires_in and at(expires_in) or nil,
   }
 end
@@ -223,7 +236,8 @@ check(":help jit", function()
   local doc = vim.api.nvim_get_runtime_file("doc/jit.txt", false)[1]
   assert(doc, "doc/jit.txt is on the runtimepath")
   vim.cmd("helptags " .. vim.fn.fnameescape(vim.fn.fnamemodify(doc, ":h")))
-  for _, tag in ipairs({ "jit", "jit.nvim", ":Jit", "jit-setup", "jit-statusline", "jit-commands", "jit-api", "jit-install" }) do
+  local tags = { "jit", "jit.nvim", ":Jit", "jit-setup", "jit-statusline", "jit-commands", "jit-api", "jit-install" }
+  for _, tag in ipairs(tags) do
     vim.cmd("help " .. tag)
     eq(vim.fn.expand("%:t"), "jit.txt", ":help " .. tag)
     vim.cmd("helpclose")

@@ -8,7 +8,8 @@
 
 local M = {}
 
-local uv = vim.loop
+-- `vim.uv` from Neovim 0.10 on; 0.7 has only `vim.loop` (the same libuv binding).
+local uv = vim.uv or vim.loop
 
 --- How long a call may go unanswered before its callback gets an error.
 M.CALL_TIMEOUT_MS = 30000

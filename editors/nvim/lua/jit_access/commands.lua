@@ -85,7 +85,7 @@ local function render(buf, closed, mine, review)
   else
     lines[#lines + 1] = ("  %-5s %-10s %-44s %s"):format("ID", "STATUS", "WHAT", closed and "ENDED" or "ENDS")
     for _, r in ipairs(mine) do
-      local when = ""
+      local when
       if closed then
         when = r.end_reason or ""
       elseif r.status == "pending" then

@@ -39,7 +39,7 @@ end
 local function update_tick()
   local need = #state.grants() > 0
   if need and not tick then
-    tick = vim.loop.new_timer()
+    tick = (vim.uv or vim.loop).new_timer()
     tick:start(1000, 1000, vim.schedule_wrap(function()
       redraw(false)
     end))

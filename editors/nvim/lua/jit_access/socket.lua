@@ -56,7 +56,7 @@ end
 --- The candidates in this editor.
 function M.here(explicit)
   return M.candidates(explicit, os.getenv, function(path)
-    return vim.loop.fs_stat(path) ~= nil
+    return (vim.uv or vim.loop).fs_stat(path) ~= nil
   end)
 end
 

@@ -51,7 +51,7 @@ end
 
 --- Now, in seconds since the epoch with microseconds.
 function M.now()
-  local sec, usec = vim.loop.gettimeofday()
+  local sec, usec = (vim.uv or vim.loop).gettimeofday()
   return sec + usec / 1e6
 end
 
