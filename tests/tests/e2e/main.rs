@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `jitd` and `jit` binaries, the real socket, real Unix users,
-//! real PostgreSQL and `psql`, a real sshd and `ssh`. Build the binaries first (`scripts/test` does).
+//! real PostgreSQL and `psql`, a real sshd and `ssh`, a real Neovim running the editor plugin.
+//! Build the binaries first (`scripts/test` does).
 
 mod access;
 mod audit;
@@ -14,6 +15,7 @@ mod exec;
 mod exec_credentials;
 mod load;
 mod mariadb;
+mod nvim;
 mod outage;
 mod redis;
 mod ssh;
