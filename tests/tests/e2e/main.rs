@@ -20,6 +20,7 @@ mod ssh;
 mod story;
 mod sudo;
 mod unix_group;
+mod vscode;
 
 use jit_tests::users::Group;
 
