@@ -323,8 +323,17 @@ class Jit implements vscode.TreeDataProvider<TreeNode> {
       return;
     }
     const sessions = r.sessions.filter((s) => s.connect.length > 0);
+    if (r.status !== "granted" || sessions.length === 0) {
+      void vscode.window.showInformationMessage(
+        r.status !== "granted"
+          ? `Request ${r.id} is ${statusLabel(r.status)}: connect works only while it is granted`
+          : `Request ${r.id} offers no way to connect${r.dry_run ? " (dry-run: nothing was provisioned)" : ""}`,
+      );
+      return;
+    }
+    // `jit connect` needs the session named when the request has several.
     let session: string | undefined;
-    if (r.sessions.length > 1) {
+    if (sessions.length > 1) {
       session = await vscode.window.showQuickPick(
         sessions.map((s) => s.integration),
         { title: `Request ${r.id}: which session?` },
@@ -332,6 +341,8 @@ class Jit implements vscode.TreeDataProvider<TreeNode> {
       if (session === undefined) {
         return;
       }
+    } else if (r.sessions.length > 1) {
+      session = sessions[0].integration;
     }
     const cli = vscode.workspace.getConfiguration("jit").get<string>("cliPath") || "jit";
     const args = ["connect", String(r.id), ...(session !== undefined ? ["--session", session] : [])];
