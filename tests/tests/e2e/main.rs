@@ -22,6 +22,7 @@ mod ssh;
 mod story;
 mod sudo;
 mod unix_group;
+mod vscode;
 
 use jit_tests::users::Group;
 
