@@ -23,7 +23,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
-use model::{AuditEntry, DeadlineKind, Millis, RequestRecord};
+use model::{AuditEntry, DeadlineKind, Millis, OutboxRecord, RequestRecord};
 use tables::*;
 
 /// Writer threads still running (their ids), for [`wait_for_writers`].
@@ -303,6 +303,9 @@ fn init_schema(db: &Database, path: &Path) -> Result<String, StoreError> {
         txn.open_table(DEADLINES).map_err(io("open deadlines"))?;
         txn.open_table(AUDIT).map_err(io("open audit"))?;
         txn.open_table(SECRETS).map_err(io("open secrets"))?;
+        // Added after schema version 1 without a bump: an older jitd never opens it (it would
+        // leave the notifications waiting, and the next newer jitd sends them).
+        txn.open_table(OUTBOX).map_err(io("open outbox"))?;
     }
     txn.commit().map_err(io("commit schema"))?;
     Ok(instance_id)
@@ -424,6 +427,7 @@ batch_tables! {
     deadlines: DEADLINES, (u64, u64), u8;
     audit: AUDIT, u64, &'static [u8];
     secrets: SECRETS, (u64, &'static str), &'static [u8];
+    outbox: OUTBOX, (&'static str, u64), &'static [u8];
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
@@ -658,6 +662,87 @@ impl WriteTx<'_> {
         self.track(r)
     }
 
+    /// Adds a notification for `channel` to the outbox and returns its sequence number. When
+    /// the channel then holds more than `max_pending`, its oldest row is removed and returned
+    /// with its number (the caller records that it was dropped).
+    pub fn push_outbox(
+        &mut self,
+        channel: &str,
+        rec: &OutboxRecord,
+        max_pending: u64,
+    ) -> Result<(u64, Option<(u64, OutboxRecord)>), StoreError> {
+        let r = (|| {
+            let meta = self.tables.meta()?;
+            let seq = meta
+                .get(KEY_NEXT_OUTBOX)
+                .map_err(io("read next outbox seq"))?
+                .map_or(1, |v| v.value());
+            meta.insert(KEY_NEXT_OUTBOX, seq + 1)
+                .map_err(io("write next outbox seq"))?;
+            let len_key = format!("{KEY_OUTBOX_LEN}{channel}");
+            let len = meta
+                .get(len_key.as_str())
+                .map_err(io("read outbox length"))?
+                .map_or(0, |v| v.value());
+            let outbox = self.tables.outbox()?;
+            outbox
+                .insert((channel, seq), encode(rec).as_slice())
+                .map_err(io("write outbox"))?;
+            let mut dropped = None;
+            let mut len = len + 1;
+            if len > max_pending {
+                let first = outbox
+                    .range((channel, 0)..=(channel, u64::MAX))
+                    .map_err(io("read outbox"))?
+                    .next()
+                    .transpose()
+                    .map_err(io("read outbox"))?
+                    .map(|(k, v)| (k.value().1, v.value().to_vec()));
+                if let Some((old, bytes)) = first {
+                    outbox.remove((channel, old)).map_err(io("remove outbox"))?;
+                    len -= 1;
+                    dropped = Some((old, decode(|| format!("outbox row {old}"), &bytes)?));
+                }
+            }
+            self.tables
+                .meta()?
+                .insert(len_key.as_str(), len)
+                .map_err(io("write outbox length"))?;
+            Ok((seq, dropped))
+        })();
+        self.track(r)
+    }
+
+    /// Removes a notification from the outbox (delivered, or given up); returns it if it was
+    /// there.
+    pub fn remove_outbox(
+        &mut self,
+        channel: &str,
+        seq: u64,
+    ) -> Result<Option<OutboxRecord>, StoreError> {
+        let r = (|| {
+            let removed = self
+                .tables
+                .outbox()?
+                .remove((channel, seq))
+                .map_err(io("remove outbox"))?
+                .map(|v| v.value().to_vec());
+            let Some(bytes) = removed else {
+                return Ok(None);
+            };
+            let meta = self.tables.meta()?;
+            let len_key = format!("{KEY_OUTBOX_LEN}{channel}");
+            let len = meta
+                .get(len_key.as_str())
+                .map_err(io("read outbox length"))?
+                .map_or(0, |v| v.value());
+            meta.insert(len_key.as_str(), len.saturating_sub(1))
+                .map_err(io("write outbox length"))?;
+            decode(|| format!("outbox row {seq}"), &bytes).map(Some)
+        })();
+        self.track(r)
+    }
+
     /// Removes one entry of the deadline index.
     pub fn remove_deadline(&mut self, at: Millis, id: RequestId) -> Result<(), StoreError> {
         let r = (|| {
@@ -848,6 +933,35 @@ impl ReadTx {
             .open_table(DEADLINES)
             .map_err(io("open deadlines"))?;
         due_in(&t, now, limit)
+    }
+
+    /// Every notification in the outbox: `(channel, seq)`, by channel, oldest first.
+    pub fn outbox_keys(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let t = self.txn.open_table(OUTBOX).map_err(io("open outbox"))?;
+        let mut out = Vec::new();
+        for e in t.iter().map_err(io("read outbox"))? {
+            let (k, _) = e.map_err(io("read outbox"))?;
+            let (channel, seq) = k.value();
+            out.push((channel.to_owned(), seq));
+        }
+        Ok(out)
+    }
+
+    /// One notification of the outbox.
+    pub fn outbox(&self, channel: &str, seq: u64) -> Result<Option<OutboxRecord>, StoreError> {
+        let t = self.txn.open_table(OUTBOX).map_err(io("open outbox"))?;
+        let got = t.get((channel, seq)).map_err(io("read outbox"))?;
+        got.map(|v| decode(|| format!("outbox row {seq}"), v.value()))
+            .transpose()
+    }
+
+    /// How many notifications wait for `channel`.
+    pub fn outbox_len(&self, channel: &str) -> Result<u64, StoreError> {
+        let t = self.txn.open_table(META).map_err(io("open meta"))?;
+        let key = format!("{KEY_OUTBOX_LEN}{channel}");
+        Ok(t.get(key.as_str())
+            .map_err(io("read outbox length"))?
+            .map_or(0, |v| v.value()))
     }
 
     /// Walks the audit log's hash chain from the first record to the head the store keeps,
