@@ -276,8 +276,8 @@ impl Engine {
         let sink = self.events.changes.clone();
         let lost = self.events.lost.clone();
         let watchers = self.events.watchers.clone();
-        let plan = self.outbox.plan.clone();
-        let queued_to = self.outbox.queued.clone();
+        let outbox = self.outbox.clone();
+        let plan = outbox.plan.clone();
         self.store
             .write_then(
                 move |wtx| {
@@ -292,20 +292,16 @@ impl Engine {
                     let out = f(&mut tx)?;
                     // The notifications of this transaction are written in it: durable before
                     // anyone is told, whether or not anyone subscribes.
-                    let queued = if plan.is_empty() {
-                        Vec::new()
+                    let filled = if plan.is_empty() {
+                        super::outbox::Filled::default()
                     } else {
                         super::outbox::fill(tx.inner, &tx.changes, &plan)?
                     };
                     let changes = if listened { tx.changes } else { Vec::new() };
-                    Ok((out, (changes, queued)))
+                    Ok((out, (changes, filled)))
                 },
-                move |(changes, queued): (Vec<Change>, Vec<super::outbox::Queued>)| {
-                    if !queued.is_empty() {
-                        // The notifier lives as long as the daemon; rows it never hears of
-                        // are found at the next start.
-                        let _ = queued_to.send(queued);
-                    }
+                move |(changes, filled): (Vec<Change>, super::outbox::Filled)| {
+                    filled.committed(&outbox);
                     if changes.is_empty() {
                         return;
                     }

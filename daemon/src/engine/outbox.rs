@@ -9,7 +9,7 @@
 //! removes each in a later transaction after it was delivered or given up.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use jit_api::{ChannelStatus, Event, EventKind};
 use jit_config::Config;
@@ -100,8 +100,9 @@ pub(super) fn fill(
     wtx: &mut WriteTx<'_>,
     changes: &[Change],
     plan: &Plan,
-) -> Result<Vec<Queued>, EngineError> {
+) -> Result<Filled, EngineError> {
     let mut queued = Vec::new();
+    let mut pushed_out = Vec::new();
     let mut dropped: Vec<(String, u64, OutboxRecord, Millis)> = Vec::new();
     for change in changes {
         let Some(rec) = change.rec.as_ref() else {
@@ -144,8 +145,32 @@ pub(super) fn fill(
             &row,
             "the channel's outbox was full (max_pending)",
         )?;
+        pushed_out.push(channel);
     }
-    Ok(queued)
+    Ok(Filled { queued, pushed_out })
+}
+
+/// What [`fill`] did: the rows it wrote, and the channels that lost a row to each overflow.
+#[derive(Debug, Default)]
+pub struct Filled {
+    /// New rows, to announce to the notifier once durable.
+    pub queued: Vec<Queued>,
+    /// One channel name per row pushed out of a full outbox, to count once durable.
+    pub pushed_out: Vec<String>,
+}
+
+impl Filled {
+    /// Announces the rows and counts the losses; called once the transaction is durable.
+    pub(super) fn committed(self, outbox: &Outbox) {
+        for channel in &self.pushed_out {
+            outbox.count(channel, |s| s.dropped += 1);
+        }
+        if !self.queued.is_empty() {
+            // The notifier lives as long as the daemon; rows it never hears of are found at
+            // the next start.
+            let _ = outbox.queued.send(self.queued);
+        }
+    }
 }
 
 fn audit_drop(
@@ -182,11 +207,11 @@ fn ts_text(at: Millis) -> String {
 }
 
 /// The engine's outbox state: where new rows are announced, and the delivery counts.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Outbox {
-    pub(super) plan: std::sync::Arc<Plan>,
-    pub(super) queued: mpsc::UnboundedSender<Vec<Queued>>,
-    stats: Mutex<HashMap<String, Stats>>,
+    pub(super) plan: Arc<Plan>,
+    queued: mpsc::UnboundedSender<Vec<Queued>>,
+    stats: Arc<Mutex<HashMap<String, Stats>>>,
 }
 
 /// Counts of one channel since the daemon started.
@@ -202,9 +227,9 @@ impl Outbox {
     /// The outbox of `config`'s channels; new rows are announced on `queued`.
     pub fn new(config: &Config, queued: mpsc::UnboundedSender<Vec<Queued>>) -> Outbox {
         Outbox {
-            plan: std::sync::Arc::new(Plan::new(config)),
+            plan: Arc::new(Plan::new(config)),
             queued,
-            stats: Mutex::new(HashMap::new()),
+            stats: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 

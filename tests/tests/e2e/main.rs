@@ -14,6 +14,7 @@ mod exec;
 mod exec_credentials;
 mod load;
 mod mariadb;
+mod notify;
 mod outage;
 mod redis;
 mod ssh;
