@@ -8,7 +8,9 @@
 //! broadcasts them. Subscribers (`rpc/`) keep the ones [`Published::visible_to`] their
 //! caller.
 //!
-//! Nothing is noted while nobody listens (a write costs what it did before events). The
+//! Nothing is noted while nobody listens and no notification channel is configured (a write
+//! costs what it did before events); with channels, every write notes what it did for the
+//! outbox ([`super::outbox`]), and hands it to the fan-out only while someone listens. The
 //! flag is read by each job on the writer thread, and [`Engine::watch`] waits for a no-op
 //! write after raising it: every job that ran before is durable by then, so a subscriber
 //! that reads a request after subscribing gets every later change of it — none falls between

@@ -150,7 +150,7 @@ pub(super) fn fill(
     Ok(Filled { queued, pushed_out })
 }
 
-/// What [`fill`] did: the rows it wrote, and the channels that lost a row to each overflow.
+/// What `fill` did: the rows it wrote, and the channels that lost a row to each overflow.
 #[derive(Debug, Default)]
 pub struct Filled {
     /// New rows, to announce to the notifier once durable.

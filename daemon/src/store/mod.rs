@@ -1,5 +1,6 @@
 //! The store: one redb file holding requests, their indexes, the deadline index, secrets
-//! not yet revealed, and the hash-chained audit log.
+//! not yet revealed, the hash-chained audit log, and the outbox of notifications not yet
+//! delivered.
 //!
 //! Invariant: this is the only module that imports redb. Everything else sees typed
 //! records ([`model`]) and the two transaction types here.
@@ -1270,6 +1271,63 @@ mod tests {
         let (seq, problem) = cut.first_bad.unwrap();
         assert_eq!(seq, 3);
         assert!(problem.contains("record 3 is missing"), "{problem}");
+    }
+
+    #[tokio::test]
+    async fn the_outbox_keeps_order_and_counts_and_drops_the_oldest_past_its_bound() {
+        let (_d, s) = store();
+        let row = |id| OutboxRecord {
+            kind: "granted".into(),
+            action: "grant.granted".into(),
+            actor: "jitd".into(),
+            at: 1,
+            reason: None,
+            details: None,
+            request: record(id, Status::Granted, None),
+        };
+        let mut dropped = Vec::new();
+        for id in 1..=3 {
+            let (a, b) = (row(id), row(id));
+            let out = s
+                .write(move |w| {
+                    let x = w.push_outbox("slack", &a, 2)?;
+                    let y = w.push_outbox("mail", &b, 10)?;
+                    Ok::<_, StoreError>((x, y))
+                })
+                .await
+                .unwrap();
+            assert!(out.1.1.is_none());
+            dropped.extend(out.0.1.map(|(seq, r)| (seq, r.request.id)));
+        }
+        // Sequence numbers are shared; slack lost its oldest (seq 1, request 1).
+        assert_eq!(dropped, vec![(1, 1)]);
+        s.read(|r| {
+            assert_eq!(r.outbox_len("slack")?, 2);
+            assert_eq!(r.outbox_len("mail")?, 3);
+            assert_eq!(
+                r.outbox_keys()?,
+                vec![
+                    ("mail".to_owned(), 2),
+                    ("mail".to_owned(), 4),
+                    ("mail".to_owned(), 6),
+                    ("slack".to_owned(), 3),
+                    ("slack".to_owned(), 5),
+                ]
+            );
+            assert_eq!(r.outbox("slack", 3)?.map(|o| o.request.id), Some(2));
+            Ok(())
+        })
+        .unwrap();
+        let gone = s
+            .write(|w| {
+                let a = w.remove_outbox("slack", 3)?;
+                let b = w.remove_outbox("slack", 3)?;
+                Ok::<_, StoreError>((a.is_some(), b.is_some()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(gone, (true, false), "removing twice is harmless");
+        assert_eq!(s.read(|r| r.outbox_len("slack")).unwrap(), 1);
     }
 
     #[test]
