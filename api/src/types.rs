@@ -611,6 +611,38 @@ pub struct DaemonStatus {
     pub revoking: Vec<Request>,
     /// The configured integrations and their kinds.
     pub integrations: Vec<IntegrationStatus>,
+    /// The notification channels and how their deliveries go (admins only: empty for others).
+    #[serde(default)]
+    pub notifications: Vec<ChannelStatus>,
+}
+
+/// One notification channel, as `daemon.status` reports it. Counts are since the daemon
+/// started, but `pending`, which is what waits in the store's outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelStatus {
+    /// The channel's name.
+    pub name: String,
+    /// Its kind: `slack`, `teams`, `webhook` or `email`.
+    pub kind: String,
+    /// Notifications waiting to be delivered.
+    pub pending: u64,
+    /// Notifications delivered.
+    pub delivered: u64,
+    /// Delivery attempts that failed (each is retried, with backoff).
+    pub failed_attempts: u64,
+    /// Notifications given up: too old (`give_up_after`), refused by the receiver, or pushed
+    /// out of a full outbox (`max_pending`). Each has an audit entry `notification.dropped`.
+    pub dropped: u64,
+    /// The last failure, if any (never holds the channel's URL or a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When it happened.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_error_at: Option<Timestamp>,
 }
 
 /// One configured integration, as `daemon.status` reports it.

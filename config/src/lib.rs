@@ -101,6 +101,8 @@ pub struct Config {
     pub flows: Vec<Flow>,
     /// The `[[bundles]]`, in file order.
     pub bundles: Vec<Bundle>,
+    /// The `[[notifications]]` channels, in file order.
+    pub notifications: Vec<Channel>,
 }
 
 impl Config {
@@ -117,6 +119,11 @@ impl Config {
     /// The bundle called `name`.
     pub fn bundle(&self, name: &str) -> Option<&Bundle> {
         self.bundles.iter().find(|b| b.name == name)
+    }
+
+    /// The notification channel called `name`.
+    pub fn channel(&self, name: &str) -> Option<&Channel> {
+        self.notifications.iter().find(|c| c.name == name)
     }
 }
 
@@ -456,8 +463,11 @@ pub struct Flow {
     /// required, and [`Flow::notify`] are told; the request and its audit entries are flagged.
     pub break_glass: bool,
     /// Who is told when a break-glass flow is used (its `approvers`, never empty then);
-    /// empty for other flows.
+    /// empty for other flows. (Not the `notify` key: that is [`Flow::channels`].)
     pub notify: Vec<Principal>,
+    /// The notification channels this flow's requests go to besides the global ones (the
+    /// `notify` key): names of `[[notifications]]`, without repeats.
+    pub channels: Vec<String>,
     /// Duration when the request names none.
     pub default_duration: Duration,
     /// The longest duration it allows (of the initial grant).
@@ -501,6 +511,146 @@ pub struct BundleEntry {
     pub resources: Vec<String>,
     /// Permissions of the resource type, not empty, without repeats.
     pub permissions: Vec<String>,
+}
+
+/// One `[[notifications]]` entry: where notifications of request events go.
+///
+/// A channel is *global* (every flow's requests) or used only by the flows that name it in
+/// their `notify` list. Every event it is sent is first written to the store's outbox in the
+/// transaction that made it, then delivered at least once.
+#[derive(Debug, Clone)]
+pub struct Channel {
+    /// Its name, unique among channels (`ops-slack`).
+    pub name: String,
+    /// The events it is sent (`events`), as `jit watch` names them (`approval_needed`,
+    /// `granted`, …); [`DEFAULT_NOTIFY_EVENTS`] when the key is absent.
+    pub events: Vec<String>,
+    /// Whether every flow's requests go to it (`global`, default false: only the flows that
+    /// list it in `notify`).
+    pub global: bool,
+    /// How long one delivery may take before it counts as failed (`timeout`, default 10 s, from
+    /// 1 s to 2 min).
+    pub timeout: Duration,
+    /// How long an undelivered notification is retried before it is dropped (`give_up_after`,
+    /// default 3 days, from 1 s to 30 days).
+    pub give_up_after: Duration,
+    /// The most undelivered notifications kept for it (`max_pending`, default 10,000, from 1 to
+    /// 100,000); past that the oldest is dropped.
+    pub max_pending: u32,
+    /// Where and how it delivers.
+    pub kind: ChannelKind,
+}
+
+/// The events a channel is sent when its `events` key is absent.
+pub const DEFAULT_NOTIFY_EVENTS: [&str; 8] = [
+    "approval_needed",
+    "granted",
+    "rejected",
+    "expiring",
+    "revoked",
+    "expired",
+    "failed",
+    "revoke_failed",
+];
+
+/// Every event a channel may be sent: the kinds of `events.subscribe` (but `lagged`, which is
+/// about a subscription, not a request).
+pub const NOTIFY_EVENTS: [&str; 20] = [
+    "created",
+    "approval_needed",
+    "approval_added",
+    "approved",
+    "rejected",
+    "canceled",
+    "started",
+    "granted",
+    "revoking",
+    "revoke_failed",
+    "expired",
+    "revoked",
+    "failed",
+    "expiring",
+    "extension_requested",
+    "extended",
+    "extension_rejected",
+    "credentials_rotated",
+    "credentials_reset",
+    "credentials_reset_failed",
+];
+
+/// What kind of channel, with its settings. Every URL here is a secret: it is the credential
+/// of the receiving end, so it is never logged or put in a message.
+#[derive(Debug, Clone)]
+pub enum ChannelKind {
+    /// A Slack incoming webhook (`url`, `url_env` or `url_file`).
+    Slack {
+        /// The webhook URL.
+        url: Secret,
+    },
+    /// A Microsoft Teams incoming webhook (`url`, `url_env` or `url_file`).
+    Teams {
+        /// The webhook URL.
+        url: Secret,
+    },
+    /// A generic JSON webhook, each body signed with HMAC-SHA256.
+    Webhook {
+        /// The URL (`url`, `url_env` or `url_file`).
+        url: Secret,
+        /// The HMAC key (`secret_env` or `secret_file`).
+        secret: Secret,
+    },
+    /// Email over SMTP to the requester and the approvers.
+    Email(EmailSettings),
+}
+
+impl ChannelKind {
+    /// The kind's name as written in the config.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ChannelKind::Slack { .. } => "slack",
+            ChannelKind::Teams { .. } => "teams",
+            ChannelKind::Webhook { .. } => "webhook",
+            ChannelKind::Email(_) => "email",
+        }
+    }
+}
+
+/// How an email channel reaches its SMTP server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// STARTTLS when the server offers it, plain otherwise (the default).
+    Opportunistic,
+    /// STARTTLS, or no delivery.
+    Required,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Wrapper,
+}
+
+/// Settings of an `email` channel.
+#[derive(Debug, Clone)]
+pub struct EmailSettings {
+    /// The SMTP server (`url`, `url_env` or `url_file`):
+    /// `smtp://[USER[:PASSWORD]@]HOST[:PORT]` (port 25 by default, 465 with `tls = "wrapper"`).
+    pub url: Secret,
+    /// How TLS is used (`tls`).
+    pub tls: SmtpTls,
+    /// The sender (`from`), like `jit <jit@example.com>`.
+    pub from: String,
+    /// A user's address when `addresses` has none: `user@domain` (`domain`).
+    pub domain: Option<String>,
+    /// Users' addresses (`[notifications.addresses]`), in file order: user → address.
+    pub addresses: Vec<(String, String)>,
+}
+
+impl EmailSettings {
+    /// The address of `user`: from `addresses`, else `user@domain`, else none.
+    pub fn address_of(&self, user: &str) -> Option<String> {
+        self.addresses
+            .iter()
+            .find(|(u, _)| u == user)
+            .map(|(_, a)| a.clone())
+            .or_else(|| self.domain.as_ref().map(|d| format!("{user}@{d}")))
+    }
 }
 
 /// Whether `name` matches a flow's resource `pattern` (`*` matches any run of characters).

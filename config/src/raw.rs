@@ -34,6 +34,8 @@ pub(crate) struct RawFile {
     pub flows: Vec<Spanned<RawFlow>>,
     #[serde(default)]
     pub bundles: Vec<Spanned<RawBundle>>,
+    #[serde(default)]
+    pub notifications: Vec<Spanned<RawNotification>>,
 }
 
 /// `[daemon]`.
@@ -105,6 +107,29 @@ pub(crate) struct RawFlow {
     pub justification: Option<Str>,
     pub justification_pattern: Option<Str>,
     pub pending_ttl: Option<Str>,
+    pub notify: Option<StrList>,
+}
+
+/// One `[[notifications]]` entry (which key suits which kind is checked in `validate`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNotification {
+    pub name: Option<Str>,
+    pub kind: Option<Str>,
+    pub url: Option<Str>,
+    pub url_env: Option<Str>,
+    pub url_file: Option<Str>,
+    pub secret_env: Option<Str>,
+    pub secret_file: Option<Str>,
+    pub events: Option<StrList>,
+    pub global: Option<Spanned<bool>>,
+    pub timeout: Option<Str>,
+    pub give_up_after: Option<Str>,
+    pub max_pending: Option<Spanned<i64>>,
+    pub tls: Option<Str>,
+    pub from: Option<Str>,
+    pub domain: Option<Str>,
+    pub addresses: Option<StrTable>,
 }
 
 /// One `[[bundles]]` entry.
@@ -188,6 +213,11 @@ pub(crate) const TOP: Schema = Schema {
             name: "bundles",
             expects: "an array of tables: [[bundles]]",
             child: Some(&BUNDLE),
+        },
+        Key {
+            name: "notifications",
+            expects: "an array of tables: [[notifications]]",
+            child: Some(&NOTIFICATION),
         },
     ],
     variant: None,
@@ -406,9 +436,107 @@ pub(crate) const FLOW: Schema = Schema {
         key("justification", "a string: \"required\" or \"optional\""),
         key("justification_pattern", "a regular expression, as a string"),
         key("pending_ttl", DURATION),
+        key(
+            "notify",
+            "a list of notification channel names like [\"ops-slack\"]",
+        ),
     ],
     variant: None,
 };
+
+pub(crate) const NOTIFICATION: Schema = Schema {
+    table: "[[notifications]]",
+    entry: Some("notification channel"),
+    keys: &[
+        key("name", "a string like \"ops-slack\""),
+        key(
+            "kind",
+            "a string: \"slack\", \"teams\", \"webhook\" or \"email\"",
+        ),
+        key("url", "a URL, as a string"),
+        key(
+            "url_env",
+            "the name of an environment variable, as a string",
+        ),
+        key("url_file", "a file path, as a string"),
+        key(
+            "secret_env",
+            "the name of an environment variable, as a string",
+        ),
+        key("secret_file", "a file path, as a string"),
+        key(
+            "events",
+            "a list of event names like [\"approval_needed\", \"granted\"]",
+        ),
+        key("global", "true or false (no quotes)"),
+        key("timeout", "a duration like \"10s\""),
+        key("give_up_after", DURATION),
+        key("max_pending", "a whole number like 10000 (no quotes)"),
+        key(
+            "tls",
+            "a string: \"opportunistic\", \"required\" or \"wrapper\"",
+        ),
+        key(
+            "from",
+            "an address like \"jit <jit@example.com>\", as a string",
+        ),
+        key("domain", "a mail domain like \"example.com\", as a string"),
+        key(
+            "addresses",
+            "a table of user names, each with an address, like { alice = \"alice@example.com\" }",
+        ),
+    ],
+    variant: Some(channel_kind_keys),
+};
+
+/// The keys every notification channel takes, whatever its kind.
+pub(crate) const COMMON_CHANNEL_KEYS: [&str; 7] = [
+    "name",
+    "kind",
+    "events",
+    "global",
+    "timeout",
+    "give_up_after",
+    "max_pending",
+];
+
+/// Each channel kind with the keys it takes besides [`COMMON_CHANNEL_KEYS`].
+pub(crate) const CHANNEL_KIND_KEYS: [(&str, &[&str]); 4] = [
+    ("slack", &["url", "url_env", "url_file"]),
+    ("teams", &["url", "url_env", "url_file"]),
+    (
+        "webhook",
+        &["url", "url_env", "url_file", "secret_env", "secret_file"],
+    ),
+    (
+        "email",
+        &[
+            "url",
+            "url_env",
+            "url_file",
+            "tls",
+            "from",
+            "domain",
+            "addresses",
+        ],
+    ),
+];
+
+/// The keys a channel kind takes besides the common ones; `None` for an unknown kind.
+pub(crate) fn channel_kind_keys_of(kind: &str) -> Option<&'static [&'static str]> {
+    CHANNEL_KIND_KEYS
+        .iter()
+        .find(|(name, _)| *name == kind)
+        .map(|(_, keys)| *keys)
+}
+
+/// For a channel of a known kind: the keys it may hold, and how to name such a table.
+fn channel_kind_keys(table: &DeTable<'_>) -> Option<(String, Vec<&'static str>)> {
+    let kind = table.get("kind")?.get_ref().as_str()?;
+    let own = channel_kind_keys_of(kind)?;
+    let keys = COMMON_CHANNEL_KEYS.iter().chain(own).copied().collect();
+    Some((format!("a {kind} notification channel"), keys))
+}
 
 pub(crate) const BUNDLE: Schema = Schema {
     table: "[[bundles]]",
@@ -741,6 +869,7 @@ mod tests {
         assert_eq!(fields_of::<RawFlow>(), keys_of(&FLOW));
         assert_eq!(fields_of::<RawBundle>(), keys_of(&BUNDLE));
         assert_eq!(fields_of::<RawBundleEntry>(), keys_of(&BUNDLE_ENTRY));
+        assert_eq!(fields_of::<RawNotification>(), keys_of(&NOTIFICATION));
     }
 
     #[test]

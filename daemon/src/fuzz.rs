@@ -154,6 +154,8 @@ async fn rpc_on(data: &[u8], dir: &Path) {
         deadline_added: Arc::new(Notify::new()),
         mode: "system",
         events: events_tx,
+        // The fuzz config has no notification channels: nothing is ever queued.
+        notifications: mpsc::unbounded_channel().0,
     }));
     let fan_out = tokio::spawn(crate::engine::events::run(engine.clone(), events_rx));
     let limits = crate::provision::limits(&engine);

@@ -3,13 +3,14 @@
 //!
 //! Data flows one way: RPC handler → engine (decides, writes the store in one durable
 //! transaction) → provisioner and scheduler act → engine records the outcome → waiters
-//! are told and events fan out to subscribers. Nothing reaches around the engine to the store. See `docs/architecture.md`.
+//! are told, events fan out to subscribers, and the notifier delivers the outbox. Nothing reaches around the engine to the store. See `docs/architecture.md`.
 
 pub mod clock;
 pub mod engine;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod integrations;
+pub mod notify;
 pub mod paths;
 pub mod procs;
 pub mod provision;
@@ -84,6 +85,7 @@ pub async fn run_with_clock(
         .context("integrations")?;
     let (actions_tx, actions_rx) = mpsc::unbounded_channel();
     let (events_tx, events_rx) = mpsc::channel(engine::events::PENDING_CHANGES);
+    let (queued_tx, queued_rx) = mpsc::unbounded_channel();
     let deadline_added = Arc::new(Notify::new());
     let engine = Arc::new(Engine::new(EngineParts {
         config: Arc::new(config),
@@ -94,9 +96,20 @@ pub async fn run_with_clock(
         actions: actions_tx,
         deadline_added: deadline_added.clone(),
         events: events_tx,
+        notifications: queued_tx,
         mode: options.mode.as_str(),
     }));
     tokio::spawn(engine::events::run(engine.clone(), events_rx));
+    // What the outbox holds now, before recovery or anyone else writes to it: rows written
+    // later are announced on `queued_rx`.
+    let pending = engine.outbox_keys()?;
+    if !pending.is_empty() {
+        tracing::info!(
+            notifications = pending.len(),
+            "resuming the delivery of notifications left in the outbox"
+        );
+    }
+    tokio::spawn(notify::run(engine.clone(), pending, queued_rx));
     let limits = provision::limits(&engine);
     let watched = provision::Watched::default();
     tokio::spawn(provision::run(

@@ -9,6 +9,7 @@ pub mod bench_store;
 pub mod crash;
 pub mod load;
 pub mod pg;
+pub mod receivers;
 pub mod sshd;
 pub mod stats;
 pub mod support;

@@ -101,6 +101,16 @@ pub fn render(st: &DaemonStatus, out: &Out) -> String {
             integrations.join(", ")
         },
     );
+    for ch in &st.notifications {
+        let mut line = format!(
+            "{} ({}): {} pending, {} delivered, {} failed attempts, {} dropped",
+            ch.name, ch.kind, ch.pending, ch.delivered, ch.failed_attempts, ch.dropped
+        );
+        if let (Some(e), Some(at)) = (&ch.last_error, ch.last_error_at) {
+            line.push_str(&format!("; last error {} ago: {e}", c.span_to(at)));
+        }
+        field("notify", &line);
+    }
     if !st.revoking.is_empty() {
         text.push_str(&s.paint(
             Paint::Red,
@@ -168,6 +178,7 @@ mod tests {
                     dry_run: true,
                 },
             ],
+            notifications: Vec::new(),
         }
     }
 

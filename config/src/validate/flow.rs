@@ -114,6 +114,7 @@ pub(super) fn check(
             approval,
             break_glass,
             notify,
+            channels: Vec::new(),
             default_duration: default_duration?,
             max_duration: max_duration?,
             max_extensions: max_extensions?,

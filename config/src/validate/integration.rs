@@ -734,7 +734,7 @@ pub(super) fn admin_url(
 const MAX_URL_FILE_BYTES: u64 = 64 * 1024;
 
 /// Why a `url_file` could not be used.
-enum UrlFileError {
+pub(super) enum UrlFileError {
     /// Reading failed.
     Io(std::io::Error),
     /// It is no small regular file.
@@ -744,7 +744,7 @@ enum UrlFileError {
 /// Reads a `url_file`. A FIFO or a device (`/dev/zero`) is refused before it is opened, and
 /// at most [`MAX_URL_FILE_BYTES`] are read: reading the config must neither hang nor fill
 /// memory.
-fn read_url_file(file: &std::path::Path) -> Result<String, UrlFileError> {
+pub(super) fn read_url_file(file: &std::path::Path) -> Result<String, UrlFileError> {
     use std::io::Read;
     let meta = std::fs::metadata(file).map_err(UrlFileError::Io)?;
     if !meta.is_file() {

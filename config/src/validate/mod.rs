@@ -10,6 +10,7 @@ mod flow;
 mod host;
 mod integration;
 mod mariadb;
+mod notification;
 mod redis;
 mod url;
 
@@ -159,8 +160,38 @@ pub(crate) fn config(raw: RawFile, path: &Path, ck: &mut Checker<'_>) -> Option<
         .collect();
     unique_names("flow", flows.iter().filter_map(|f| f.0.as_ref()), ck);
 
+    let channels: Vec<(Option<Named>, Option<crate::Channel>)> = raw
+        .notifications
+        .iter()
+        .enumerate()
+        .map(|(i, r)| notification::check(r, i, ck))
+        .collect();
+    unique_names(
+        "notification channel",
+        channels.iter().filter_map(|c| c.0.as_ref()),
+        ck,
+    );
+    let channel_names: Vec<(Named, bool)> = channels
+        .iter()
+        .zip(&raw.notifications)
+        .filter_map(|((name, _), r)| {
+            let global = r.get_ref().global.as_ref().is_some_and(|g| *g.get_ref());
+            Some((name.clone()?, global))
+        })
+        .collect();
+    let flow_channels = notification::flow_channels(&raw.flows, &channel_names, ck);
+
     let integrations: Option<Vec<_>> = checked.into_iter().map(|c| c.integration).collect();
-    let flows: Option<Vec<_>> = flows.into_iter().map(|f| f.1).collect();
+    let flows: Option<Vec<_>> = flows
+        .into_iter()
+        .zip(flow_channels)
+        .map(|((_, flow), channels)| {
+            let mut flow = flow?;
+            flow.channels = channels?;
+            Some(flow)
+        })
+        .collect();
+    let notifications: Option<Vec<_>> = channels.into_iter().map(|c| c.1).collect();
     let bundles: Option<Vec<_>> = bundles.into_iter().map(|b| b.1).collect();
     if !ck.problems.is_empty() {
         return None;
@@ -171,6 +202,7 @@ pub(crate) fn config(raw: RawFile, path: &Path, ck: &mut Checker<'_>) -> Option<
         integrations: integrations?,
         flows: flows?,
         bundles: bundles?,
+        notifications: notifications?,
     })
 }
 

@@ -10,6 +10,7 @@ mod errors;
 mod example;
 mod extensions;
 mod kinds;
+mod notifications;
 mod patterns;
 mod secrets;
 mod shipped;

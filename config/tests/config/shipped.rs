@@ -249,4 +249,7 @@ fn system_example_commented_keys_are_valid_when_uncommented() {
         config.flow("ssh-deploy").map(|f| f.permissions.clone()),
         Some(vec!["login".to_owned()])
     );
+    // A channel of every kind.
+    let channels: Vec<&str> = config.notifications.iter().map(|c| c.kind.name()).collect();
+    assert_eq!(channels, ["slack", "teams", "webhook", "email"]);
 }

@@ -8,7 +8,9 @@
 //! broadcasts them. Subscribers (`rpc/`) keep the ones [`Published::visible_to`] their
 //! caller.
 //!
-//! Nothing is noted while nobody listens (a write costs what it did before events). The
+//! Nothing is noted while nobody listens and no notification channel is configured (a write
+//! costs what it did before events); with channels, every write notes what it did for the
+//! outbox ([`super::outbox`]), and hands it to the fan-out only while someone listens. The
 //! flag is read by each job on the writer thread, and [`Engine::watch`] waits for a no-op
 //! write after raising it: every job that ran before is durable by then, so a subscriber
 //! that reads a request after subscribing gets every later change of it — none falls between
@@ -46,24 +48,25 @@ pub(crate) const EXPIRY_WARNING: &str = "grant.expiry_warning";
 /// One thing a transaction did to a request: an audit action, or a note that is not audited.
 #[derive(Debug, Clone)]
 pub(crate) struct Note {
-    action: String,
-    actor: String,
-    at: Millis,
-    reason: Option<String>,
-    details: Option<String>,
+    pub(super) action: String,
+    pub(super) actor: String,
+    pub(super) at: Millis,
+    pub(super) reason: Option<String>,
+    pub(super) details: Option<String>,
 }
 
 /// What one transaction did to one request, and the record it left.
 #[derive(Debug)]
 pub struct Change {
-    notes: Vec<Note>,
-    rec: Option<RequestRecord>,
+    pub(super) notes: Vec<Note>,
+    pub(super) rec: Option<RequestRecord>,
 }
 
 /// The engine's view of a write transaction: the store's, plus what it did, for events.
 pub struct Tx<'a, 't> {
     inner: &'a mut WriteTx<'t>,
-    /// Whether anyone listens; nothing is noted otherwise.
+    /// Whether anyone listens, or a notification channel is configured; nothing is noted
+    /// otherwise.
     capture: bool,
     changes: Vec<Change>,
     /// Where each request's change is in `changes` (a batch of due deadlines has many).
@@ -275,20 +278,32 @@ impl Engine {
         let sink = self.events.changes.clone();
         let lost = self.events.lost.clone();
         let watchers = self.events.watchers.clone();
+        let outbox = self.outbox.clone();
+        let plan = outbox.plan.clone();
         self.store
             .write_then(
                 move |wtx| {
+                    // Read here, on the writer thread, in job order (see `watch`).
+                    let listened = watchers.load(Ordering::SeqCst) > 0;
                     let mut tx = Tx {
                         inner: wtx,
-                        // Read here, on the writer thread, in job order (see `watch`).
-                        capture: watchers.load(Ordering::SeqCst) > 0,
+                        capture: listened || !plan.is_empty(),
                         changes: Vec::new(),
                         index: HashMap::new(),
                     };
                     let out = f(&mut tx)?;
-                    Ok((out, tx.changes))
+                    // The notifications of this transaction are written in it: durable before
+                    // anyone is told, whether or not anyone subscribes.
+                    let filled = if plan.is_empty() {
+                        super::outbox::Filled::default()
+                    } else {
+                        super::outbox::fill(tx.inner, &tx.changes, &plan)?
+                    };
+                    let changes = if listened { tx.changes } else { Vec::new() };
+                    Ok((out, (changes, filled)))
                 },
-                move |changes: Vec<Change>| {
+                move |(changes, filled): (Vec<Change>, super::outbox::Filled)| {
+                    filled.committed(&outbox);
                     if changes.is_empty() {
                         return;
                     }
@@ -303,6 +318,39 @@ impl Engine {
             .await
     }
 
+    /// The wire event of kind `kind` for a note about `rec`, whose view is `view`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn event(
+        &self,
+        kind: EventKind,
+        at: Millis,
+        actor: &str,
+        reason: Option<&str>,
+        details: Option<&str>,
+        rec: &RequestRecord,
+        view: Request,
+    ) -> Event {
+        Event {
+            kind,
+            at: ts(at),
+            next: self.next_steps(kind, &view),
+            actor: Some(actor.to_owned()),
+            reason: reason.map(str::to_owned),
+            error: match kind {
+                EventKind::RevokeFailed | EventKind::CredentialsResetFailed => {
+                    details.map(str::to_owned)
+                }
+                EventKind::Failed | EventKind::Revoking => rec.error.clone(),
+                _ => None,
+            },
+            expires_in_secs: (kind == EventKind::Expiring)
+                .then(|| rec.expires_at.map(|e| e.saturating_sub(at) / 1000))
+                .flatten(),
+            missed: None,
+            request: Some(view),
+        }
+    }
+
     /// The events one request's change makes, in order.
     fn events_of(&self, change: Change) -> Vec<Published> {
         let Some(rec) = change.rec else {
@@ -313,25 +361,15 @@ impl Engine {
         for note in &change.notes {
             for (kind, audience) in kinds(note, &rec) {
                 let view: &Request = request.get_or_insert_with(|| self.view(&rec));
-                let event = Event {
+                let event = self.event(
                     kind,
-                    at: ts(note.at),
-                    next: self.next_steps(kind, view),
-                    actor: Some(note.actor.clone()),
-                    reason: note.reason.clone(),
-                    error: match kind {
-                        EventKind::RevokeFailed | EventKind::CredentialsResetFailed => {
-                            note.details.clone()
-                        }
-                        EventKind::Failed | EventKind::Revoking => rec.error.clone(),
-                        _ => None,
-                    },
-                    expires_in_secs: (kind == EventKind::Expiring)
-                        .then(|| rec.expires_at.map(|e| e.saturating_sub(note.at) / 1000))
-                        .flatten(),
-                    missed: None,
-                    request: Some(view.clone()),
-                };
+                    note.at,
+                    &note.actor,
+                    note.reason.as_deref(),
+                    note.details.as_deref(),
+                    &rec,
+                    view.clone(),
+                );
                 let json = match serde_json::to_string(&event) {
                     Ok(j) => j,
                     Err(e) => {
@@ -359,7 +397,7 @@ impl Engine {
 }
 
 /// The events an action makes, with who gets each.
-fn kinds(note: &Note, rec: &RequestRecord) -> Vec<(EventKind, Audience)> {
+pub(super) fn kinds(note: &Note, rec: &RequestRecord) -> Vec<(EventKind, Audience)> {
     use Audience::{All, Approvers, NotApprovers};
     use EventKind as K;
     match note.action.as_str() {

@@ -13,6 +13,7 @@ mod access;
 pub mod authz;
 pub mod events;
 mod lifecycle;
+pub mod outbox;
 mod requests;
 mod views;
 
@@ -106,6 +107,7 @@ pub struct Engine {
     deadline_added: Arc<Notify>,
     updates: broadcast::Sender<RequestId>,
     events: events::Hub,
+    outbox: outbox::Outbox,
     mode: &'static str,
     started_at: SystemTime,
 }
@@ -136,6 +138,8 @@ pub struct EngineParts {
     pub deadline_added: Arc<Notify>,
     /// Where what durable transactions did goes, for [`events::run`].
     pub events: mpsc::Sender<Vec<events::Change>>,
+    /// Where new outbox rows are announced, for [`crate::notify::run`].
+    pub notifications: mpsc::UnboundedSender<Vec<outbox::Queued>>,
     /// `system` or `user`.
     pub mode: &'static str,
 }
@@ -146,7 +150,7 @@ impl Engine {
         let (updates, _) = broadcast::channel(4096);
         let started_at = parts.clock.now();
         Engine {
-            config: parts.config,
+            config: parts.config.clone(),
             store: parts.store,
             integrations: parts.integrations,
             clock: parts.clock,
@@ -155,6 +159,7 @@ impl Engine {
             deadline_added: parts.deadline_added,
             updates,
             events: events::Hub::new(parts.events),
+            outbox: outbox::Outbox::new(&parts.config, parts.notifications),
             mode: parts.mode,
             started_at,
         }

@@ -1149,6 +1149,12 @@ impl Engine {
                     dry_run: matches!(i.kind, jit_config::IntegrationKind::DryRun),
                 })
                 .collect(),
+            // Where notifications go, and whether they fail, is the admins' business.
+            notifications: if caller.admin {
+                self.channel_statuses()?
+            } else {
+                Vec::new()
+            },
         })
     }
 

@@ -1,5 +1,6 @@
 //! The store: one redb file holding requests, their indexes, the deadline index, secrets
-//! not yet revealed, and the hash-chained audit log.
+//! not yet revealed, the hash-chained audit log, and the outbox of notifications not yet
+//! delivered.
 //!
 //! Invariant: this is the only module that imports redb. Everything else sees typed
 //! records ([`model`]) and the two transaction types here.
@@ -23,7 +24,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
-use model::{AuditEntry, DeadlineKind, Millis, RequestRecord};
+use model::{AuditEntry, DeadlineKind, Millis, OutboxRecord, RequestRecord};
 use tables::*;
 
 /// Writer threads still running (their ids), for [`wait_for_writers`].
@@ -303,6 +304,9 @@ fn init_schema(db: &Database, path: &Path) -> Result<String, StoreError> {
         txn.open_table(DEADLINES).map_err(io("open deadlines"))?;
         txn.open_table(AUDIT).map_err(io("open audit"))?;
         txn.open_table(SECRETS).map_err(io("open secrets"))?;
+        // Added after schema version 1 without a bump: an older jitd never opens it (it would
+        // leave the notifications waiting, and the next newer jitd sends them).
+        txn.open_table(OUTBOX).map_err(io("open outbox"))?;
     }
     txn.commit().map_err(io("commit schema"))?;
     Ok(instance_id)
@@ -424,6 +428,7 @@ batch_tables! {
     deadlines: DEADLINES, (u64, u64), u8;
     audit: AUDIT, u64, &'static [u8];
     secrets: SECRETS, (u64, &'static str), &'static [u8];
+    outbox: OUTBOX, (&'static str, u64), &'static [u8];
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
@@ -658,6 +663,87 @@ impl WriteTx<'_> {
         self.track(r)
     }
 
+    /// Adds a notification for `channel` to the outbox and returns its sequence number. When
+    /// the channel then holds more than `max_pending`, its oldest row is removed and returned
+    /// with its number (the caller records that it was dropped).
+    pub fn push_outbox(
+        &mut self,
+        channel: &str,
+        rec: &OutboxRecord,
+        max_pending: u64,
+    ) -> Result<(u64, Option<(u64, OutboxRecord)>), StoreError> {
+        let r = (|| {
+            let meta = self.tables.meta()?;
+            let seq = meta
+                .get(KEY_NEXT_OUTBOX)
+                .map_err(io("read next outbox seq"))?
+                .map_or(1, |v| v.value());
+            meta.insert(KEY_NEXT_OUTBOX, seq + 1)
+                .map_err(io("write next outbox seq"))?;
+            let len_key = format!("{KEY_OUTBOX_LEN}{channel}");
+            let len = meta
+                .get(len_key.as_str())
+                .map_err(io("read outbox length"))?
+                .map_or(0, |v| v.value());
+            let outbox = self.tables.outbox()?;
+            outbox
+                .insert((channel, seq), encode(rec).as_slice())
+                .map_err(io("write outbox"))?;
+            let mut dropped = None;
+            let mut len = len + 1;
+            if len > max_pending {
+                let first = outbox
+                    .range((channel, 0)..=(channel, u64::MAX))
+                    .map_err(io("read outbox"))?
+                    .next()
+                    .transpose()
+                    .map_err(io("read outbox"))?
+                    .map(|(k, v)| (k.value().1, v.value().to_vec()));
+                if let Some((old, bytes)) = first {
+                    outbox.remove((channel, old)).map_err(io("remove outbox"))?;
+                    len -= 1;
+                    dropped = Some((old, decode(|| format!("outbox row {old}"), &bytes)?));
+                }
+            }
+            self.tables
+                .meta()?
+                .insert(len_key.as_str(), len)
+                .map_err(io("write outbox length"))?;
+            Ok((seq, dropped))
+        })();
+        self.track(r)
+    }
+
+    /// Removes a notification from the outbox (delivered, or given up); returns it if it was
+    /// there.
+    pub fn remove_outbox(
+        &mut self,
+        channel: &str,
+        seq: u64,
+    ) -> Result<Option<OutboxRecord>, StoreError> {
+        let r = (|| {
+            let removed = self
+                .tables
+                .outbox()?
+                .remove((channel, seq))
+                .map_err(io("remove outbox"))?
+                .map(|v| v.value().to_vec());
+            let Some(bytes) = removed else {
+                return Ok(None);
+            };
+            let meta = self.tables.meta()?;
+            let len_key = format!("{KEY_OUTBOX_LEN}{channel}");
+            let len = meta
+                .get(len_key.as_str())
+                .map_err(io("read outbox length"))?
+                .map_or(0, |v| v.value());
+            meta.insert(len_key.as_str(), len.saturating_sub(1))
+                .map_err(io("write outbox length"))?;
+            decode(|| format!("outbox row {seq}"), &bytes).map(Some)
+        })();
+        self.track(r)
+    }
+
     /// Removes one entry of the deadline index.
     pub fn remove_deadline(&mut self, at: Millis, id: RequestId) -> Result<(), StoreError> {
         let r = (|| {
@@ -848,6 +934,35 @@ impl ReadTx {
             .open_table(DEADLINES)
             .map_err(io("open deadlines"))?;
         due_in(&t, now, limit)
+    }
+
+    /// Every notification in the outbox: `(channel, seq)`, by channel, oldest first.
+    pub fn outbox_keys(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let t = self.txn.open_table(OUTBOX).map_err(io("open outbox"))?;
+        let mut out = Vec::new();
+        for e in t.iter().map_err(io("read outbox"))? {
+            let (k, _) = e.map_err(io("read outbox"))?;
+            let (channel, seq) = k.value();
+            out.push((channel.to_owned(), seq));
+        }
+        Ok(out)
+    }
+
+    /// One notification of the outbox.
+    pub fn outbox(&self, channel: &str, seq: u64) -> Result<Option<OutboxRecord>, StoreError> {
+        let t = self.txn.open_table(OUTBOX).map_err(io("open outbox"))?;
+        let got = t.get((channel, seq)).map_err(io("read outbox"))?;
+        got.map(|v| decode(|| format!("outbox row {seq}"), v.value()))
+            .transpose()
+    }
+
+    /// How many notifications wait for `channel`.
+    pub fn outbox_len(&self, channel: &str) -> Result<u64, StoreError> {
+        let t = self.txn.open_table(META).map_err(io("open meta"))?;
+        let key = format!("{KEY_OUTBOX_LEN}{channel}");
+        Ok(t.get(key.as_str())
+            .map_err(io("read outbox length"))?
+            .map_or(0, |v| v.value()))
     }
 
     /// Walks the audit log's hash chain from the first record to the head the store keeps,
@@ -1156,6 +1271,63 @@ mod tests {
         let (seq, problem) = cut.first_bad.unwrap();
         assert_eq!(seq, 3);
         assert!(problem.contains("record 3 is missing"), "{problem}");
+    }
+
+    #[tokio::test]
+    async fn the_outbox_keeps_order_and_counts_and_drops_the_oldest_past_its_bound() {
+        let (_d, s) = store();
+        let row = |id| OutboxRecord {
+            kind: "granted".into(),
+            action: "grant.granted".into(),
+            actor: "jitd".into(),
+            at: 1,
+            reason: None,
+            details: None,
+            request: record(id, Status::Granted, None),
+        };
+        let mut dropped = Vec::new();
+        for id in 1..=3 {
+            let (a, b) = (row(id), row(id));
+            let out = s
+                .write(move |w| {
+                    let x = w.push_outbox("slack", &a, 2)?;
+                    let y = w.push_outbox("mail", &b, 10)?;
+                    Ok::<_, StoreError>((x, y))
+                })
+                .await
+                .unwrap();
+            assert!(out.1.1.is_none());
+            dropped.extend(out.0.1.map(|(seq, r)| (seq, r.request.id)));
+        }
+        // Sequence numbers are shared; slack lost its oldest (seq 1, request 1).
+        assert_eq!(dropped, vec![(1, 1)]);
+        s.read(|r| {
+            assert_eq!(r.outbox_len("slack")?, 2);
+            assert_eq!(r.outbox_len("mail")?, 3);
+            assert_eq!(
+                r.outbox_keys()?,
+                vec![
+                    ("mail".to_owned(), 2),
+                    ("mail".to_owned(), 4),
+                    ("mail".to_owned(), 6),
+                    ("slack".to_owned(), 3),
+                    ("slack".to_owned(), 5),
+                ]
+            );
+            assert_eq!(r.outbox("slack", 3)?.map(|o| o.request.id), Some(2));
+            Ok(())
+        })
+        .unwrap();
+        let gone = s
+            .write(|w| {
+                let a = w.remove_outbox("slack", 3)?;
+                let b = w.remove_outbox("slack", 3)?;
+                Ok::<_, StoreError>((a.is_some(), b.is_some()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(gone, (true, false), "removing twice is harmless");
+        assert_eq!(s.read(|r| r.outbox_len("slack")).unwrap(), 1);
     }
 
     #[test]

@@ -396,3 +396,26 @@ pub struct AuditEntry {
     /// Hex SHA-256 of this entry (computed with `hash` empty).
     pub hash: String,
 }
+
+/// A notification waiting in the outbox: one event for one channel, with what it is about as
+/// it was when the transition was made (the notifier renders it from this, so retries send
+/// the same thing).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxRecord {
+    /// The event kind, as `events.subscribe` names it (`approval_needed`).
+    pub kind: String,
+    /// The audited action that made it (`request.created`).
+    pub action: String,
+    /// Who did it.
+    pub actor: String,
+    /// When.
+    pub at: Millis,
+    /// The reason given, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Details of the action (a revoke error), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<String>,
+    /// The request as the transaction left it.
+    pub request: RequestRecord,
+}

@@ -19,12 +19,20 @@ pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 /// Secrets not yet revealed: `(id, integration) → sealed bytes`.
 pub const SECRETS: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("secrets");
 
+/// Notifications not yet delivered: `(channel, seq) → JSON OutboxRecord`. Per channel in the
+/// order they were written; `seq` is unique across channels.
+pub const OUTBOX: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("outbox");
+
 /// `META` key: schema version.
 pub const KEY_SCHEMA: &str = "schema_version";
 /// `META` key: next request id.
 pub const KEY_NEXT_ID: &str = "next_request_id";
 /// `META` key: next audit sequence number.
 pub const KEY_NEXT_SEQ: &str = "next_audit_seq";
+/// `META` key: next outbox sequence number.
+pub const KEY_NEXT_OUTBOX: &str = "next_outbox_seq";
+/// `META` key prefix: how many rows a channel has in the outbox (`outbox_len:<channel>`).
+pub const KEY_OUTBOX_LEN: &str = "outbox_len:";
 /// `META_TEXT` key: instance id.
 pub const KEY_INSTANCE: &str = "instance_id";
 /// `META_TEXT` key: hash of the last audit entry.

@@ -15,6 +15,7 @@ mod exec;
 mod exec_credentials;
 mod load;
 mod mariadb;
+mod notify;
 mod nvim;
 mod outage;
 mod redis;

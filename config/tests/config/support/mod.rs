@@ -12,7 +12,8 @@ pub const PATH: &str = "/etc/jit/jit.toml";
 pub const PASSWORD: &str = "hunter2-s3cret";
 
 /// The fake environment: `PG_MAIN_URL`, `MARIADB_URL` and `REDIS_URL` hold URLs with
-/// `PASSWORD`, `EMPTY` is empty, `NOT_A_URL` holds a password-like string that is no URL.
+/// `PASSWORD`, `EMPTY` is empty, `NOT_A_URL` holds a password-like string that is no URL,
+/// `SIEM_HMAC_KEY` an HMAC key (the shipped example's webhook).
 pub fn env(name: &str) -> Option<OsString> {
     match name {
         "PG_MAIN_URL" => {
@@ -22,6 +23,7 @@ pub fn env(name: &str) -> Option<OsString> {
         "REDIS_URL" => Some(format!("redis://jit-admin:{PASSWORD}@127.0.0.1:6379/0").into()),
         "EMPTY" => Some(OsString::new()),
         "NOT_A_URL" => Some(PASSWORD.into()),
+        "SIEM_HMAC_KEY" => Some("0123456789abcdef0123456789abcdef".into()),
         _ => None,
     }
 }

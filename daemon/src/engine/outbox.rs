@@ -1,0 +1,410 @@
+//! The notification outbox, the engine's side: which channels an event goes to, the rows
+//! written in the transaction that made the event, and what the notifier ([`crate::notify`])
+//! may do with them — read one, mark it delivered, give it up — and the counts
+//! `daemon.status` shows.
+//!
+//! Invariant: a notification exists in the store before its transition is acknowledged: the
+//! rows are written by `Engine::write`, in the same transaction, whether or not anyone
+//! subscribes to events. The notifier learns of them once they are durable (or at start), and
+//! removes each in a later transaction after it was delivered or given up.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use jit_api::{ChannelStatus, Event, EventKind};
+use jit_config::Config;
+use tokio::sync::mpsc;
+
+use super::events::{Change, kinds};
+use super::views::ts;
+use super::{Engine, EngineError};
+use crate::store::WriteTx;
+use crate::store::model::{AuditEntry, Millis, OutboxRecord};
+
+/// The audit action of a notification given up.
+pub const DROPPED: &str = "notification.dropped";
+
+/// A new row of the outbox: `(channel, seq)`.
+pub type Queued = (String, u64);
+
+/// Which channels want which events, from the config (shared with the writer thread).
+#[derive(Debug, Default)]
+pub struct Plan {
+    channels: Vec<PlannedChannel>,
+    /// Flow name → indexes in `channels` of the channels it names in `notify`.
+    by_flow: HashMap<String, Vec<usize>>,
+}
+
+#[derive(Debug)]
+struct PlannedChannel {
+    name: String,
+    events: Vec<EventKind>,
+    global: bool,
+    max_pending: u64,
+}
+
+impl Plan {
+    /// The plan of `config`'s channels.
+    pub fn new(config: &Config) -> Plan {
+        let channels: Vec<PlannedChannel> = config
+            .notifications
+            .iter()
+            .map(|c| PlannedChannel {
+                name: c.name.clone(),
+                events: c.events.iter().filter_map(|e| kind_named(e)).collect(),
+                global: c.global,
+                max_pending: u64::from(c.max_pending),
+            })
+            .collect();
+        let by_flow = config
+            .flows
+            .iter()
+            .map(|f| {
+                let idx = f
+                    .channels
+                    .iter()
+                    .filter_map(|n| channels.iter().position(|c| &c.name == n))
+                    .collect();
+                (f.name.clone(), idx)
+            })
+            .collect();
+        Plan { channels, by_flow }
+    }
+
+    /// Whether any channel is configured (otherwise writes note nothing for it).
+    pub fn is_empty(&self) -> bool {
+        self.channels.is_empty()
+    }
+
+    /// The channels a `kind` event of a request of `flow` goes to.
+    fn channels_for(&self, flow: &str, kind: EventKind) -> impl Iterator<Item = &PlannedChannel> {
+        let named = self
+            .by_flow
+            .get(flow)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        self.channels.iter().enumerate().filter_map(move |(i, c)| {
+            ((c.global || named.contains(&i)) && c.events.contains(&kind)).then_some(c)
+        })
+    }
+}
+
+/// The event kind written `name` (`approval_needed`).
+pub fn kind_named(name: &str) -> Option<EventKind> {
+    EventKind::ALL.into_iter().find(|k| k.as_str() == name)
+}
+
+/// Writes the outbox rows for what a transaction did (`changes`), in that transaction.
+/// A channel that overflows loses its oldest row, with an audit entry saying so.
+pub(super) fn fill(
+    wtx: &mut WriteTx<'_>,
+    changes: &[Change],
+    plan: &Plan,
+) -> Result<Filled, EngineError> {
+    let mut queued = Vec::new();
+    let mut pushed_out = Vec::new();
+    let mut dropped: Vec<(String, u64, OutboxRecord, Millis)> = Vec::new();
+    for change in changes {
+        let Some(rec) = change.rec.as_ref() else {
+            continue;
+        };
+        for note in &change.notes {
+            for (kind, _) in kinds(note, rec) {
+                for channel in plan.channels_for(&rec.flow, kind) {
+                    let row = OutboxRecord {
+                        kind: kind.as_str().to_owned(),
+                        action: note.action.clone(),
+                        actor: note.actor.clone(),
+                        at: note.at,
+                        reason: note.reason.clone(),
+                        details: note.details.clone(),
+                        request: rec.clone(),
+                    };
+                    let (seq, out) = wtx.push_outbox(&channel.name, &row, channel.max_pending)?;
+                    queued.push((channel.name.clone(), seq));
+                    if let Some((old, old_row)) = out {
+                        dropped.push((channel.name.clone(), old, old_row, note.at));
+                    }
+                }
+            }
+        }
+    }
+    for (channel, seq, row, at) in dropped {
+        tracing::error!(
+            channel,
+            seq,
+            request = row.request.id,
+            event = row.kind,
+            "the channel's outbox is full (max_pending): its oldest notification is dropped"
+        );
+        audit_drop(
+            wtx,
+            at,
+            &channel,
+            seq,
+            &row,
+            "the channel's outbox was full (max_pending)",
+        )?;
+        pushed_out.push(channel);
+    }
+    Ok(Filled { queued, pushed_out })
+}
+
+/// What `fill` did: the rows it wrote, and the channels that lost a row to each overflow.
+#[derive(Debug, Default)]
+pub struct Filled {
+    /// New rows, to announce to the notifier once durable.
+    pub queued: Vec<Queued>,
+    /// One channel name per row pushed out of a full outbox, to count once durable.
+    pub pushed_out: Vec<String>,
+}
+
+impl Filled {
+    /// Announces the rows and counts the losses; called once the transaction is durable.
+    pub(super) fn committed(self, outbox: &Outbox) {
+        for channel in &self.pushed_out {
+            outbox.count(channel, |s| s.dropped += 1);
+        }
+        if !self.queued.is_empty() {
+            // The notifier lives as long as the daemon; rows it never hears of are found at
+            // the next start.
+            let _ = outbox.queued.send(self.queued);
+        }
+    }
+}
+
+fn audit_drop(
+    wtx: &mut WriteTx<'_>,
+    at: Millis,
+    channel: &str,
+    seq: u64,
+    row: &OutboxRecord,
+    why: &str,
+) -> Result<(), EngineError> {
+    wtx.append_audit(AuditEntry {
+        seq: 0,
+        at,
+        actor: "jitd".to_owned(),
+        action: DROPPED.to_owned(),
+        request: Some(row.request.id),
+        status: None,
+        reason: Some(why.to_owned()),
+        details: Some(format!(
+            "channel {channel}, notification {seq} ({} of {})",
+            row.kind,
+            ts_text(row.at)
+        )),
+        prev_hash: String::new(),
+        hash: String::new(),
+    })?;
+    Ok(())
+}
+
+fn ts_text(at: Millis) -> String {
+    ts(at)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// The engine's outbox state: where new rows are announced, and the delivery counts.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    pub(super) plan: Arc<Plan>,
+    queued: mpsc::UnboundedSender<Vec<Queued>>,
+    stats: Arc<Mutex<HashMap<String, Stats>>>,
+}
+
+/// Counts of one channel since the daemon started.
+#[derive(Debug, Default, Clone)]
+struct Stats {
+    delivered: u64,
+    failed_attempts: u64,
+    dropped: u64,
+    last_error: Option<(String, Millis)>,
+}
+
+impl Outbox {
+    /// The outbox of `config`'s channels; new rows are announced on `queued`.
+    pub fn new(config: &Config, queued: mpsc::UnboundedSender<Vec<Queued>>) -> Outbox {
+        Outbox {
+            plan: Arc::new(Plan::new(config)),
+            queued,
+            stats: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    fn count(&self, channel: &str, f: impl FnOnce(&mut Stats)) {
+        let mut stats = self
+            .stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(stats.entry(channel.to_owned()).or_default());
+    }
+}
+
+/// One notification ready to send: its stable id, the event, and who it is for.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// Stable across retries and restarts, unique per store: `<instance id>-<seq>`.
+    pub id: String,
+    /// The event, as `events.subscribe` would have sent it.
+    pub event: Event,
+    /// The request's requester (an email's recipient for most events).
+    pub requester: String,
+    /// The request's approvers as configured (`alice`, `%dba`): an `approval_needed` email's
+    /// recipients.
+    pub approvers: Vec<String>,
+    /// When the event happened (give-up ages count from here).
+    pub at: Millis,
+}
+
+impl Delivery {
+    /// Whether this goes to the approvers (not the requester).
+    pub fn for_approvers(&self) -> bool {
+        self.event.kind == EventKind::ApprovalNeeded
+    }
+}
+
+impl Engine {
+    /// Every notification waiting in the outbox, by channel, oldest first.
+    pub fn outbox_keys(&self) -> Result<Vec<Queued>, EngineError> {
+        Ok(self.store.read(|r| r.outbox_keys())?)
+    }
+
+    /// A notification of the outbox, ready to send; `None` once it is gone (delivered, or
+    /// pushed out of a full outbox).
+    pub fn outbox_delivery(
+        &self,
+        channel: &str,
+        seq: u64,
+    ) -> Result<Option<Delivery>, EngineError> {
+        let Some(row) = self.store.read(|r| r.outbox(channel, seq))? else {
+            return Ok(None);
+        };
+        let Some(kind) = kind_named(&row.kind) else {
+            // Written by a newer jitd: this one cannot say it.
+            return Err(EngineError::InvalidInput(format!(
+                "notification {seq} is of an event kind this jitd does not know ({})",
+                row.kind
+            )));
+        };
+        Ok(Some(Delivery {
+            id: format!("{}-{seq}", self.store.instance_id()),
+            event: self.event_of(kind, &row),
+            requester: row.request.requester.clone(),
+            approvers: row.request.approval.approvers.clone(),
+            at: row.at,
+        }))
+    }
+
+    fn event_of(&self, kind: EventKind, row: &OutboxRecord) -> Event {
+        let view = self.view(&row.request);
+        self.event(
+            kind,
+            row.at,
+            &row.actor,
+            row.reason.as_deref(),
+            row.details.as_deref(),
+            &row.request,
+            view,
+        )
+    }
+
+    /// Records that a notification was delivered: it leaves the outbox.
+    pub async fn outbox_delivered(&self, channel: &str, seq: u64) -> Result<(), EngineError> {
+        let ch = channel.to_owned();
+        self.write(move |tx| {
+            tx.remove_outbox(&ch, seq)?;
+            Ok(())
+        })
+        .await?;
+        self.outbox.count(channel, |s| s.delivered += 1);
+        Ok(())
+    }
+
+    /// Gives a notification up (`why` is for people, and holds no secret): it leaves the
+    /// outbox with an audit entry, and is logged and counted.
+    pub async fn outbox_give_up(
+        &self,
+        channel: &str,
+        seq: u64,
+        why: String,
+    ) -> Result<(), EngineError> {
+        let ch = channel.to_owned();
+        let at = self.now_ms();
+        let reason = why.clone();
+        let removed = self
+            .write(move |tx| {
+                let Some(row) = tx.remove_outbox(&ch, seq)? else {
+                    return Ok(false);
+                };
+                audit_drop(tx, at, &ch, seq, &row, &reason)?;
+                Ok(true)
+            })
+            .await?;
+        if removed {
+            tracing::error!(channel, seq, why, "a notification was given up");
+            self.outbox.count(channel, |s| {
+                s.dropped += 1;
+                s.last_error = Some((why, at));
+            });
+        }
+        Ok(())
+    }
+
+    /// Counts a failed delivery attempt (it will be retried); `error` holds no secret.
+    pub fn outbox_failed(&self, channel: &str, error: &str) {
+        let at = self.now_ms();
+        self.outbox.count(channel, |s| {
+            s.failed_attempts += 1;
+            s.last_error = Some((error.to_owned(), at));
+        });
+    }
+
+    /// The channels as `daemon.status` shows them.
+    pub(crate) fn channel_statuses(&self) -> Result<Vec<ChannelStatus>, EngineError> {
+        let stats = self
+            .outbox
+            .stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        self.config
+            .notifications
+            .iter()
+            .map(|c| {
+                let s = stats.get(&c.name).cloned().unwrap_or_default();
+                Ok(ChannelStatus {
+                    name: c.name.clone(),
+                    kind: c.kind.name().to_owned(),
+                    pending: self.store.read(|r| r.outbox_len(&c.name))?,
+                    delivered: s.delivered,
+                    failed_attempts: s.failed_attempts,
+                    dropped: s.dropped,
+                    last_error_at: s.last_error.as_ref().map(|(_, at)| ts(*at)),
+                    last_error: s.last_error.map(|(e, _)| e),
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_config_event_name_is_an_event_kind() {
+        for name in jit_config::NOTIFY_EVENTS {
+            assert!(kind_named(name).is_some(), "{name}");
+        }
+        // ... and every event kind about a request can be configured.
+        for kind in EventKind::ALL {
+            assert_eq!(
+                jit_config::NOTIFY_EVENTS.contains(&kind.as_str()),
+                kind != EventKind::Lagged,
+                "{kind}"
+            );
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Slack, Teams and the generic webhook: one JSON POST each, over a shared HTTP client.
+//!
+//! The URL is the receiver's credential: errors are reported without it (`without_url`), and
+//! never with the response body (a 404 page may echo the path). Redirects are not followed, so
+//! a signed body goes only where the admin said.
+
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use super::Failure;
+use super::render::Message;
+use crate::engine::outbox::Delivery;
+
+/// The header with the delivery id (stable across retries).
+pub const DELIVERY_HEADER: &str = "X-Jit-Delivery";
+/// The header with the event kind.
+pub const EVENT_HEADER: &str = "X-Jit-Event";
+/// The webhook's signature header: `sha256=<hex HMAC-SHA256 of the body>`.
+pub const SIGNATURE_HEADER: &str = "X-Jit-Signature";
+
+/// The HTTP client every webhook channel shares.
+pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("jitd/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Slack's incoming-webhook payload: `text` (the fallback shown in notifications) and blocks
+/// with the facts and the commands.
+pub fn slack_body(m: &Message) -> Value {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let mut detail = format!("*{}*\n", esc(&m.title));
+    for (k, v) in &m.facts {
+        detail.push_str(&format!("*{k}:* {}\n", esc(v)));
+    }
+    let mut blocks = vec![json!({
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": detail.trim_end()},
+    })];
+    if !m.next.is_empty() {
+        let cmds: Vec<String> = m.next.iter().map(|n| format!("`{}`", esc(n))).collect();
+        blocks.push(json!({
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": format!("Run: {}", cmds.join("  "))},
+        }));
+    }
+    blocks.push(json!({
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": format!("jit delivery {}", m.delivery)}],
+    }));
+    json!({"text": m.title, "blocks": blocks})
+}
+
+/// A Teams incoming-webhook message: one Adaptive Card with the title, the facts and the
+/// commands.
+pub fn teams_body(m: &Message) -> Value {
+    let facts: Vec<Value> = m
+        .facts
+        .iter()
+        .map(|(k, v)| json!({"title": k, "value": v}))
+        .collect();
+    let mut body = vec![
+        json!({"type": "TextBlock", "text": m.title, "weight": "Bolder", "size": "Medium", "wrap": true}),
+        json!({"type": "FactSet", "facts": facts}),
+    ];
+    if !m.next.is_empty() {
+        let cmds: Vec<String> = m.next.iter().map(|n| format!("`{n}`")).collect();
+        body.push(
+            json!({"type": "TextBlock", "text": format!("Run: {}", cmds.join("  ")), "wrap": true}),
+        );
+    }
+    body.push(json!({
+        "type": "TextBlock",
+        "text": format!("jit delivery {}", m.delivery),
+        "isSubtle": true,
+        "size": "Small",
+        "wrap": true,
+    }));
+    json!({
+        "type": "message",
+        "summary": m.title,
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "contentUrl": null,
+            "content": {
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.4",
+                "body": body,
+            },
+        }],
+    })
+}
+
+/// The generic webhook's body: the delivery id and the event (as `events.subscribe` sends it).
+pub fn webhook_body(d: &Delivery) -> Value {
+    json!({"delivery": d.id, "event": d.event})
+}
+
+/// `sha256=<hex>` of `body` under `key`.
+pub fn signature(key: &[u8], body: &[u8]) -> String {
+    // HMAC takes a key of any length: this never fails.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+        return "sha256=".to_owned();
+    };
+    mac.update(body);
+    let digest = mac.finalize().into_bytes();
+    let mut hex = String::with_capacity(7 + digest.len() * 2);
+    hex.push_str("sha256=");
+    for b in digest {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    hex
+}
+
+/// POSTs `body` to `url` with the delivery headers (and the signature, given a key).
+pub async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    d: &Delivery,
+    body: &Value,
+    key: Option<&[u8]>,
+) -> Result<(), Failure> {
+    let bytes = serde_json::to_vec(body)
+        .map_err(|e| Failure::Refused(format!("cannot encode the notification: {e}")))?;
+    let mut req = client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(DELIVERY_HEADER, d.id.as_str())
+        .header(EVENT_HEADER, d.event.kind.as_str());
+    if let Some(key) = key {
+        req = req.header(SIGNATURE_HEADER, signature(key, &bytes));
+    }
+    let resp = req
+        .body(bytes)
+        .send()
+        .await
+        .map_err(|e| Failure::Retry(describe(&e.without_url())))?;
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let what = format!("the receiver answered HTTP {status}");
+    if status.is_server_error()
+        || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+        || status == reqwest::StatusCode::REQUEST_TIMEOUT
+    {
+        Err(Failure::Retry(what))
+    } else {
+        Err(Failure::Refused(what))
+    }
+}
+
+/// A reqwest error (already without its URL) with its causes, in one line.
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = if e.is_connect() {
+        "cannot connect".to_owned()
+    } else if e.is_timeout() {
+        "timed out".to_owned()
+    } else {
+        e.to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 4231, test case 2.
+    #[test]
+    fn the_signature_is_hmac_sha256_in_hex() {
+        assert_eq!(
+            signature(b"Jefe", b"what do ya want for nothing?"),
+            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}

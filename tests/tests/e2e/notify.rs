@@ -1,0 +1,670 @@
+//! Notifications: what reaches a real local HTTP server (Slack and Teams payloads, a webhook
+//! signed with HMAC-SHA256) and a real local SMTP server (aiosmtpd), each with a delivery id
+//! receivers can deduplicate; a receiver that is down gets everything once it is back, also
+//! across a `kill -9` of jitd; a hung receiver holds up neither requests nor other channels;
+//! a channel down for too long, or one whose outbox overflows, gives notifications up loudly
+//! (audit, log, `daemon.status`); and no secret — webhook URL, HMAC key, SMTP password —
+//! appears in any message, the log, the status or the audit log.
+
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use jit_api::methods::{DaemonStatusMethod, Empty};
+use jit_api::{ChannelStatus, DaemonStatus};
+use jit_tests::receivers::{Answer, HttpSink, Received, SmtpSink};
+use jit_tests::users::{Group, User};
+use jit_tests::{Daemon, unique, wait_until};
+use serde_json::Value;
+use sha2::Sha256;
+
+/// How long any one expected delivery may take to arrive.
+const T: Duration = Duration::from_secs(30);
+
+/// A dry-run integration, `demo-read` (auto) and `demo-write` (approved by `%dba`) for
+/// `%dev`; `channels` is appended (the `[[notifications]]`), and `write_notify` is the
+/// `notify` list of `demo-write`.
+fn config(dev: &Group, dba: &Group, write_notify: &str, channels: &str) -> String {
+    format!(
+        r#"
+[daemon]
+admins = ["root"]
+expiry_warnings = []
+
+[[integrations]]
+name = "demo"
+kind = "dry-run"
+resource_types = {{ database = ["read", "write"] }}
+
+[[flows]]
+name = "demo-read"
+requesters = ["%{dev}", "root"]
+integration = "demo"
+permissions = ["read"]
+max_duration = "1h"
+
+[[flows]]
+name = "demo-write"
+requesters = ["%{dev}"]
+integration = "demo"
+permissions = ["write"]
+approvers = ["%{dba}"]
+max_duration = "1h"
+notify = [{write_notify}]
+{channels}
+"#,
+        dev = dev.name,
+        dba = dba.name,
+    )
+}
+
+fn request(d: &Daemon, user: Option<&User>, perm: &str, what: &str) -> u64 {
+    let r = d.jit_json(
+        user,
+        &[
+            "request",
+            "demo/database",
+            what,
+            "-p",
+            perm,
+            "--reason",
+            &format!("fix INC-{what}"),
+        ],
+    );
+    r["id"].as_u64().expect("id")
+}
+
+fn status(d: &Daemon) -> DaemonStatus {
+    d.call::<DaemonStatusMethod>(&Empty {})
+        .expect("daemon.status")
+}
+
+fn channel(d: &Daemon, name: &str) -> ChannelStatus {
+    status(d)
+        .notifications
+        .into_iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no channel {name} in daemon.status"))
+}
+
+/// The audit log as JSON lines.
+fn audit(d: &Daemon) -> Vec<Value> {
+    let out = d.jit(None, &["audit", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("an audit line"))
+        .collect()
+}
+
+fn hmac_hex(key: &[u8], body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Asserts that none of `secrets` appears in the daemon's log, its status, the audit log or
+/// anything the receivers got (`seen`).
+fn assert_no_secret(d: &Daemon, secrets: &[&str], seen: &[String]) {
+    let status = serde_json::to_string(&status(d)).expect("json");
+    let audit: Vec<String> = audit(d).iter().map(Value::to_string).collect();
+    let log = d.log_text();
+    for s in secrets {
+        assert!(!log.contains(s), "a secret is in the log:\n{log}");
+        assert!(
+            !status.contains(s),
+            "a secret is in daemon.status: {status}"
+        );
+        for a in &audit {
+            assert!(!a.contains(s), "a secret is in the audit log: {a}");
+        }
+        for m in seen {
+            assert!(!m.contains(s), "a secret is in a notification: {m}");
+        }
+    }
+}
+
+fn bodies(got: &[Received]) -> Vec<String> {
+    got.iter()
+        .map(|r| format!("{:?}\n{}", r.headers, String::from_utf8_lossy(&r.body)))
+        .collect()
+}
+
+#[test]
+fn slack_teams_and_a_signed_webhook_get_readable_notifications_with_delivery_ids() {
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let carol = User::create("c", &[&dba]);
+    let http = HttpSink::start();
+    // The paths are what makes a webhook URL secret.
+    let slack_token = format!("T0-{}", unique());
+    let teams_token = format!("W0-{}", unique());
+    let hook_token = format!("H0-{}", unique());
+    let key = format!("hmac-key-{}", unique());
+    let dir = tempfile::tempdir().expect("dir");
+    let key_file = dir.path().join("hook.key");
+    std::fs::write(&key_file, format!("{key}\n")).expect("key file");
+    let slack_path = format!("/slack/{slack_token}");
+    let teams_path = format!("/teams/{teams_token}");
+    let hook_path = format!("/hook/{hook_token}");
+    let channels = format!(
+        r#"
+[[notifications]]
+name = "ops-slack"
+kind = "slack"
+url = "{slack}"
+global = true
+events = ["approval_needed", "granted"]
+
+[[notifications]]
+name = "ops-teams"
+kind = "teams"
+url = "{teams}"
+global = true
+events = ["approval_needed"]
+
+[[notifications]]
+name = "audit-hook"
+kind = "webhook"
+url = "{hook}"
+secret_file = "{key_file}"
+"#,
+        slack = http.url(&slack_path),
+        teams = http.url(&teams_path),
+        hook = http.url(&hook_path),
+        key_file = key_file.display(),
+    );
+    let d = Daemon::start(&config(&dev, &dba, "\"audit-hook\"", &channels));
+
+    let id = request(&d, Some(&alice), "write", "9");
+
+    // Slack: a readable message with the request, requester, justification and the command.
+    let slack = http.wait_for(&slack_path, 1, T);
+    let s = slack[0].json();
+    let text = s["text"].as_str().expect("text");
+    assert!(
+        text.contains(&alice.name) && text.contains("approval"),
+        "{s}"
+    );
+    let blocks = s["blocks"].to_string();
+    for want in [
+        alice.name.as_str(),
+        "fix INC-9",
+        &format!("jit approve {id}"),
+        &format!("jit reject {id}"),
+        "write on demo/database: 9",
+    ] {
+        assert!(blocks.contains(want), "no {want:?} in {s}");
+    }
+    let slack_id = slack[0].header("x-jit-delivery").expect("delivery header");
+    assert!(blocks.contains(slack_id), "{s}");
+    assert_eq!(slack[0].header("content-type"), Some("application/json"));
+
+    // Teams: one Adaptive Card with the facts and the command.
+    let teams = http.wait_for(&teams_path, 1, T);
+    let t = teams[0].json();
+    assert_eq!(t["type"], "message", "{t}");
+    let att = &t["attachments"][0];
+    assert_eq!(
+        att["contentType"], "application/vnd.microsoft.card.adaptive",
+        "{t}"
+    );
+    assert_eq!(att["content"]["type"], "AdaptiveCard", "{t}");
+    let facts = att["content"]["body"]
+        .as_array()
+        .expect("body")
+        .iter()
+        .find(|b| b["type"] == "FactSet")
+        .expect("a FactSet")
+        .clone();
+    assert!(
+        facts["facts"]
+            .as_array()
+            .expect("facts")
+            .iter()
+            .any(|f| f["title"] == "Requester" && f["value"] == alice.name.as_str()),
+        "{facts}"
+    );
+    assert!(t.to_string().contains(&format!("jit approve {id}")), "{t}");
+
+    // The webhook: the event as events.subscribe sends it, signed over the raw body.
+    let hook = http.wait_for(&hook_path, 1, T);
+    let h = &hook[0];
+    let body = h.json();
+    assert_eq!(body["event"]["kind"], "approval_needed", "{body}");
+    assert_eq!(body["event"]["request"]["id"], id, "{body}");
+    assert_eq!(body["event"]["request"]["justification"], "fix INC-9");
+    let delivery = h.header("x-jit-delivery").expect("delivery header");
+    assert_eq!(body["delivery"], delivery, "{body}");
+    assert_eq!(h.header("x-jit-event"), Some("approval_needed"));
+    let signature = h.header("x-jit-signature").expect("signature header");
+    assert_eq!(
+        signature,
+        format!("sha256={}", hmac_hex(key.as_bytes(), &h.body)),
+        "the signature verifies with the channel's key"
+    );
+    assert_ne!(
+        signature,
+        format!("sha256={}", hmac_hex(b"another key entirely", &h.body)),
+        "and not with another"
+    );
+    // Each notification has its own id.
+    assert_ne!(delivery, slack_id);
+
+    // carol approves: the grant goes to Slack and to the flow's webhook, with new ids.
+    d.jit_json(Some(&carol), &["approve", &id.to_string()]);
+    let hook = http.wait_for(&hook_path, 2, T);
+    assert_eq!(hook[1].json()["event"]["kind"], "granted");
+    assert_ne!(
+        hook[1].header("x-jit-delivery"),
+        hook[0].header("x-jit-delivery")
+    );
+    let slack = http.wait_for(&slack_path, 2, T);
+    assert!(
+        slack[1].json()["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Access granted")),
+        "{}",
+        slack[1].json()
+    );
+
+    // demo-read does not name the webhook: its grant goes to Slack (global) only. Its rows
+    // were written with the grant, so once Slack has it, the webhook's would be counted.
+    let other = request(&d, Some(&alice), "read", "10");
+    let slack = http.wait_for(&slack_path, 3, T);
+    assert!(
+        slack[2].json()["text"]
+            .as_str()
+            .is_some_and(|t| t.contains(&format!("(request {other})"))),
+        "{}",
+        slack[2].json()
+    );
+    let hook_status = channel(&d, "audit-hook");
+    assert_eq!(
+        (hook_status.pending, hook_status.delivered),
+        (0, 2),
+        "{hook_status:?}"
+    );
+    assert!(
+        http.wait_for(&hook_path, 2, T)
+            .iter()
+            .all(|r| r.json()["event"]["request"]["id"] != other)
+    );
+    let teams_status = channel(&d, "ops-teams");
+    assert_eq!(
+        (teams_status.kind.as_str(), teams_status.dropped),
+        ("teams", 0)
+    );
+
+    assert_no_secret(
+        &d,
+        &[&slack_token, &teams_token, &hook_token, &key],
+        &bodies(&http.received()),
+    );
+}
+
+#[test]
+fn email_goes_to_the_approvers_then_to_the_requester() {
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let carol = User::create("c", &[&dba]);
+    let dave = User::create("d", &[&dba]);
+    let password = format!("smtp-pw-{}", unique());
+    let smtp = SmtpSink::start("jit", &password);
+    let dir = tempfile::tempdir().expect("dir");
+    let url_file = dir.path().join("smtp.url");
+    std::fs::write(
+        &url_file,
+        format!("smtp://jit:{password}@127.0.0.1:{}\n", smtp.port),
+    )
+    .expect("url file");
+    let channels = format!(
+        r#"
+[[notifications]]
+name = "mail"
+kind = "email"
+url_file = "{url_file}"
+from = "jit <jit@example.test>"
+domain = "example.test"
+global = true
+events = ["approval_needed", "rejected"]
+
+[notifications.addresses]
+{carol} = "carol.c@corp.test"
+"#,
+        url_file = url_file.display(),
+        carol = carol.name,
+    );
+    let d = Daemon::start(&config(&dev, &dba, "", &channels));
+
+    let id = request(&d, Some(&alice), "write", "7");
+    let mails = smtp.wait_for(1, T);
+    let m = &mails[0];
+    // To the approvers — carol from the map, dave as user@domain — and never the requester.
+    let mut to = m.rcpt_to.clone();
+    to.sort();
+    let mut want = vec![
+        "carol.c@corp.test".to_owned(),
+        format!("{}@example.test", dave.name),
+    ];
+    want.sort();
+    assert_eq!(to, want, "{m:?}");
+    assert_eq!(m.login.as_deref(), Some("jit"), "it logged in");
+    assert_eq!(m.mail_from, "jit@example.test");
+    let subject = m.header("subject").expect("subject");
+    assert!(
+        subject.starts_with("[jit] ")
+            && subject.contains(&alice.name)
+            && subject.contains("approval"),
+        "{subject}"
+    );
+    for want in [
+        format!("Requester: {}", alice.name),
+        "Justification: fix INC-7".to_owned(),
+        format!("jit approve {id}"),
+        format!("jit reject {id}"),
+    ] {
+        assert!(m.body.contains(&want), "no {want:?} in:\n{}", m.body);
+    }
+    let delivery = m.header("x-jit-delivery").expect("delivery header");
+    assert!(
+        m.header("message-id").is_some_and(|h| h.contains(delivery)),
+        "{m:?}"
+    );
+
+    // carol rejects: the requester is told.
+    let out = d.jit(
+        Some(&carol),
+        &["reject", &id.to_string(), "--reason", "use the replica"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let mails = smtp.wait_for(2, T);
+    let m = &mails[1];
+    assert_eq!(m.rcpt_to, [format!("{}@example.test", alice.name)]);
+    assert!(
+        m.header("subject").is_some_and(|s| s.contains("rejected")),
+        "{m:?}"
+    );
+    assert!(m.body.contains("Reason: use the replica"), "{}", m.body);
+    assert_ne!(m.header("x-jit-delivery"), Some(delivery));
+
+    let seen: Vec<String> = smtp
+        .mails()
+        .iter()
+        .map(|m| format!("{:?}\n{}", m.headers, m.body))
+        .collect();
+    assert_no_secret(&d, &[&password], &seen);
+}
+
+#[test]
+fn a_receiver_that_is_down_gets_it_later_and_a_hung_one_holds_nobody_up() {
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let mut down = HttpSink::start();
+    let hung = HttpSink::start();
+    let fine = HttpSink::start();
+    hung.answer(Answer::Hang);
+    down.down();
+    let channels = format!(
+        r#"
+[[notifications]]
+name = "down"
+kind = "slack"
+url = "{down}"
+global = true
+events = ["granted"]
+
+[[notifications]]
+name = "hung"
+kind = "slack"
+url = "{hung}"
+global = true
+events = ["granted"]
+timeout = "60s"
+
+[[notifications]]
+name = "fine"
+kind = "teams"
+url = "{fine}"
+global = true
+events = ["granted"]
+"#,
+        down = down.url("/down"),
+        hung = hung.url("/hung"),
+        fine = fine.url("/fine"),
+    );
+    let d = Daemon::start(&config(&dev, &dba, "", &channels));
+
+    // The hung receiver takes the first request and never answers (for 60 s): the next
+    // requests are answered all the same, and the other channels get theirs.
+    let first = request(&d, Some(&alice), "read", "1");
+    hung.wait_for("/hung", 1, T);
+    let start = Instant::now();
+    let second = request(&d, Some(&alice), "read", "2");
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "a request waited on a hung receiver ({:?})",
+        start.elapsed()
+    );
+    let got = fine.wait_for("/fine", 2, T);
+    let ids: Vec<Value> = got.iter().map(|r| r.json()["summary"].clone()).collect();
+    assert!(
+        ids[0].to_string().contains(&format!("request {first}"))
+            && ids[1].to_string().contains(&format!("request {second}")),
+        "{ids:?}"
+    );
+    assert_eq!(hung.received().len(), 1, "the hung channel waits its turn");
+
+    // The receiver that is down: attempts fail and are counted, nothing is lost.
+    let ch = wait_until(T, "a failed attempt on the down channel", || {
+        let ch = channel(&d, "down");
+        (ch.failed_attempts >= 1).then_some(ch)
+    });
+    assert_eq!(ch.pending, 2, "{ch:?}");
+    assert!(
+        ch.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("connect")),
+        "{ch:?}"
+    );
+    assert!(!ch.last_error.unwrap_or_default().contains("/down"));
+    down.up();
+    let got = down.wait_for("/down", 2, Duration::from_secs(60));
+    let texts: Vec<String> = got.iter().map(|r| r.json()["text"].to_string()).collect();
+    assert!(
+        texts[0].contains(&format!("request {first}"))
+            && texts[1].contains(&format!("request {second}")),
+        "oldest first: {texts:?}"
+    );
+    wait_until(T, "the down channel's outbox to empty", || {
+        let ch = channel(&d, "down");
+        (ch.pending == 0 && ch.delivered == 2).then_some(())
+    });
+    assert!(
+        d.log_text()
+            .contains("notification not delivered; retrying")
+    );
+}
+
+#[test]
+fn undelivered_notifications_survive_kill_9_and_keep_their_ids() {
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let mut http = HttpSink::start();
+    http.down();
+    let key = format!("kill9-hmac-key-{}", unique());
+    let dir = tempfile::tempdir().expect("dir");
+    let key_file = dir.path().join("k");
+    std::fs::write(&key_file, &key).expect("key");
+    let channels = format!(
+        r#"
+[[notifications]]
+name = "hook"
+kind = "webhook"
+url = "{url}"
+secret_file = "{key_file}"
+global = true
+events = ["created", "granted"]
+"#,
+        url = http.url("/hook"),
+        key_file = key_file.display(),
+    );
+    let mut d = Daemon::start(&config(&dev, &dba, "", &channels));
+    let ids: Vec<u64> = (0..3)
+        .map(|i| request(&d, Some(&alice), "read", &format!("k{i}")))
+        .collect();
+    // Every transition answered is in the outbox: created and granted of each.
+    wait_until(T, "all six in the outbox", || {
+        (channel(&d, "hook").pending == 6).then_some(())
+    });
+    d.kill9();
+    http.up();
+    d.restart();
+    let got = http.wait_for("/hook", 6, Duration::from_secs(60));
+    // None lost: every (request, event) arrived; a repeat would carry the same id.
+    let mut by_id: std::collections::HashMap<String, (u64, String)> =
+        std::collections::HashMap::new();
+    for r in &got {
+        let body = r.json();
+        let delivery = r.header("x-jit-delivery").expect("id").to_owned();
+        assert_eq!(body["delivery"], delivery.as_str());
+        let what = (
+            body["event"]["request"]["id"].as_u64().expect("id"),
+            body["event"]["kind"].as_str().expect("kind").to_owned(),
+        );
+        if let Some(before) = by_id.insert(delivery.clone(), what.clone()) {
+            assert_eq!(before, what, "one id, one notification");
+        }
+    }
+    let mut seen: Vec<(u64, String)> = by_id.into_values().collect();
+    seen.sort();
+    let mut want: Vec<(u64, String)> = ids
+        .iter()
+        .flat_map(|id| [(*id, "created".to_owned()), (*id, "granted".to_owned())])
+        .collect();
+    want.sort();
+    assert_eq!(seen, want);
+    wait_until(T, "the outbox to empty", || {
+        (channel(&d, "hook").pending == 0).then_some(())
+    });
+    assert!(
+        d.log_text()
+            .contains("resuming the delivery of notifications")
+    );
+}
+
+#[test]
+fn notifications_are_given_up_loudly_when_too_old_refused_or_pushed_out() {
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let mut old = HttpSink::start();
+    let mut full = HttpSink::start();
+    let refusing = HttpSink::start();
+    old.down();
+    full.down();
+    refusing.answer(Answer::Status(404));
+    let channels = format!(
+        r#"
+[[notifications]]
+name = "old"
+kind = "slack"
+url = "{old}"
+global = true
+events = ["granted"]
+give_up_after = "2s"
+
+[[notifications]]
+name = "full"
+kind = "slack"
+url = "{full}"
+global = true
+events = ["granted"]
+max_pending = 2
+
+[[notifications]]
+name = "refusing"
+kind = "teams"
+url = "{refusing}"
+global = true
+events = ["granted"]
+"#,
+        old = old.url("/old"),
+        full = full.url("/full"),
+        refusing = refusing.url("/refusing"),
+    );
+    let d = Daemon::start(&config(&dev, &dba, "", &channels));
+    let ids: Vec<u64> = (0..4)
+        .map(|i| request(&d, Some(&alice), "read", &format!("g{i}")))
+        .collect();
+
+    // Refused (404): given up at once, not retried.
+    let refused = wait_until(T, "the refused notifications to be given up", || {
+        let ch = channel(&d, "refusing");
+        (ch.dropped == 4).then_some(ch)
+    });
+    assert_eq!(refused.pending, 0);
+    assert!(
+        refused
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("404")),
+        "{refused:?}"
+    );
+    assert_eq!(refusing.received().len(), 4);
+
+    // A full outbox keeps the newest max_pending: the two oldest were dropped at once.
+    let f = channel(&d, "full");
+    assert_eq!((f.pending, f.dropped), (2, 2), "{f:?}");
+    let dropped: Vec<Value> = audit(&d)
+        .into_iter()
+        .filter(|e| e["action"] == "notification.dropped")
+        .collect();
+    let pushed_out: Vec<u64> = dropped
+        .iter()
+        .filter(|e| {
+            e["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("max_pending"))
+        })
+        .map(|e| e["request"].as_u64().expect("request"))
+        .collect();
+    assert_eq!(pushed_out, ids[..2], "{dropped:?}");
+
+    // Down for longer than give_up_after: given up, with the last error, in the audit log.
+    let o = wait_until(T, "the old notifications to be given up", || {
+        let ch = channel(&d, "old");
+        (ch.dropped == 4).then_some(ch)
+    });
+    assert_eq!(o.pending, 0, "{o:?}");
+    let too_old = audit(&d)
+        .into_iter()
+        .filter(|e| {
+            e["action"] == "notification.dropped"
+                && e["reason"]
+                    .as_str()
+                    .is_some_and(|r| r.contains("give_up_after"))
+        })
+        .count();
+    assert_eq!(too_old, 4);
+    assert!(d.log_text().contains("a notification was given up"));
+
+    // The full channel's receiver comes back: the two it kept arrive, newest requests.
+    full.up();
+    let got = full.wait_for("/full", 2, Duration::from_secs(60));
+    let texts: Vec<String> = got.iter().map(|r| r.json()["text"].to_string()).collect();
+    assert!(
+        texts[0].contains(&format!("request {}", ids[2]))
+            && texts[1].contains(&format!("request {}", ids[3])),
+        "{texts:?}"
+    );
+    old.up();
+    assert!(old.received().is_empty());
+}
