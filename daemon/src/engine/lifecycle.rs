@@ -726,6 +726,7 @@ max_duration = "1h"
             deadline_added: Arc::new(Notify::new()),
             mode: "system",
             events,
+            notifications: mpsc::unbounded_channel().0,
         }));
         tokio::spawn(crate::engine::events::run(engine.clone(), events_rx));
         (engine, clock, actions_rx)
