@@ -930,11 +930,14 @@ impl Engine {
                     .is_none_or(|t| r.entries.iter().any(|e| e.resource_type == *t))
         };
         let recs = match p.scope {
+            Scope::Mine if !p.closed => {
+                self.store.read(|r| r.open_of(&caller.user, limit, keep))?
+            }
             Scope::Mine => self
                 .store
                 .read(|r| r.by_requester(&caller.user, limit, keep))?,
             Scope::Review => {
-                let mut out = self.open_records()?;
+                let mut out = self.store.read(|r| r.review_candidates())?;
                 // Pending requests, granted ones with an extension waiting, and open
                 // break-glass requests (granted without them: they review after the fact).
                 out.retain(|r| {

@@ -47,8 +47,12 @@ pub fn wait_for_writers(timeout: std::time::Duration) {
     }
 }
 
-/// The schema version this build writes. Opening a store with a newer version is refused.
-pub const SCHEMA_VERSION: u64 = 1;
+/// The schema version this build writes. Opening a store with a newer version is refused;
+/// an older one is migrated when opened (see `migrate`).
+///
+/// 1. The first layout.
+/// 2. Adds the `open_by_requester` and `review` indexes, filled from the open requests.
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// redb's page cache. Its default (1 GiB) would let the daemon's memory grow with the store;
 /// the hot set (open requests, the deadline index, the newest history) is far smaller.
@@ -272,6 +276,17 @@ fn init_schema(db: &Database, path: &Path) -> Result<String, StoreError> {
                     found,
                 });
             }
+            Some(found) if found < SCHEMA_VERSION => {
+                migrate(&txn, found)?;
+                meta.insert(KEY_SCHEMA, SCHEMA_VERSION)
+                    .map_err(io("write schema version"))?;
+                tracing::info!(
+                    store = %path.display(),
+                    from = found,
+                    to = SCHEMA_VERSION,
+                    "store schema migrated"
+                );
+            }
             Some(_) => {}
             None => {
                 meta.insert(KEY_SCHEMA, SCHEMA_VERSION)
@@ -301,6 +316,9 @@ fn init_schema(db: &Database, path: &Path) -> Result<String, StoreError> {
         txn.open_table(BY_REQUESTER)
             .map_err(io("open by_requester"))?;
         txn.open_table(OPEN).map_err(io("open open"))?;
+        txn.open_table(OPEN_BY_REQUESTER)
+            .map_err(io("open open_by_requester"))?;
+        txn.open_table(REVIEW).map_err(io("open review"))?;
         txn.open_table(DEADLINES).map_err(io("open deadlines"))?;
         txn.open_table(AUDIT).map_err(io("open audit"))?;
         txn.open_table(SECRETS).map_err(io("open secrets"))?;
@@ -310,6 +328,42 @@ fn init_schema(db: &Database, path: &Path) -> Result<String, StoreError> {
     }
     txn.commit().map_err(io("commit schema"))?;
     Ok(instance_id)
+}
+
+/// Brings a store written with schema `from` up to [`SCHEMA_VERSION`], in the transaction
+/// that records the new version (all or nothing).
+fn migrate(txn: &redb::WriteTransaction, from: u64) -> Result<(), StoreError> {
+    if from < 2 {
+        // The indexes of open requests: filled from the open table, which restart already
+        // reads in full, so this costs what one restart does.
+        let open = txn.open_table(OPEN).map_err(io("open open"))?;
+        let reqs = txn.open_table(REQUESTS).map_err(io("open requests"))?;
+        let mut by_user = txn
+            .open_table(OPEN_BY_REQUESTER)
+            .map_err(io("open open_by_requester"))?;
+        let mut review = txn.open_table(REVIEW).map_err(io("open review"))?;
+        for e in open.iter().map_err(io("read open"))? {
+            let id = e.map_err(io("read open"))?.0.value();
+            let Some(v) = reqs.get(id).map_err(io("read request"))? else {
+                continue;
+            };
+            let rec: RequestRecord = decode(|| format!("request {id}"), v.value())?;
+            by_user
+                .insert((rec.requester.as_str(), id), ())
+                .map_err(io("write open_by_requester"))?;
+            if needs_review(&rec) {
+                review.insert(id, ()).map_err(io("write review"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether approvers may have to look at an open request: it waits for them (or its
+/// extension does), or it is break-glass (reviewed after the fact).
+fn needs_review(r: &RequestRecord) -> bool {
+    r.status.is_open()
+        && (r.status == Status::Pending || r.pending_extension.is_some() || r.break_glass)
 }
 
 fn writer_loop(db: &Database, jobs: &std_mpsc::Receiver<Job>) {
@@ -425,6 +479,8 @@ batch_tables! {
     requests: REQUESTS, u64, &'static [u8];
     by_requester: BY_REQUESTER, (&'static str, u64), ();
     open: OPEN, u64, u8;
+    open_by_requester: OPEN_BY_REQUESTER, (&'static str, u64), ();
+    review: REVIEW, u64, ();
     deadlines: DEADLINES, (u64, u64), u8;
     audit: AUDIT, u64, &'static [u8];
     secrets: SECRETS, (u64, &'static str), &'static [u8];
@@ -543,6 +599,28 @@ impl WriteTx<'_> {
                     .map_err(io("write open"))?;
             } else if old.is_some_and(|o| o.status.is_open()) {
                 open.remove(id).map_err(io("remove open"))?;
+            }
+            let was_open = old.is_some_and(|o| o.status.is_open());
+            if new.status.is_open() != was_open {
+                let by_user = self.tables.open_by_requester()?;
+                if was_open {
+                    by_user
+                        .remove((new.requester.as_str(), id))
+                        .map_err(io("remove open_by_requester"))?;
+                } else {
+                    by_user
+                        .insert((new.requester.as_str(), id), ())
+                        .map_err(io("write open_by_requester"))?;
+                }
+            }
+            let was_review = old.is_some_and(needs_review);
+            if needs_review(new) != was_review {
+                let review = self.tables.review()?;
+                if was_review {
+                    review.remove(id).map_err(io("remove review"))?;
+                } else {
+                    review.insert(id, ()).map_err(io("write review"))?;
+                }
             }
             let old_deadline = old.and_then(|o| o.deadline);
             if old_deadline != new.deadline {
@@ -891,6 +969,54 @@ impl ReadTx {
         Ok(out)
     }
 
+    /// A user's open requests, newest first, that pass `keep`, at most `limit` (the index of
+    /// open requests: the user's history is not read).
+    pub fn open_of(
+        &self,
+        user: &str,
+        limit: usize,
+        mut keep: impl FnMut(&RequestRecord) -> bool,
+    ) -> Result<Vec<RequestRecord>, StoreError> {
+        let idx = self
+            .txn
+            .open_table(OPEN_BY_REQUESTER)
+            .map_err(io("open open_by_requester"))?;
+        let reqs = self.txn.open_table(REQUESTS).map_err(io("open requests"))?;
+        let mut out = Vec::new();
+        for e in idx
+            .range((user, 0)..=(user, u64::MAX))
+            .map_err(io("read open_by_requester"))?
+            .rev()
+        {
+            let id = e.map_err(io("read open_by_requester"))?.0.value().1;
+            if let Some(v) = reqs.get(id).map_err(io("read request"))? {
+                let rec: RequestRecord = decode(|| format!("request {id}"), v.value())?;
+                if keep(&rec) {
+                    out.push(rec);
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Open requests approvers may have to review (pending, an extension waiting,
+    /// break-glass), newest first.
+    pub fn review_candidates(&self) -> Result<Vec<RequestRecord>, StoreError> {
+        let idx = self.txn.open_table(REVIEW).map_err(io("open review"))?;
+        let reqs = self.txn.open_table(REQUESTS).map_err(io("open requests"))?;
+        let mut out = Vec::new();
+        for e in idx.iter().map_err(io("read review"))?.rev() {
+            let id = e.map_err(io("read review"))?.0.value();
+            if let Some(v) = reqs.get(id).map_err(io("read request"))? {
+                out.push(decode(|| format!("request {id}"), v.value())?);
+            }
+        }
+        Ok(out)
+    }
+
     /// All requests, newest first, that pass `keep`, at most `limit`.
     pub fn all_requests(
         &self,
@@ -1149,6 +1275,12 @@ mod tests {
             assert_eq!(r.earliest_deadline()?, Some(100));
             assert_eq!(r.due(100, 10)?, vec![(100, 1, DeadlineKind::Expire)]);
             assert_eq!(r.by_requester("alice", 10, |_| true)?.len(), 1);
+            assert_eq!(r.open_of("alice", 10, |_| true)?.len(), 1);
+            assert!(r.open_of("bob", 10, |_| true)?.is_empty());
+            assert!(
+                r.review_candidates()?.is_empty(),
+                "granted, not break-glass"
+            );
             Ok(())
         })
         .unwrap();
@@ -1165,9 +1297,70 @@ mod tests {
                 r.by_requester("alice", 10, |_| true)?[0].status,
                 Status::Expired
             );
+            assert!(r.open_of("alice", 10, |_| true)?.is_empty());
             Ok(())
         })
         .unwrap();
+        // Pending: under review until decided.
+        let pending = record(2, Status::Pending, None);
+        let p = pending.clone();
+        s.write(move |w| w.put_request(&p, None)).await.unwrap();
+        assert_eq!(s.read(|r| r.review_candidates()).unwrap().len(), 1);
+        let mut rejected = pending.clone();
+        rejected.status = Status::Rejected;
+        s.write(move |w| w.put_request(&rejected, Some(&pending)))
+            .await
+            .unwrap();
+        assert!(s.read(|r| r.review_candidates()).unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_schema_1_store_gets_its_open_indexes_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.redb");
+        {
+            let s = Store::open(&path).unwrap();
+            for (id, status) in [
+                (1, Status::Granted),
+                (2, Status::Pending),
+                (3, Status::Expired),
+            ] {
+                let r = record(id, status, None);
+                s.write(move |w| w.put_request(&r, None)).await.unwrap();
+            }
+            s.close();
+        }
+        // As schema 1 left it: no such indexes.
+        {
+            let db = Database::open(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.delete_table(OPEN_BY_REQUESTER).unwrap();
+            txn.delete_table(REVIEW).unwrap();
+            txn.open_table(META).unwrap().insert(KEY_SCHEMA, 1).unwrap();
+            txn.commit().unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        s.read(|r| {
+            let open: Vec<_> = r
+                .open_of("alice", 10, |_| true)?
+                .iter()
+                .map(|r| r.id)
+                .collect();
+            assert_eq!(open, vec![2, 1]);
+            let review: Vec<_> = r.review_candidates()?.iter().map(|r| r.id).collect();
+            assert_eq!(review, vec![2]);
+            Ok(())
+        })
+        .unwrap();
+        let version =
+            s.db.begin_read()
+                .unwrap()
+                .open_table(META)
+                .unwrap()
+                .get(KEY_SCHEMA)
+                .unwrap()
+                .map(|v| v.value());
+        assert_eq!(version, Some(SCHEMA_VERSION));
     }
 
     #[tokio::test]

@@ -10,6 +10,13 @@ pub const META_TEXT: TableDefinition<&str, &str> = TableDefinition::new("meta_te
 pub const REQUESTS: TableDefinition<u64, &[u8]> = TableDefinition::new("requests");
 /// Every request by requester: `(user, id) → ()`.
 pub const BY_REQUESTER: TableDefinition<(&str, u64), ()> = TableDefinition::new("by_requester");
+/// Open requests by requester: `(user, id) → ()` (schema 2). A user's open requests are
+/// found without reading their history.
+pub const OPEN_BY_REQUESTER: TableDefinition<(&str, u64), ()> =
+    TableDefinition::new("open_by_requester");
+/// Open requests approvers may have to review — pending, an extension waiting, or
+/// break-glass: `id → ()` (schema 2). The review list reads only these.
+pub const REVIEW: TableDefinition<u64, ()> = TableDefinition::new("review");
 /// Open requests: `id → status index`. Restart reads only this, never the history.
 pub const OPEN: TableDefinition<u64, u8> = TableDefinition::new("open");
 /// The deadline index: `(deadline ms, id) → kind`.
