@@ -65,7 +65,12 @@ async fn run(cli: Cli, out: Out) -> anyhow::Result<u8> {
         client::user_socket_dir(|k| std::env::var_os(k)),
         |p| p.exists(),
     );
-    let client = client::Client::connect(&paths).await?;
+    let client = match client::Client::connect(&paths).await {
+        Ok(c) => c,
+        // A prompt segment shows nothing rather than an error in every prompt.
+        Err(_) if matches!(cli.command, commands::Command::Prompt(_)) => return Ok(exit::OK),
+        Err(e) => return Err(e),
+    };
     let mut ctx = Ctx { client, out };
     let outcome = commands::run(cli.command, &mut ctx).await?;
     Ok(outcome.exit_code())

@@ -765,15 +765,18 @@ fn ls() {
         assert!(status.success(), "{} failed: {status}", program.display());
         ms
     };
-    let (mut t_true, mut t_hello, mut t_ls) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut t_true, mut t_hello, mut t_ls, mut t_prompt) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
         t_true.push(time(std::path::Path::new("/bin/true"), &[]));
         t_hello.push(time(&hello, &[]));
         t_ls.push(time(&jit, &["ls"]));
+        t_prompt.push(time(&jit, &["prompt"]));
     }
     summary_ms("/bin/true", t_true);
     let (h50, h99, _) = summary_ms("Rust hello-world", t_hello);
     let (l50, l99, _) = summary_ms("jit ls (50 open requests)", t_ls);
+    summary_ms("jit prompt (50 open requests)", t_prompt);
     println!(
         "jit ls / hello-world: {:.2}x p50 / {:.2}x p99 (goal: median < 5 ms)",
         l50 / h50,
@@ -813,6 +816,8 @@ fn ls() {
     assert_eq!(listed.as_array().map(Vec::len), Some(50), "{listed}");
     let t_long: Vec<f64> = (0..runs).map(|_| time(&jit, &["ls"])).collect();
     let (long50, _, _) = summary_ms("jit ls (50 open, 10,000 closed)", t_long);
+    let t_prompt_long: Vec<f64> = (0..runs).map(|_| time(&jit, &["prompt"])).collect();
+    summary_ms("jit prompt (50 open, 10,000 closed)", t_prompt_long);
     println!(
         "jit ls with 10,000 closed requests: {:.2}x the median without (goal: median < 5 ms)",
         long50 / l50

@@ -18,6 +18,7 @@ mod mariadb;
 mod notify;
 mod nvim;
 mod outage;
+mod prompt;
 mod redis;
 mod ssh;
 mod story;
