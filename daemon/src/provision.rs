@@ -14,7 +14,9 @@ use rand::distr::{Alphanumeric, SampleString};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::engine::{Action, Engine, from_ms, pending_key};
-use crate::integrations::{GrantEntry, GrantSpec, RevokeSpec, SecretSource, SessionSecret};
+use crate::integrations::{
+    GrantEntry, GrantSpec, Integration, IntegrationError, RevokeSpec, SecretSource, SessionSecret,
+};
 use crate::store::model::{Millis, RequestRecord};
 
 /// Length of generated passwords (alphanumeric: about 190 bits).
@@ -53,17 +55,38 @@ fn failpoint(name: &str) {
 #[cfg(not(debug_assertions))]
 fn failpoint(_name: &str) {}
 
-/// One semaphore per integration, shared by everything that calls it (actions and orphan
-/// removal), sized by its `concurrency()`.
-pub type Limits = Arc<HashMap<String, Arc<Semaphore>>>;
+/// One lane per integration, shared by everything that calls it (actions and orphan
+/// removal): a semaphore sized by its `concurrency()`, and the revokes waiting for it.
+pub type Limits = Arc<HashMap<String, Arc<Lane>>>;
 
-/// The semaphores for the engine's integrations.
+/// An integration's queue.
+#[derive(Debug)]
+pub struct Lane {
+    permits: Arc<Semaphore>,
+    /// Revokes waiting for a permit. Whoever gets one takes all of them to the integration
+    /// at once (`Integration::revoke_many`), so a burst of expiries on a serialized
+    /// integration costs a few batches, not one round trip after another.
+    revokes: std::sync::Mutex<Vec<(RevokeSpec, oneshot::Sender<Result<(), IntegrationError>>)>>,
+}
+
+/// The most revokes handed to an integration in one call.
+const REVOKE_BATCH: usize = 200;
+
+/// The lanes for the engine's integrations.
 pub fn limits(engine: &Engine) -> Limits {
     Arc::new(
         engine
             .integrations()
             .iter()
-            .map(|(name, i)| (name.clone(), Arc::new(Semaphore::new(i.concurrency()))))
+            .map(|(name, i)| {
+                (
+                    name.clone(),
+                    Arc::new(Lane {
+                        permits: Arc::new(Semaphore::new(i.concurrency())),
+                        revokes: std::sync::Mutex::default(),
+                    }),
+                )
+            })
             .collect(),
     )
 }
@@ -112,8 +135,72 @@ pub async fn run(
 
 async fn permit(limits: &Limits, integration: &str) -> Option<tokio::sync::OwnedSemaphorePermit> {
     match limits.get(integration) {
-        Some(s) => s.clone().acquire_owned().await.ok(),
+        Some(lane) => lane.permits.clone().acquire_owned().await.ok(),
         None => None,
+    }
+}
+
+/// Revokes `spec` on `integ` through its lane: queued, then taken — with every other revoke
+/// waiting — by the first caller to get a permit.
+async fn revoke_queued(
+    limits: &Limits,
+    name: &str,
+    integ: &Arc<dyn Integration>,
+    spec: RevokeSpec,
+) -> Result<(), IntegrationError> {
+    let Some(lane) = limits.get(name) else {
+        return integ.revoke(&spec).await;
+    };
+    let (tx, mut rx) = oneshot::channel();
+    lane.revokes
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push((spec, tx));
+    let permit = lane.permits.clone().acquire_owned().await.ok();
+    // Ours may have been taken by an earlier holder; if not, it is in what we drain. Drain
+    // until the queue is empty, so nothing queued before we held the permit is left behind.
+    let dropped = || Err(IntegrationError::new("the revoke was dropped; retrying"));
+    let mine = loop {
+        match rx.try_recv() {
+            Ok(r) => break Some(r),
+            Err(oneshot::error::TryRecvError::Closed) => break Some(dropped()),
+            Err(oneshot::error::TryRecvError::Empty) => {}
+        }
+        let batch: Vec<_> = {
+            let mut q = lane
+                .revokes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let n = q.len().min(REVOKE_BATCH);
+            q.drain(..n).collect()
+        };
+        if batch.is_empty() {
+            // Taken by another holder (of another permit), whose answer is on its way.
+            break None;
+        }
+        if batch.len() > 1 {
+            tracing::info!(
+                integration = name,
+                revokes = batch.len(),
+                "revoking in one batch"
+            );
+        }
+        let (specs, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let results = integ.revoke_many(&specs).await;
+        let mut results = results.into_iter();
+        for reply in replies {
+            let r = results.next().unwrap_or_else(|| {
+                Err(IntegrationError::new(
+                    "the integration returned too few results",
+                ))
+            });
+            let _ = reply.send(r);
+        }
+    };
+    drop(permit);
+    match mine {
+        Some(r) => r,
+        None => rx.await.unwrap_or_else(|_| dropped()),
     }
 }
 
@@ -472,20 +559,23 @@ async fn take_away(
             principal: s.principal.clone(),
             resources: rec.resources_on(&s.integration),
         };
-        let _permit = permit(limits, &s.integration).await;
-        if let Err(e) = integ.revoke(&spec).await {
+        if let Err(e) = revoke_queued(limits, &s.integration, &integ, spec).await {
             outcome = Err(e.message);
             failed_on = Some(s.integration.clone());
             break;
         }
     }
-    if let Ok(survivors) = ending.await
-        && survivors > 0
-        && outcome.is_ok()
-    {
-        outcome = Err(format!(
+    // Access is not reported gone while a launched process may still run: a task that
+    // died ending them counts as a failure, retried like any other.
+    let ended = match ending.await {
+        Ok(0) => Ok(()),
+        Ok(survivors) => Err(format!(
             "{survivors} session process(es) could not be ended"
-        ));
+        )),
+        Err(_) => Err("ending the session processes failed".to_owned()),
+    };
+    if outcome.is_ok() {
+        outcome = ended;
     }
     failpoint("after-revoke");
     match &outcome {

@@ -207,6 +207,127 @@ impl Postgres {
     }
 }
 
+impl Postgres {
+    /// [`Integration::revoke`] for many roles in a handful of statements — each of the
+    /// steps once for all of them, not once per role: look up their marks, disable their
+    /// logins (one transaction), end their sessions, `DROP OWNED BY` them in each database
+    /// they had, `DROP ROLE` them. Roles already gone succeed; a role whose mark changed
+    /// fails alone, as in `revoke`. An error means the batch as a whole failed (some steps
+    /// may have run; each is idempotent) and the caller goes one by one.
+    async fn revoke_batch(
+        &self,
+        specs: &[RevokeSpec],
+    ) -> Result<Vec<Result<(), IntegrationError>>, IntegrationError> {
+        let names: Vec<String> = specs.iter().filter_map(|s| s.principal.clone()).collect();
+        let marks: HashMap<String, Option<String>> = self
+            .with_db(&self.maintenance_db, "look up roles", async |c| {
+                let rows = c
+                    .query(
+                        "SELECT rolname, shobj_description(oid, 'pg_authid') FROM pg_roles \
+                         WHERE rolname = ANY($1)",
+                        &[&names],
+                    )
+                    .await?;
+                Ok(rows
+                    .iter()
+                    .map(|r| (r.get::<_, String>(0), r.get::<_, Option<String>>(1)))
+                    .collect())
+            })
+            .await?;
+        let mut out: Vec<Result<(), IntegrationError>> = Vec::with_capacity(specs.len());
+        let mut roles: Vec<String> = Vec::new();
+        let mut dbs: Vec<String> = Vec::new();
+        for spec in specs {
+            let Some(role) = &spec.principal else {
+                out.push(Ok(()));
+                continue;
+            };
+            match marks.get(role) {
+                None => out.push(Ok(())),
+                Some(mark) if mark.as_deref() != Some(self.marker.as_str()) => {
+                    out.push(Err(IntegrationError::new(format!(
+                        "{}: role {role} no longer carries this jitd's mark (its comment was \
+                         changed); not dropping it: check it by hand and DROP it or restore its comment",
+                        self.name
+                    ))));
+                }
+                Some(_) => {
+                    out.push(Ok(()));
+                    if !roles.contains(role) {
+                        roles.push(role.clone());
+                    }
+                    for db in &spec.resources {
+                        if !dbs.contains(db) {
+                            dbs.push(db.clone());
+                        }
+                    }
+                }
+            }
+        }
+        if roles.is_empty() {
+            return Ok(out);
+        }
+        let list = roles
+            .iter()
+            .map(|r| ident(r))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let nologin: String = roles
+            .iter()
+            .map(|r| format!("ALTER ROLE {} NOLOGIN;", ident(r)))
+            .collect();
+        // A multi-statement simple query is one implicit transaction: one commit.
+        self.batch(&self.maintenance_db, "disable logins", &nologin)
+            .await?;
+        let granted_on: Vec<String> = self
+            .with_db(&self.maintenance_db, "end sessions", async |c| {
+                c.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = ANY($1)",
+                    &[&roles],
+                )
+                .await?;
+                let rows = c
+                    .query(
+                        "SELECT DISTINCT d.datname FROM pg_database d, pg_roles r \
+                         WHERE r.rolname = ANY($1) AND d.datallowconn AND NOT d.datistemplate \
+                         AND EXISTS (SELECT 1 FROM aclexplode(d.datacl) a WHERE a.grantee = r.oid)",
+                        &[&roles],
+                    )
+                    .await?;
+                Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+            })
+            .await?;
+        for d in granted_on {
+            if !dbs.contains(&d) {
+                dbs.push(d);
+            }
+        }
+        let existing: Vec<String> = self
+            .with_db(&self.maintenance_db, "look up databases", async |c| {
+                let rows = c
+                    .query(
+                        "SELECT datname FROM pg_database \
+                         WHERE datname = ANY($1) AND datallowconn AND NOT datistemplate",
+                        &[&dbs],
+                    )
+                    .await?;
+                Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+            })
+            .await?;
+        for db in &existing {
+            self.batch(db, "drop owned", &format!("DROP OWNED BY {list}"))
+                .await?;
+        }
+        self.batch(
+            &self.maintenance_db,
+            "drop roles",
+            &format!("DROP ROLE IF EXISTS {list}"),
+        )
+        .await?;
+        Ok(out)
+    }
+}
+
 fn valid_until_literal(t: SystemTime) -> String {
     let odt = time::OffsetDateTime::from(t);
     let fmt = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]+00");
@@ -510,6 +631,29 @@ impl Integration for Postgres {
         )
         .await?;
         Ok(())
+    }
+
+    async fn revoke_many(&self, specs: &[RevokeSpec]) -> Vec<Result<(), IntegrationError>> {
+        if specs.len() < 2 {
+            let mut out = Vec::new();
+            for spec in specs {
+                out.push(self.revoke(spec).await);
+            }
+            return out;
+        }
+        match self.revoke_batch(specs).await {
+            Ok(out) => out,
+            Err(e) => {
+                // One of them (or the server) failed the batch: go one by one, so each
+                // gets its own outcome and one bad role holds up no other.
+                tracing::warn!(integration = %self.name, roles = specs.len(), error = %e.message, "batched revoke failed; revoking one by one");
+                let mut out = Vec::with_capacity(specs.len());
+                for spec in specs {
+                    out.push(self.revoke(spec).await);
+                }
+                out
+            }
+        }
     }
 
     async fn probe(&self) -> Option<Result<(), IntegrationError>> {

@@ -18,6 +18,7 @@ mod mariadb;
 mod notify;
 mod nvim;
 mod outage;
+mod pg_burst;
 mod prompt;
 mod redis;
 mod ssh;
