@@ -66,8 +66,11 @@ pub struct Lane {
     /// Revokes waiting for a permit. Whoever gets one takes all of them to the integration
     /// at once (`Integration::revoke_many`), so a burst of expiries on a serialized
     /// integration costs a few batches, not one round trip after another.
-    revokes: std::sync::Mutex<Vec<(RevokeSpec, oneshot::Sender<Result<(), IntegrationError>>)>>,
+    revokes: std::sync::Mutex<Vec<QueuedRevoke>>,
 }
+
+/// A revoke waiting in a [`Lane`], and where its outcome goes.
+type QueuedRevoke = (RevokeSpec, oneshot::Sender<Result<(), IntegrationError>>);
 
 /// The most revokes handed to an integration in one call.
 const REVOKE_BATCH: usize = 200;
