@@ -232,7 +232,7 @@ impl Engine {
         Ok(())
     }
 
-    /// Granted requests whose expiry is due at `now`, as stored, at most [`DUE_BATCH`]: the
+    /// Granted requests whose expiry is due at `now`, as stored, at most `DUE_BATCH`: the
     /// scheduler takes their access away before it records anything (see [`Expiry`]).
     pub fn due_expiries(&self, now: Millis) -> Result<Vec<RequestRecord>, EngineError> {
         Ok(self.store.read(|r| {

@@ -12,8 +12,8 @@
 //! time, and wakes early when the clock is stepped so the next deadline is recomputed.
 //!
 //! Expiries take the short way: their access is taken away first and the request recorded
-//! `expired` after, in one commit with the other deadlines due ([`fire`]). Only a revoke that
-//! takes longer than [`FAST_REVOKE`] is recorded `revoking` first, so that the state says
+//! `expired` after, in one commit with the other deadlines due (`fire`). Only a revoke that
+//! takes longer than `FAST_REVOKE` (25 ms) is recorded `revoking` first, so that the state says
 //! so while it runs (and while it retries).
 
 pub mod timer;

@@ -733,6 +733,21 @@ fn due_burst() {
         "postgres: roles left in pg_roles: {left}; the last was gone {:.0} ms after the first grant was due",
         ms_between(first_due, gone_at)
     );
+    let sizes: Vec<u64> = d
+        .log_text()
+        .lines()
+        .filter(|l| l.contains("revoking in one batch"))
+        .filter_map(|l| {
+            let n = l.split("revokes=").nth(1)?;
+            n.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+        })
+        .collect();
+    println!(
+        "postgres: {} revokes went in {} batches (sizes {:?}), the rest one by one",
+        sizes.iter().sum::<u64>(),
+        sizes.len(),
+        sizes
+    );
 }
 
 fn ls() {
