@@ -17,6 +17,7 @@ pub mod connect;
 pub mod creds;
 pub mod extend;
 pub mod ls;
+pub mod portal;
 pub mod reject;
 pub mod request;
 pub mod reset;
@@ -84,6 +85,7 @@ pub enum Command {
     Status(status::Args),
     Audit(audit::Args),
     Watch(watch::Args),
+    Portal(portal::Args),
 }
 
 /// How a command that ran without error ended, as far as the exit code is concerned.
@@ -143,6 +145,7 @@ pub async fn run(command: Command, ctx: &mut Ctx) -> anyhow::Result<Outcome> {
         Command::Status(args) => status::run(ctx, args).await,
         Command::Audit(args) => audit::run(ctx, args).await,
         Command::Watch(args) => watch::run(ctx, args).await,
+        Command::Portal(args) => portal::run(ctx, args),
     }
 }
 
