@@ -334,20 +334,25 @@ async fn events(
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let rx = shared.events.subscribe();
     let stopping = shared.stopping.clone();
-    let stream =
-        futures_util::stream::unfold((rx, stopping), |(mut rx, mut stopping)| async move {
-            if *stopping.borrow() {
-                return None;
-            }
-            let data = tokio::select! {
-                got = rx.recv() => match got {
-                    Ok(json) => json,
-                    Err(RecvError::Lagged(_)) => r#"{"kind":"resync"}"#.to_owned(),
-                    Err(RecvError::Closed) => return None,
-                },
-                _ = stopping.changed() => return None,
-            };
-            Some((Ok(SseEvent::default().data(data)), (rx, stopping)))
-        });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    // The first message says whether jitd's events are flowing now.
+    let live = shared.live.load(std::sync::atomic::Ordering::SeqCst);
+    let hello = futures_util::stream::once(std::future::ready(Ok(
+        SseEvent::default().data(format!(r#"{{"kind":"hello","live":{live}}}"#))
+    )));
+    let rest = futures_util::stream::unfold((rx, stopping), |(mut rx, mut stopping)| async move {
+        if *stopping.borrow() {
+            return None;
+        }
+        let data = tokio::select! {
+            got = rx.recv() => match got {
+                Ok(json) => json,
+                Err(RecvError::Lagged(_)) => r#"{"kind":"resync"}"#.to_owned(),
+                Err(RecvError::Closed) => return None,
+            },
+            _ = stopping.changed() => return None,
+        };
+        Some((Ok(SseEvent::default().data(data)), (rx, stopping)))
+    });
+    Sse::new(futures_util::StreamExt::chain(hello, rest))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }

@@ -6,6 +6,8 @@
 //! every call is theirs, and nothing the browser sends about who it is counts.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use jit_api::Method;
@@ -88,7 +90,8 @@ impl Daemon {
     /// Follows jitd's events forever and sends each one, as the JSON of its `result`, to
     /// `tx`. When the connection breaks it subscribes again (with backoff) and sends
     /// `{"kind":"resync"}` so that pages read the state again: events in between are lost.
-    pub async fn follow_events(self, tx: broadcast::Sender<String>) {
+    /// `live` says whether the subscription stands, for pages that open later.
+    pub async fn follow_events(self, tx: broadcast::Sender<String>, live: Arc<AtomicBool>) {
         let mut backoff = Duration::from_millis(200);
         let mut first = true;
         loop {
@@ -99,10 +102,12 @@ impl Daemon {
                         let _ = tx.send(r#"{"kind":"resync"}"#.to_owned());
                     }
                     first = false;
+                    live.store(true, Ordering::SeqCst);
                     let _ = tx.send(r#"{"kind":"connected"}"#.to_owned());
                     // `_write` lives while events are read: dropping it would end the
                     // connection, and the subscription with it.
                     let why = pump(reader, &tx).await;
+                    live.store(false, Ordering::SeqCst);
                     eprintln!("jit-portal: lost jitd's events ({why}); reconnecting");
                     let _ = tx.send(r#"{"kind":"disconnected"}"#.to_owned());
                 }

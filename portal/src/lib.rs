@@ -27,6 +27,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -56,6 +57,8 @@ pub struct State {
     pub daemon: Daemon,
     /// jitd's events, as the JSON of each event.
     pub events: broadcast::Sender<String>,
+    /// Whether the portal is subscribed to jitd's events right now.
+    pub live: Arc<AtomicBool>,
     /// Becomes true when the portal stops, ending the event streams.
     pub stopping: watch::Receiver<bool>,
     /// How to open a terminal, if the portal can.
@@ -89,6 +92,7 @@ pub async fn bind(options: Options) -> anyhow::Result<Bound> {
         auth: Auth::new(addr.port()),
         daemon: Daemon::new(options.socket),
         events,
+        live: Arc::new(AtomicBool::new(false)),
         stopping,
         launcher: options.launcher,
         idle_timeout: options.idle_timeout,
@@ -124,7 +128,12 @@ impl Bound {
             stop,
             ..
         } = self;
-        let follower = tokio::spawn(shared.daemon.clone().follow_events(shared.events.clone()));
+        let follower = tokio::spawn(
+            shared
+                .daemon
+                .clone()
+                .follow_events(shared.events.clone(), shared.live.clone()),
+        );
         let idle = {
             let shared = shared.clone();
             async move {

@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `jitd` and `jit` binaries, the real socket, real Unix users,
-//! real PostgreSQL and `psql`, a real sshd and `ssh`, a real Neovim running the editor plugin.
+//! real PostgreSQL and `psql`, a real sshd and `ssh`, a real Neovim running the editor plugin,
+//! real Chromium clicking through the portal.
 //! Build the binaries first (`scripts/test` does).
 
 mod access;
@@ -17,6 +18,7 @@ mod load;
 mod mariadb;
 mod nvim;
 mod outage;
+mod portal;
 mod redis;
 mod ssh;
 mod story;
