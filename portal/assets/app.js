@@ -300,17 +300,17 @@
         if (ev.target.closest('button, a, select, input')) return;
         location.hash = `#/requests/${r.id}`;
       } },
-      el('td', {}, el('a', { class: 'rid', href: `#/requests/${r.id}`, 'aria-label': `Request ${r.id} details` }, `#${r.id}`)),
-      el('td', { class: 'what' }, el('strong', {}, w.title), w.sub ? el('span', { class: 'muted small' }, w.sub) : null,
+      el('td', { 'data-label': 'Request' }, el('a', { class: 'rid', href: `#/requests/${r.id}`, 'aria-label': `Request ${r.id} details` }, `#${r.id}`)),
+      el('td', { class: 'what', 'data-label': 'Access to' }, el('div', {}, el('strong', {}, w.title), w.sub ? el('span', { class: 'muted small' }, w.sub) : null,
         r.break_glass ? el('span', { class: 'tag glass' }, 'Break-glass') : null,
-        r.dry_run ? el('span', { class: 'tag dry' }, 'Dry run') : null),
-      el('td', {}, chipList(resourcesOf(r), 4)),
-      el('td', {}, chipList(permissionsOf(r))),
-      el('td', {}, badge(r.status)),
-      el('td', {}, time),
-      el('td', {}, rowActions(r)));
+        r.dry_run ? el('span', { class: 'tag dry' }, 'Dry run') : null)),
+      el('td', { 'data-label': 'Resources' }, chipList(resourcesOf(r), 4)),
+      el('td', { 'data-label': 'Permissions' }, chipList(permissionsOf(r))),
+      el('td', { 'data-label': 'Status' }, badge(r.status)),
+      el('td', { 'data-label': 'When' }, time),
+      el('td', { 'data-label': '' }, rowActions(r)));
     });
-    return el('div', { class: 'card table-wrap' }, el('table', {},
+    return el('div', { class: 'card table-wrap' }, el('table', { class: 'requests' },
       el('thead', {}, el('tr', {}, ['Request', 'Access to', 'Resources', 'Permissions', 'Status', 'When', ''].map((h) => el('th', { scope: 'col' }, h)))),
       el('tbody', {}, rows)));
   }
@@ -438,11 +438,9 @@
     const approvers = r.approval.mode === 'auto'
       ? (r.break_glass ? `Break-glass: granted at once; told ${r.approval.approvers.join(', ')}` : 'Approved automatically by the access flow')
       : `${r.approval.approvers.join(', ')} (${r.approval.approvals.length} of ${r.approval.required} approvals)`;
-    const decisions = r.approval.approvals.map((d) => el('li', {}, el('strong', {}, d.by), ' approved ', when(d.at), d.reason ? `: “${d.reason}”` : ''));
-    if (r.approval.rejection) {
-      const d = r.approval.rejection;
-      decisions.push(el('li', {}, el('strong', {}, d.by), ' rejected ', when(d.at), d.reason ? `: “${d.reason}”` : ''));
-    }
+    const decision = (d, verb) => el('li', {}, el('strong', {}, d.by), ` ${verb}`, d.reason ? `: “${d.reason}”` : '', when(d.at));
+    const decisions = r.approval.approvals.map((d) => decision(d, 'approved'));
+    if (r.approval.rejection) decisions.push(decision(r.approval.rejection, 'rejected'));
     const entries = el('table', {}, el('thead', {}, el('tr', {}, ['Integration', 'Resource type', 'Resources', 'Permissions'].map((h) => el('th', { scope: 'col' }, h)))),
       el('tbody', {}, r.entries.map((e) => el('tr', {},
         el('td', {}, e.integration),
@@ -479,7 +477,7 @@
         el('dt', {}, 'Requester'), el('dd', {}, r.requester),
         el('dt', {}, 'Bundle name'), el('dd', {}, r.bundle || '—'),
         el('dt', {}, 'Justification'), el('dd', {}, r.justification || '—'),
-        el('dt', {}, 'Approver(s)'), el('dd', {}, approvers, decisions.length ? el('ul', {}, decisions) : null),
+        el('dt', {}, 'Approver(s)'), el('dd', {}, approvers, decisions.length ? el('ul', { class: 'decisions' }, decisions) : null),
         el('dt', {}, 'Access flow'), el('dd', {}, r.flow),
         el('dt', {}, 'Duration'), el('dd', {}, duration(r.duration_secs), r.extensions.length ? ` + ${plural(r.extensions.length, 'extension')}` : ''),
         el('dt', {}, 'Requested'), el('dd', {}, when(r.created_at)),

@@ -48,9 +48,9 @@ function check(cond, what) {
   if (!cond) throw new Error(`check failed: ${what}`);
 }
 
-async function shot(page, name) {
+async function shot(page, name, fullPage) {
   // Times on the page are relative ("in 59m"); the screenshots are for the README.
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: false });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: Boolean(fullPage) });
   say(`STEP screenshot ${name}`);
 }
 
@@ -131,7 +131,7 @@ async function run(browser) {
   await a.locator('.summary', { hasText: 'Needs approval' }).waitFor();
   await a.locator('#f-duration').selectOption('1800');
   await a.locator('#f-justification').fill('INC-4313 fix a stuck order');
-  await shot(a, 'new-request');
+  await shot(a, 'new-request', true);
   await a.getByRole('button', { name: 'Submit' }).click();
   const pendingDialog = a.getByRole('dialog', { name: 'Pending Approval' });
   await pendingDialog.waitFor();
