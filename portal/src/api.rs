@@ -312,14 +312,14 @@ async fn launch(
             &format!("the portal has no terminal to open here: run `jit connect {id}` in yours"),
         );
     };
-    if let Some(s) = &body.session {
-        if s.is_empty() || s.len() > 255 || s.chars().any(char::is_control) {
-            return error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_input",
-                "the session must be an integration's name",
-            );
-        }
+    if let Some(s) = &body.session
+        && (s.is_empty() || s.len() > 255 || s.chars().any(char::is_control))
+    {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+            "the session must be an integration's name",
+        );
     }
     match launcher.launch(id, body.session.as_deref(), shared.daemon.socket()) {
         Ok(()) => Json(serde_json::json!({"launched": true})).into_response(),

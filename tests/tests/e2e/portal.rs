@@ -122,10 +122,10 @@ fn start_portal(
                     std::fs::read_to_string(log).unwrap_or_default()
                 )
             });
-        if let Some(at) = line.find("http://127.0.0.1:") {
-            if line.contains("?token=") {
-                break line[at..].trim().to_owned();
-            }
+        if let Some(at) = line.find("http://127.0.0.1:")
+            && line.contains("?token=")
+        {
+            break line[at..].trim().to_owned();
         }
         printed.push(line);
     };
