@@ -6,7 +6,8 @@
 //
 // Talks to the Rust test on stdout/stdin, one line each:
 //   STEP <name>            progress, for the test's log
-//   CREDS <json>           the revealed user and secret: the test logs in with psql, then
+//   CREDS <json>           the revealed user and secret: the test logs in with psql (and,
+//                          after a reset, checks the old secret no longer works), then
 //                          answers "ok" (or "fail <why>") on stdin
 //   REQUEST <id>           the request this run made
 //   AGAIN <id>             the request Request Again made
@@ -211,6 +212,22 @@ async function run(browser) {
   check(res.status === 409 && res.body.error.name === 'already_revealed', `a second reveal is refused: ${JSON.stringify(res)}`);
   check(res.cache === 'no-store', 'answers are not cached');
   say('STEP revealed once');
+
+  // Reset Credentials makes new ones (the old ones stop working), shown once again.
+  await sessionCard.getByRole('button', { name: 'Reset Credentials' }).click();
+  const reset = a.getByRole('dialog', { name: 'Reset Credentials?' });
+  await reset.getByRole('button', { name: 'Reset Credentials' }).click();
+  await a.getByText(`New credentials for request #${id}`).waitFor();
+  await sessionCard.getByRole('button', { name: 'Access Details' }).click();
+  const details2 = a.getByRole('dialog', { name: /Access Details/ });
+  await details2.getByRole('button', { name: 'Show credentials' }).click();
+  const secret2 = (await details2.locator('code.secret-value').textContent()).trim();
+  check(secret2 !== secret, 'the reset made a new secret');
+  say(`CREDS ${JSON.stringify({ user, secret: secret2 })}`);
+  const verdict2 = await nextAnswer();
+  check(verdict2 === 'ok', `psql after the reset: ${verdict2}`);
+  await details2.getByRole('button', { name: 'Close' }).last().click();
+  say('STEP credentials reset');
 
   // Request details: bundle name, justification, approvers, resources and permissions.
   await a.getByRole('link', { name: 'My Requests' }).click();

@@ -2,7 +2,7 @@
 //! a real database, a requester's and an approver's portal each started by `jit portal` as
 //! that Unix user, and `tests/portal/flow.js` (Playwright driving `/usr/bin/chromium`)
 //! clicking through request → approve → Access Granted → Connect → Access Details once →
-//! revoke → Request Again, and checking that a browser without the link's token is refused.
+//! Reset Credentials → revoke → Request Again, and checking that a browser without the link's token is refused.
 //! This test logs in with psql using the password the page showed, checks the access is
 //! gone after the revoke, that another Unix user cannot use the portal even with its cookie,
 //! that no secret reached the portal's output, and that the portal stops on Ctrl-C and when
@@ -268,10 +268,16 @@ fn requester_and_approver_click_through_the_portal_in_chromium() {
                 &db.name,
                 "INSERT INTO orders (item) VALUES ('pen') RETURNING id",
             );
-            let verdict = if ins.status.success() {
-                "ok".to_owned()
-            } else {
+            let verdict = if !ins.status.success() {
                 format!("fail {}", String::from_utf8_lossy(&ins.stderr).trim())
+            } else if creds.as_ref().is_some_and(|(_, old)| {
+                pg::user_sql(&user, old, &db.name, "SELECT 1")
+                    .status
+                    .success()
+            }) {
+                "fail the secret from before the reset still logs in".to_owned()
+            } else {
+                "ok".to_owned()
             };
             writeln!(to_node, "{verdict}").expect("answer node");
             creds = Some((user, secret));
