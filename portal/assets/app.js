@@ -816,10 +816,21 @@
       s.rotated ? el('p', { class: 'warn small' }, 'Your credentials were rotated: saved credentials or client profiles may no longer work. Use Connect again or get the current credentials from Access Details.') : null,
       s.dry_run ? el('p', { class: 'muted small' }, 'A dry-run integration: nothing was provisioned.') : null,
       revoking ? el('p', { class: 'muted small' }, 'The access is being taken away.') : el('div', { class: 'actions' },
-        s.connect.length ? el('button', { type: 'button', class: 'btn primary', onclick: () => connectDialog(r, s) }, 'Connect') : null,
-        s.credentials !== 'none' ? el('button', { type: 'button', class: 'btn', onclick: () => accessDetails(r, s) }, 'Access Details') : null,
+        s.connect.length ? el('button', { type: 'button', class: 'btn primary', onclick: () => fresh(r, s, connectDialog) }, 'Connect') : null,
+        s.credentials !== 'none' ? el('button', { type: 'button', class: 'btn', onclick: () => fresh(r, s, accessDetails) }, 'Access Details') : null,
         s.credentials !== 'none' ? el('button', { type: 'button', class: 'btn', onclick: () => confirmReset(r) }, 'Reset Credentials') : null,
         el('button', { type: 'button', class: 'btn danger', onclick: () => confirmRevoke(r) }, 'Revoke')));
+  }
+
+  /** Runs `show` with the request and session as jitd has them now: the card may be older
+   * than a reset or a reveal that just happened. */
+  async function fresh(r, s, show) {
+    try {
+      const now = await api('GET', `/api/requests/${r.id}`);
+      const session = now.sessions.find((x) => x.integration === s.integration);
+      if (now.status !== 'granted' || !session) { toast(`Request #${r.id} is ${STATUS[now.status] || now.status}.`); refreshSoon(); return; }
+      show(now, session);
+    } catch (e) { toast(e.message); }
   }
 
   function connectDialog(r, s) {
