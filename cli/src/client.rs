@@ -74,6 +74,8 @@ pub struct Client {
     next_id: u64,
     /// Event notification lines that came while a call waited for its answer.
     events: VecDeque<String>,
+    /// The socket that answered.
+    path: PathBuf,
 }
 
 impl Client {
@@ -101,6 +103,7 @@ impl Client {
                         writer: write,
                         next_id: 1,
                         events: VecDeque::new(),
+                        path: path.clone(),
                     });
                 }
                 // No socket file, or a stale one nobody listens on: try the next.
@@ -119,6 +122,11 @@ impl Client {
             }
         }
         Err(CliError::NotRunning { tried }.into())
+    }
+
+    /// The socket this connection was made on (`jit portal` hands it to the portal).
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Calls method `M` and waits up to the default time for its answer.

@@ -17,6 +17,7 @@ pub mod connect;
 pub mod creds;
 pub mod extend;
 pub mod ls;
+pub mod portal;
 pub mod prompt;
 pub mod reject;
 pub mod request;
@@ -85,6 +86,7 @@ pub enum Command {
     Status(status::Args),
     Audit(audit::Args),
     Watch(watch::Args),
+    Portal(portal::Args),
     Prompt(prompt::Args),
 }
 
@@ -145,6 +147,7 @@ pub async fn run(command: Command, ctx: &mut Ctx) -> anyhow::Result<Outcome> {
         Command::Status(args) => status::run(ctx, args).await,
         Command::Audit(args) => audit::run(ctx, args).await,
         Command::Watch(args) => watch::run(ctx, args).await,
+        Command::Portal(args) => portal::run(ctx, args),
         Command::Prompt(args) => prompt::run(ctx, args).await,
     }
 }

@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `jitd` and `jit` binaries, the real socket, real Unix users,
-//! real PostgreSQL and `psql`, a real sshd and `ssh`, a real Neovim running the editor plugin.
+//! real PostgreSQL and `psql`, a real sshd and `ssh`, a real Neovim running the editor plugin,
+//! real Chromium clicking through the portal.
 //! Build the binaries first (`scripts/test` does).
 
 mod access;
@@ -19,6 +20,7 @@ mod notify;
 mod nvim;
 mod outage;
 mod pg_burst;
+mod portal;
 mod prompt;
 mod redis;
 mod ssh;
