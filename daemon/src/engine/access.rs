@@ -43,7 +43,17 @@ pub(crate) fn granted_deadline(rec: &RequestRecord) -> Option<Deadline> {
 }
 
 impl Engine {
-    fn granted_for(rec: &RequestRecord, what: &str) -> Result<(), EngineError> {
+    /// Refuses unless the request is granted and its end has not come: from its expiry on,
+    /// the scheduler may already be taking the access away (before recording it), so
+    /// nothing may add to it — no extension, no session, no new secret.
+    fn granted_for(&self, rec: &RequestRecord, what: &str) -> Result<(), EngineError> {
+        if rec.status == Status::Granted && rec.expires_at.is_some_and(|e| self.now_ms() >= e) {
+            return Err(EngineError::InvalidState(format!(
+                "request {} has reached its end and its access is being removed; {what} only \
+                 while it is granted (request it again)",
+                rec.id
+            )));
+        }
         if rec.status == Status::Granted
             && rec.resetting.is_some()
             && what != "credentials can be reset"
@@ -79,7 +89,7 @@ impl Engine {
                 if old.requester != who.user {
                     return Err(EngineError::Forbidden(format!("only {} can connect to request {}", old.requester, old.id)));
                 }
-                Self::granted_for(&old, "you can connect")?;
+                this.granted_for(&old, "you can connect")?;
                 let mut rec = old.clone();
                 let names: Vec<String> = rec.sessions.iter().map(|s| s.integration.clone()).collect();
                 let idx = match &p.session {
@@ -211,7 +221,7 @@ impl Engine {
                     old.requester, old.id
                 )));
             }
-            Self::granted_for(&old, "sessions can be registered")?;
+            this.granted_for(&old, "sessions can be registered")?;
             let mut rec = old.clone();
             let s = rec
                 .sessions
@@ -267,7 +277,7 @@ impl Engine {
                     old.requester, id
                 )));
             }
-            Self::granted_for(&old, "credentials can be reset")?;
+            this.granted_for(&old, "credentials can be reset")?;
             if old.resetting.is_some() {
                 return Err(EngineError::InvalidState(format!(
                     "a reset of request {id} is already in progress; try again in a moment"
@@ -511,7 +521,7 @@ impl Engine {
                         old.requester
                     )));
                 }
-                Self::granted_for(&old, "access can be extended")?;
+                this.granted_for(&old, "access can be extended")?;
                 let flow = this
                     .config
                     .flows
@@ -612,6 +622,7 @@ impl Engine {
         now: Millis,
         reason: Option<String>,
     ) -> Result<(&'static str, Option<Action>), EngineError> {
+        self.granted_for(rec, "an extension can be approved")?;
         let Some(mut ext) = rec.pending_extension.take() else {
             return Err(EngineError::InvalidState(format!(
                 "request {} has no extension waiting",

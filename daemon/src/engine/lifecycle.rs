@@ -10,7 +10,7 @@ use super::events::{EXPIRY_WARNING, Tx};
 use super::requests::{audit, close, start_revoking};
 use super::{Action, Engine, EngineError, to_ms};
 use crate::integrations::Issued;
-use crate::store::model::{Deadline, DeadlineKind, Millis, RequestRecord};
+use crate::store::model::{Deadline, DeadlineKind, Millis, ProcessRecord, RequestRecord};
 
 /// Retry delay after `attempts` failed revokes: 1 s doubling to 30 s, with ±20 % jitter.
 pub fn backoff_ms(attempts: u32) -> Millis {
@@ -89,6 +89,22 @@ fn apply_revoke_outcome(
         }
     }
     Ok(())
+}
+
+/// Whether two states of a request hold the same access: what a revoke saw is all there
+/// is. A reveal (or anything else that adds no access) does not count as a change.
+fn same_access(a: &RequestRecord, b: &RequestRecord) -> bool {
+    fn sessions(r: &RequestRecord) -> Vec<(&String, &Option<String>, bool, &Vec<ProcessRecord>)> {
+        r.sessions
+            .iter()
+            .map(|s| (&s.integration, &s.principal, s.provisioned, &s.processes))
+            .collect()
+    }
+    a.status == b.status
+        && a.expires_at == b.expires_at
+        && a.deadline == b.deadline
+        && a.resetting == b.resetting
+        && sessions(a) == sessions(b)
 }
 
 /// An expiry whose access the scheduler took away (or is taking away) before recording it:
@@ -273,7 +289,7 @@ impl Engine {
                     let Some(old) = wtx.request(id)? else {
                         continue;
                     };
-                    if old != e.rec {
+                    if !same_access(&old, &e.rec) {
                         // Whoever changed it owns it now if it is no longer granted (a
                         // revoke takes it away itself); if it is, take it away again, seeing
                         // everything added meanwhile.
@@ -817,6 +833,27 @@ max_duration = "1h"
             words[words.len() - 2..],
             ["grant.expiring", "grant.expired"]
         );
+    }
+
+    #[tokio::test]
+    async fn nothing_adds_to_a_grant_once_its_end_has_come() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (engine, clock, mut actions) = engine(dir.path());
+        // Due, and maybe being taken away already, though not yet recorded.
+        let rec = due_grant(&engine, &clock, &mut actions).await;
+        let err = engine
+            .extend(
+                &alice(),
+                jit_api::methods::ExtendParams {
+                    id: rec.id,
+                    duration_secs: 60,
+                    reason: None,
+                },
+            )
+            .await
+            .expect_err("an extension after the end");
+        assert!(err.to_string().contains("reached its end"), "{err}");
+        assert_eq!(status(&engine, rec.id), rec, "nothing changed");
     }
 
     #[tokio::test]
