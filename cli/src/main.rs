@@ -60,6 +60,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli, out: Out) -> anyhow::Result<u8> {
+    let command = match cli.command.run_offline(&out) {
+        Ok(outcome) => return Ok(outcome?.exit_code()),
+        Err(command) => *command,
+    };
     let paths = client::candidates(
         cli.socket.as_deref(),
         client::user_socket_dir(|k| std::env::var_os(k)),
@@ -68,10 +72,10 @@ async fn run(cli: Cli, out: Out) -> anyhow::Result<u8> {
     let client = match client::Client::connect(&paths).await {
         Ok(c) => c,
         // A prompt segment shows nothing rather than an error in every prompt.
-        Err(_) if matches!(cli.command, commands::Command::Prompt(_)) => return Ok(exit::OK),
+        Err(_) if matches!(command, commands::Command::Prompt(_)) => return Ok(exit::OK),
         Err(e) => return Err(e),
     };
     let mut ctx = Ctx { client, out };
-    let outcome = commands::run(cli.command, &mut ctx).await?;
+    let outcome = commands::run(command, &mut ctx).await?;
     Ok(outcome.exit_code())
 }

@@ -1,12 +1,14 @@
 //! `jitd`: parses arguments, sets up logging, the socket and signals, and calls
 //! [`jitd::run`].
 
+mod manual;
+
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use jitd::paths::{self, Mode};
 
 // mimalloc: the daemon allocates many small, short-lived buffers per call (JSON, records);
@@ -14,9 +16,15 @@ use jitd::paths::{self, Mode};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// jitd — the jit daemon: grants just-in-time access and takes it away on time.
+/// The jit daemon: grants just-in-time access and takes it away on time.
+///
+/// As root (system mode) jitd serves every user of the host on /run/jit/jitd.sock, usually
+/// under systemd (jitd.socket, jitd.service); run as anyone else, or with --user, it is a
+/// personal broker on $XDG_RUNTIME_DIR/jit/jitd.sock. Callers are identified by the socket's
+/// peer credentials; the config's access flows decide what each may request and who approves.
+/// `jit` is its command line.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Args {
     /// Config file [default: /etc/jit/jit.toml, or ~/.config/jit/jit.toml with --user]
     #[arg(long, env = "JIT_CONFIG")]
@@ -36,6 +44,12 @@ struct Args {
     /// Check the config file and exit: 0 when valid, 1 with file:line errors otherwise
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
     check_config: Option<PathBuf>,
+    /// Print a shell completion script for jitd and exit
+    #[arg(long, value_name = "SHELL")]
+    completions: Option<clap_complete::Shell>,
+    /// Print the jitd(8) manual page (roff: `jitd --man | man -l -`) and exit
+    #[arg(long)]
+    man: bool,
 }
 
 fn main() -> ExitCode {
@@ -43,6 +57,22 @@ fn main() -> ExitCode {
     // explicitly after binding.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let args = Args::parse();
+    if args.man || args.completions.is_some() {
+        let text = match args.completions {
+            Some(shell) => manual::completions(Args::command(), shell),
+            None => manual::page(Args::command()),
+        };
+        return match text {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("jitd: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let mode = if args.user {
         Mode::User
     } else if args.system || nix::unistd::geteuid().is_root() {

@@ -13,10 +13,12 @@ pub mod approve;
 pub mod audit;
 pub mod cancel;
 pub mod catalog;
+pub mod completions;
 pub mod connect;
 pub mod creds;
 pub mod extend;
 pub mod ls;
+pub mod man;
 pub mod portal;
 pub mod prompt;
 pub mod reject;
@@ -88,6 +90,20 @@ pub enum Command {
     Watch(watch::Args),
     Portal(portal::Args),
     Prompt(prompt::Args),
+    Completions(completions::Args),
+    Man(man::Args),
+}
+
+impl Command {
+    /// Runs the commands that need no jitd (completions, man pages); hands back the others.
+    /// `main` calls this before connecting, so they work where no jitd runs (at build time).
+    pub fn run_offline(self, out: &Out) -> Result<anyhow::Result<Outcome>, Box<Command>> {
+        match self {
+            Command::Completions(args) => Ok(completions::run(out, &args)),
+            Command::Man(args) => Ok(man::run(out, &args)),
+            other => Err(Box::new(other)),
+        }
+    }
 }
 
 /// How a command that ran without error ended, as far as the exit code is concerned.
@@ -149,6 +165,8 @@ pub async fn run(command: Command, ctx: &mut Ctx) -> anyhow::Result<Outcome> {
         Command::Watch(args) => watch::run(ctx, args).await,
         Command::Portal(args) => portal::run(ctx, args),
         Command::Prompt(args) => prompt::run(ctx, args).await,
+        Command::Completions(args) => completions::run(&ctx.out, &args),
+        Command::Man(args) => man::run(&ctx.out, &args),
     }
 }
 
