@@ -7,6 +7,7 @@
 
 pub mod bench_store;
 pub mod crash;
+pub mod inprocess;
 pub mod load;
 pub mod pg;
 pub mod receivers;

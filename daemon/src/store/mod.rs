@@ -260,6 +260,23 @@ fn shared_error(e: &StoreError) -> StoreError {
     }
 }
 
+/// Writes `version` as the schema version of the store at `path` (closed), as a jitd of
+/// that version would leave it: for tests of what an older jitd does with a newer store.
+#[doc(hidden)]
+pub fn set_schema_version_for_tests(path: &Path, version: u64) -> Result<(), StoreError> {
+    let db = Database::open(path).map_err(|source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    let txn = db.begin_write().map_err(io("begin write"))?;
+    txn.open_table(META)
+        .map_err(io("open meta"))?
+        .insert(KEY_SCHEMA, version)
+        .map_err(io("write schema version"))?;
+    txn.commit().map_err(io("commit schema"))?;
+    Ok(())
+}
+
 fn init_schema(db: &Database, path: &Path) -> Result<String, StoreError> {
     let txn = db.begin_write().map_err(io("begin write"))?;
     let instance_id;

@@ -2,19 +2,17 @@
 //! never lengthens a grant beyond what was issued, and a suspended daemon revokes within a
 //! second of resuming.
 //!
-//! The steps run jitd in this process on a [`ManualClock`] (the host's clock is shared with
+//! The steps run jitd in this process on a manual clock (the host's clock is shared with
 //! every other test and server), through the real socket. The suspend runs the real binary
 //! and freezes it with SIGSTOP.
 
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use jit_api::methods::{CreateParams, IdParams, RequestCreate, RequestGet};
 use jit_api::{Request, Status};
-use jit_tests::support::Conn;
+use jit_tests::inprocess::InProcess;
 use jit_tests::{Daemon, wait_until};
-use jitd::clock::{Clock, ManualClock};
+use jitd::clock::Clock;
 
 const CONFIG: &str = r#"
 [daemon]
@@ -34,100 +32,33 @@ permissions = ["read"]
 max_duration = "8h"
 "#;
 
-/// jitd running in this process on a clock the test moves.
-struct InProcess {
-    clock: ManualClock,
-    socket: PathBuf,
-    _dir: tempfile::TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    rt: Option<tokio::runtime::Runtime>,
+fn start() -> InProcess {
+    InProcess::start(CONFIG)
 }
 
-impl InProcess {
-    fn start() -> InProcess {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config_path = dir.path().join("jit.toml");
-        std::fs::write(&config_path, CONFIG).expect("config");
-        let config = jit_config::load(&config_path).expect("valid config");
-        let state = dir.path().join("state");
-        std::fs::create_dir(&state).expect("state dir");
-        let socket = dir.path().join("jitd.sock");
-        let clock = ManualClock::new(SystemTime::now());
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let listener = {
-            let _guard = rt.enter();
-            tokio::net::UnixListener::bind(&socket).expect("bind")
-        };
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        rt.spawn(jitd::run_with_clock(
-            config,
-            listener,
-            jitd::Options {
-                state_dir: state,
-                mode: jitd::paths::Mode::System,
-            },
-            Arc::new(clock.clone()),
-            || {},
-            async {
-                let _ = stopped.await;
-            },
-        ));
-        let d = InProcess {
-            clock,
-            socket,
-            _dir: dir,
-            stop: Some(stop),
-            rt: Some(rt),
-        };
-        wait_until(Duration::from_secs(10), "jitd to serve", || {
-            std::os::unix::net::UnixStream::connect(&d.socket).ok()
-        });
-        d
-    }
+fn get(d: &InProcess, id: u64) -> Request {
+    d.conn()
+        .call::<RequestGet>(&IdParams { id })
+        .expect("request.get")
+}
 
-    fn conn(&self) -> Conn {
-        Conn::open(&self.socket)
-    }
-
-    fn get(&self, id: u64) -> Request {
-        self.conn()
-            .call::<RequestGet>(&IdParams { id })
-            .expect("request.get")
-    }
-
-    fn grant(&self, resource: &str, secs: u64) -> Request {
-        let r = self
-            .conn()
-            .call::<RequestCreate>(&CreateParams {
-                integration: "demo".into(),
-                resource_type: "database".into(),
-                resources: vec![resource.into()],
-                permissions: vec!["read".into()],
-                duration_secs: Some(secs),
-                justification: Some("clock".into()),
-                ..CreateParams::default()
-            })
-            .expect("create");
-        wait_until(Duration::from_secs(10), "granted", || {
-            let r = self.get(r.id);
-            (r.status == Status::Granted).then_some(r)
+fn grant(d: &InProcess, resource: &str, secs: u64) -> Request {
+    let r = d
+        .conn()
+        .call::<RequestCreate>(&CreateParams {
+            integration: "demo".into(),
+            resource_type: "database".into(),
+            resources: vec![resource.into()],
+            permissions: vec!["read".into()],
+            duration_secs: Some(secs),
+            justification: Some("clock".into()),
+            ..CreateParams::default()
         })
-    }
-}
-
-impl Drop for InProcess {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_timeout(Duration::from_secs(5));
-        }
-    }
+        .expect("create");
+    wait_until(Duration::from_secs(10), "granted", || {
+        let r = get(d, r.id);
+        (r.status == Status::Granted).then_some(r)
+    })
 }
 
 fn at(t: jit_api::Timestamp) -> SystemTime {
@@ -136,13 +67,13 @@ fn at(t: jit_api::Timestamp) -> SystemTime {
 
 #[test]
 fn a_step_forward_expires_what_is_due_at_once() {
-    let d = InProcess::start();
-    let due = d.grant("orders", 3600);
-    let later = d.grant("billing", 3 * 3600);
+    let d = start();
+    let due = grant(&d, "orders", 3600);
+    let later = grant(&d, "billing", 3 * 3600);
     let stepped = Instant::now();
     d.clock.step(d.clock.now() + Duration::from_secs(2 * 3600));
     let r = wait_until(Duration::from_secs(5), "expired after the step", || {
-        let r = d.get(due.id);
+        let r = get(&d, due.id);
         (r.status == Status::Expired).then_some(r)
     });
     assert!(
@@ -152,7 +83,7 @@ fn a_step_forward_expires_what_is_due_at_once() {
     );
     assert!(at(r.ended_at.expect("ended")) >= at(due.expires_at.expect("expires")));
     assert_eq!(
-        d.get(later.id).status,
+        get(&d, later.id).status,
         Status::Granted,
         "what is not due yet stays"
     );
@@ -160,15 +91,15 @@ fn a_step_forward_expires_what_is_due_at_once() {
 
 #[test]
 fn a_step_back_never_lengthens_a_grant() {
-    let d = InProcess::start();
-    let g = d.grant("orders", 3600);
+    let d = start();
+    let g = grant(&d, "orders", 3600);
     let issued_end = at(g.expires_at.expect("expires"));
     d.clock.advance(Duration::from_secs(600));
     // `date -s` 30 minutes into the past: by the wall clock the grant would now last 90
     // more minutes instead of 50.
     d.clock.step(d.clock.now() - Duration::from_secs(1800));
     let moved = wait_until(Duration::from_secs(5), "the grant's end moved", || {
-        let r = d.get(g.id);
+        let r = get(&d, g.id);
         (at(r.expires_at.expect("expires")) < issued_end).then_some(r)
     });
     let end = at(moved.expires_at.expect("expires"));
@@ -180,12 +111,12 @@ fn a_step_back_never_lengthens_a_grant() {
     // 50 minutes of real time remain of the 60 issued.
     d.clock.advance(Duration::from_secs(49 * 60));
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(d.get(g.id).status, Status::Granted, "one minute is left");
+    assert_eq!(get(&d, g.id).status, Status::Granted, "one minute is left");
     d.clock.advance(Duration::from_secs(61));
     wait_until(
         Duration::from_secs(5),
         "expired after 60 minutes of real time",
-        || (d.get(g.id).status == Status::Expired).then_some(()),
+        || (get(&d, g.id).status == Status::Expired).then_some(()),
     );
 }
 

@@ -27,6 +27,7 @@ mod ssh;
 mod story;
 mod sudo;
 mod unix_group;
+mod upgrade;
 mod vscode;
 
 use jit_tests::users::Group;
