@@ -24,7 +24,7 @@ use std::time::Duration;
 use jit_config::{Channel, ChannelKind};
 use tokio::sync::mpsc;
 
-use crate::engine::outbox::{Delivery, Queued};
+use crate::engine::outbox::{Delivery, Progress, Queued};
 use crate::engine::{Engine, EngineError, to_ms};
 
 /// Why an attempt failed. The text is for people and holds no secret.
@@ -69,7 +69,12 @@ impl Target {
         })
     }
 
-    async fn send(&self, client: &reqwest::Client, d: &Delivery) -> Result<(), Failure> {
+    async fn send(
+        &self,
+        client: &reqwest::Client,
+        d: &Delivery,
+        progress: &mut Progress,
+    ) -> Result<(), Failure> {
         let m = render::message(&d.event, &d.id);
         match self {
             Target::Slack(url) => http::post(client, url, d, &http::slack_body(&m), None).await,
@@ -77,7 +82,7 @@ impl Target {
             Target::Webhook(url, key) => {
                 http::post(client, url, d, &http::webhook_body(d), Some(key)).await
             }
-            Target::Email(e) => e.send(d, &m).await,
+            Target::Email(e) => e.send(d, &m, progress).await,
         }
     }
 }
@@ -208,14 +213,25 @@ async fn worker(
             queue.remove(&seq);
             continue;
         }
-        let outcome =
-            match tokio::time::timeout(channel.timeout, target.send(&client, &delivery)).await {
-                Ok(r) => r,
-                Err(_) => Err(Failure::Retry(format!(
-                    "no answer within the channel's timeout ({})",
-                    humantime::format_duration(channel.timeout)
-                ))),
-            };
+        let mut progress = Progress::default();
+        let outcome = match tokio::time::timeout(
+            channel.timeout,
+            target.send(&client, &delivery, &mut progress),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(Failure::Retry(format!(
+                "no answer within the channel's timeout ({})",
+                humantime::format_duration(channel.timeout)
+            ))),
+        };
+        if !progress.is_empty()
+            && let Err(e) = engine.outbox_progress(name, seq, progress).await
+        {
+            // Not remembered: a retry sends those recipients another copy (same id).
+            tracing::error!(channel = name, seq, error = %e, "cannot record who got a notification");
+        }
         match outcome {
             Ok(()) => {
                 tracing::info!(channel = name, delivery = delivery.id, event = %delivery.event.kind, "notification delivered");

@@ -343,10 +343,16 @@ events = ["approval_needed", "rejected"]
     let d = Daemon::start(&config(&dev, &dba, "", &channels));
 
     let id = request(&d, Some(&alice), "write", "7");
-    let mails = smtp.wait_for(1, T);
+    // To the approvers — carol from the map, dave as user@domain — and never the requester:
+    // one SMTP transaction each, one message (same id, both in To:).
+    let mails = smtp.wait_for(2, T);
     let m = &mails[0];
-    // To the approvers — carol from the map, dave as user@domain — and never the requester.
-    let mut to = m.rcpt_to.clone();
+    assert_eq!(
+        m.header("x-jit-delivery"),
+        mails[1].header("x-jit-delivery")
+    );
+    assert_eq!(m.header("to"), mails[1].header("to"));
+    let mut to: Vec<String> = mails.iter().flat_map(|m| m.rcpt_to.clone()).collect();
     to.sort();
     let mut want = vec![
         "carol.c@corp.test".to_owned(),
@@ -383,8 +389,8 @@ events = ["approval_needed", "rejected"]
         &["reject", &id.to_string(), "--reason", "use the replica"],
     );
     assert!(out.status.success(), "{out:?}");
-    let mails = smtp.wait_for(2, T);
-    let m = &mails[1];
+    let mails = smtp.wait_for(3, T);
+    let m = &mails[2];
     assert_eq!(m.rcpt_to, [format!("{}@example.test", alice.name)]);
     assert!(
         m.header("subject").is_some_and(|s| s.contains("rejected")),
@@ -667,4 +673,104 @@ events = ["granted"]
     );
     old.up();
     assert!(old.received().is_empty());
+}
+
+/// An email channel on `smtp` for `approval_needed` (to the approvers), with `extra` lines.
+fn mail_channel(
+    smtp: &SmtpSink,
+    url_file: &std::path::Path,
+    password: &str,
+    extra: &str,
+) -> String {
+    std::fs::write(
+        url_file,
+        format!("smtp://jit:{password}@127.0.0.1:{}\n", smtp.port),
+    )
+    .expect("url file");
+    format!(
+        r#"
+[[notifications]]
+name = "mail"
+kind = "email"
+url_file = "{url_file}"
+from = "jit <jit@example.test>"
+domain = "example.test"
+global = true
+events = ["approval_needed"]
+{extra}
+"#,
+        url_file = url_file.display(),
+    )
+}
+
+#[test]
+fn an_address_the_smtp_server_refuses_stops_nobody_elses_email() {
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let carol = User::create("c", &[&dba]);
+    let dave = User::create("d", &[&dba]);
+    let erin = User::create("e", &[&dba]);
+    let password = format!("smtp-pw-{}", unique());
+    let smtp = SmtpSink::start("jit", &password);
+    let dir = tempfile::tempdir().expect("dir");
+    let carol_at = format!("{}@example.test", carol.name);
+    let dave_at = format!("{}@example.test", dave.name);
+    let erin_at = format!("{}@example.test", erin.name);
+    // carol's address is refused for good, erin's for now; dave's is fine.
+    smtp.refuse(
+        &[
+            (&carol_at, "550 5.1.1 no such user"),
+            (&erin_at, "451 4.3.0 try again later"),
+        ],
+        None,
+    );
+    let channels = mail_channel(&smtp, &dir.path().join("smtp.url"), &password, "");
+    let d = Daemon::start(&config(&dev, &dba, "", &channels));
+
+    let id = request(&d, Some(&alice), "write", "r1");
+    let mails = smtp.wait_for(1, T);
+    assert_eq!(
+        mails[0].rcpt_to,
+        std::slice::from_ref(&dave_at),
+        "{:?}",
+        mails[0]
+    );
+    // carol is given up, alone, and audited; the row stays for erin.
+    let dropped = wait_until(T, "carol to be given up", || {
+        audit(&d)
+            .into_iter()
+            .find(|e| e["action"] == "notification.dropped")
+    });
+    assert_eq!(dropped["request"], id, "{dropped}");
+    assert!(
+        dropped["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains(&carol_at) && r.contains("550")),
+        "{dropped}"
+    );
+    let ch = wait_until(T, "erin's refusal to be counted", || {
+        let ch = channel(&d, "mail");
+        (ch.failed_attempts >= 1).then_some(ch)
+    });
+    assert_eq!(ch.pending, 1, "{ch:?}");
+
+    // erin's server takes it now: only erin gets it; dave does not get a second copy.
+    smtp.refuse(&[(&carol_at, "550 5.1.1 no such user")], None);
+    let mails = smtp.wait_for(2, Duration::from_secs(60));
+    assert_eq!(mails[1].rcpt_to, [erin_at], "{:?}", mails[1]);
+    assert_eq!(
+        mails[1].header("x-jit-delivery"),
+        mails[0].header("x-jit-delivery")
+    );
+    wait_until(T, "the outbox to empty", || {
+        let ch = channel(&d, "mail");
+        (ch.pending == 0 && ch.delivered == 1).then_some(())
+    });
+    assert_eq!(smtp.mails().len(), 2, "{:?}", smtp.mails());
+    let dropped = audit(&d)
+        .into_iter()
+        .filter(|e| e["action"] == "notification.dropped")
+        .count();
+    assert_eq!(dropped, 1, "only carol was given up");
 }
