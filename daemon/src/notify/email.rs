@@ -154,7 +154,13 @@ impl Email {
         if let Some(credentials) = &self.credentials {
             conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
                 .await
-                .map_err(|e| Failure::Retry(format!("SMTP: login failed: {e}")))?;
+                .map_err(|e| {
+                    if e.is_permanent() {
+                        Failure::Channel(format!("SMTP: the login was refused: {e}"))
+                    } else {
+                        Failure::Retry(format!("SMTP: login failed: {e}"))
+                    }
+                })?;
         }
         Ok(conn)
     }
@@ -226,7 +232,14 @@ impl Email {
             let address = mb.email.to_string();
             conn.command(MailCmd::new(Some(self.from.email.clone()), options.clone()))
                 .await
-                .map_err(|e| Failure::Retry(format!("SMTP: the sender was refused: {e}")))?;
+                .map_err(|e| {
+                    // The sender refused: every recipient would be, a channel matter.
+                    if e.is_permanent() {
+                        Failure::Channel(format!("SMTP: the sender was refused: {e}"))
+                    } else {
+                        Failure::Retry(format!("SMTP: the sender was refused for now: {e}"))
+                    }
+                })?;
             let sent = match conn.command(Rcpt::new(mb.email.clone(), Vec::new())).await {
                 Ok(_) => match conn.command(Data).await {
                     Ok(_) => conn.message(&bytes).await.map(|_| ()),

@@ -147,13 +147,18 @@ pub async fn post(
         return Ok(());
     }
     let what = format!("the receiver answered HTTP {status}");
-    if status.is_server_error()
-        || status == reqwest::StatusCode::TOO_MANY_REQUESTS
-        || status == reqwest::StatusCode::REQUEST_TIMEOUT
-    {
-        Err(Failure::Retry(what))
-    } else {
-        Err(Failure::Refused(what))
+    Err(classify(status.as_u16(), what))
+}
+
+/// What an HTTP status other than 2xx means for the notification: only a refusal of this very
+/// body (400, 413, 422) drops it; a refusal of the channel — its URL unknown or revoked (401,
+/// 403, 404, 410) or moved (3xx, not followed) — is for the admin to fix and is retried,
+/// loudly; anything else is retried.
+fn classify(status: u16, what: String) -> Failure {
+    match status {
+        400 | 413 | 422 => Failure::Refused(what),
+        300..=399 | 401 | 403 | 404 | 410 => Failure::Channel(what),
+        _ => Failure::Retry(what),
     }
 }
 
@@ -181,6 +186,24 @@ fn describe(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_refusal_of_the_body_drops_a_notification() {
+        let kind = |s| match classify(s, String::new()) {
+            Failure::Refused(_) => "drop",
+            Failure::Channel(_) => "channel",
+            Failure::Retry(_) => "retry",
+        };
+        for s in [400, 413, 422] {
+            assert_eq!(kind(s), "drop", "{s}");
+        }
+        for s in [301, 302, 401, 403, 404, 410] {
+            assert_eq!(kind(s), "channel", "{s}");
+        }
+        for s in [405, 408, 409, 429, 500, 502, 503] {
+            assert_eq!(kind(s), "retry", "{s}");
+        }
+    }
 
     /// RFC 4231, test case 2.
     #[test]

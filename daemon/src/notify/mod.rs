@@ -4,9 +4,11 @@
 //! Each channel has a task of its own that sends its notifications one at a time, oldest
 //! first, each attempt bounded by the channel's `timeout`: a receiver that hangs or is down
 //! holds up only its own channel, never a request or another channel. A failed attempt is
-//! retried with jittered exponential backoff (1 s doubling to 5 min); a notification the
-//! receiver refuses (HTTP 4xx but 408/429, a permanent SMTP error) or that is older than
-//! `give_up_after` is given up, with an audit entry. Delivered or given up, the row leaves the
+//! retried with jittered exponential backoff (1 s doubling to 5 min) — and so is one the
+//! receiver refuses for the channel's sake (HTTP 401/403/404/410, a redirect, the SMTP sender
+//! or login refused: a rotated or mistyped URL), logged as an error; a notification the
+//! receiver refuses as such (HTTP 400/413/422, a recipient refused for good) or that is older
+//! than `give_up_after` is given up, with an audit entry. Delivered or given up, the row leaves the
 //! outbox in a later transaction; a crash in between sends it again, with the same delivery
 //! id.
 //!
@@ -34,6 +36,10 @@ pub enum Failure {
     Retry(String),
     /// The receiver refused this notification; another try would send the same bytes.
     Refused(String),
+    /// The receiver refuses the channel itself (HTTP 401/403/404/410, a redirect, the SMTP
+    /// sender or login refused): a rotated or mistyped URL or credential that the admin must
+    /// fix. Retried like `Retry`, but logged as an error: no notification is dropped for it.
+    Channel(String),
 }
 
 /// The longest wait between two attempts.
@@ -252,6 +258,17 @@ async fn worker(
                 failures = failures.saturating_add(1);
                 let wait = backoff(failures);
                 tracing::warn!(channel = name, delivery = delivery.id, attempt = failures, error = why, retry_in = ?wait, "notification not delivered; retrying");
+                engine.outbox_failed(name, &why);
+                last_error = Some(why);
+                tokio::time::sleep(wait).await;
+            }
+            Err(Failure::Channel(why)) => {
+                failures = failures.saturating_add(1);
+                let wait = backoff(failures);
+                let why = format!(
+                    "the receiver refuses this channel (check its URL and credentials): {why}"
+                );
+                tracing::error!(channel = name, delivery = delivery.id, attempt = failures, error = why, retry_in = ?wait, "notification channel refused; retrying");
                 engine.outbox_failed(name, &why);
                 last_error = Some(why);
                 tokio::time::sleep(wait).await;

@@ -576,7 +576,7 @@ fn notifications_are_given_up_loudly_when_too_old_refused_or_pushed_out() {
     let refusing = HttpSink::start();
     old.down();
     full.down();
-    refusing.answer(Answer::Status(404));
+    refusing.answer(Answer::Status(422));
     let channels = format!(
         r#"
 [[notifications]]
@@ -611,7 +611,7 @@ events = ["granted"]
         .map(|i| request(&d, Some(&alice), "read", &format!("g{i}")))
         .collect();
 
-    // Refused (404): given up at once, not retried.
+    // Refused (422: this body): given up at once, not retried.
     let refused = wait_until(T, "the refused notifications to be given up", || {
         let ch = channel(&d, "refusing");
         (ch.dropped == 4).then_some(ch)
@@ -621,7 +621,7 @@ events = ["granted"]
         refused
             .last_error
             .as_deref()
-            .is_some_and(|e| e.contains("404")),
+            .is_some_and(|e| e.contains("422")),
         "{refused:?}"
     );
     assert_eq!(refusing.received().len(), 4);
@@ -773,4 +773,87 @@ fn an_address_the_smtp_server_refuses_stops_nobody_elses_email() {
         .filter(|e| e["action"] == "notification.dropped")
         .count();
     assert_eq!(dropped, 1, "only carol was given up");
+}
+
+#[test]
+fn a_receiver_that_refuses_the_channel_is_retried_loudly_not_dropped() {
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let carol = User::create("c", &[&dba]);
+    let http = HttpSink::start();
+    // A rotated webhook (404) and an SMTP server that refuses jit's sender address.
+    http.answer(Answer::Status(404));
+    let password = format!("smtp-pw-{}", unique());
+    let smtp = SmtpSink::start("jit", &password);
+    smtp.refuse(&[], Some("553 5.7.1 sender not allowed"));
+    let dir = tempfile::tempdir().expect("dir");
+    let mut channels = mail_channel(&smtp, &dir.path().join("smtp.url"), &password, "");
+    channels.push_str(&format!(
+        r#"
+[[notifications]]
+name = "rotated"
+kind = "slack"
+url = "{url}"
+global = true
+events = ["approval_needed"]
+"#,
+        url = http.url("/rotated"),
+    ));
+    let d = Daemon::start(&config(&dev, &dba, "", &channels));
+    let id = request(&d, Some(&alice), "write", "ch1");
+
+    for name in ["rotated", "mail"] {
+        let ch = wait_until(T, "two failed attempts", || {
+            let ch = channel(&d, name);
+            (ch.failed_attempts >= 2).then_some(ch)
+        });
+        assert_eq!((ch.pending, ch.dropped), (1, 0), "{ch:?}");
+        assert!(
+            ch.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("refuses this channel")),
+            "{ch:?}"
+        );
+    }
+    assert!(
+        channel(&d, "rotated")
+            .last_error
+            .is_some_and(|e| e.contains("404"))
+    );
+    assert!(
+        channel(&d, "mail")
+            .last_error
+            .is_some_and(|e| e.contains("553"))
+    );
+    let log = d.log_text();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("ERROR") && l.contains("notification channel refused")),
+        "{log}"
+    );
+
+    // The admin fixes the receivers: both get it, nothing was dropped.
+    http.answer(Answer::Ok);
+    smtp.refuse(&[], None);
+    let got = http.wait_for("/rotated", 3, Duration::from_secs(60));
+    assert!(
+        got.last().is_some_and(|r| r.json()["text"]
+            .to_string()
+            .contains(&format!("request {id}"))),
+        "{got:?}"
+    );
+    let mails = smtp.wait_for(1, Duration::from_secs(60));
+    assert_eq!(mails[0].rcpt_to, [format!("{}@example.test", carol.name)]);
+    for name in ["rotated", "mail"] {
+        wait_until(T, "the outbox to empty", || {
+            let ch = channel(&d, name);
+            (ch.pending == 0 && ch.delivered == 1 && ch.dropped == 0).then_some(())
+        });
+    }
+    assert!(
+        !audit(&d)
+            .iter()
+            .any(|e| e["action"] == "notification.dropped")
+    );
 }
