@@ -30,11 +30,6 @@ pub fn client() -> Result<reqwest::Client, reqwest::Error> {
 /// Slack's incoming-webhook payload: `text` (the fallback shown in notifications) and blocks
 /// with the facts and the commands.
 pub fn slack_body(m: &Message) -> Value {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
     let mut detail = format!("*{}*\n", esc(&m.title));
     for (k, v) in &m.facts {
         detail.push_str(&format!("*{k}:* {}\n", esc(v)));
@@ -54,7 +49,32 @@ pub fn slack_body(m: &Message) -> Value {
         "type": "context",
         "elements": [{"type": "mrkdwn", "text": format!("jit delivery {}", m.delivery)}],
     }));
-    json!({"text": m.title, "blocks": blocks})
+    // The fallback text is mrkdwn too: `<!channel>` would ping, `<url|Approve>` fake a link.
+    json!({"text": esc(&m.title), "blocks": blocks})
+}
+
+/// Slack's escaping of text: `&`, `<` and `>` as entities, so that no part of a requester's
+/// text becomes a mention, a link or a command.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Teams' Markdown escaping: a backslash before each character Markdown gives a meaning to,
+/// so a requester's text cannot become a link, emphasis, a heading or a list.
+fn md(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(
+            c,
+            '\\' | '[' | ']' | '(' | ')' | '*' | '_' | '~' | '`' | '#' | '>' | '-' | '<'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A Teams incoming-webhook message: one Adaptive Card with the title, the facts and the
@@ -63,10 +83,10 @@ pub fn teams_body(m: &Message) -> Value {
     let facts: Vec<Value> = m
         .facts
         .iter()
-        .map(|(k, v)| json!({"title": k, "value": v}))
+        .map(|(k, v)| json!({"title": k, "value": md(v)}))
         .collect();
     let mut body = vec![
-        json!({"type": "TextBlock", "text": m.title, "weight": "Bolder", "size": "Medium", "wrap": true}),
+        json!({"type": "TextBlock", "text": md(&m.title), "weight": "Bolder", "size": "Medium", "wrap": true}),
         json!({"type": "FactSet", "facts": facts}),
     ];
     if !m.next.is_empty() {
@@ -203,6 +223,18 @@ mod tests {
         for s in [405, 408, 409, 429, 500, 502, 503] {
             assert_eq!(kind(s), "retry", "{s}");
         }
+    }
+
+    #[test]
+    fn markdown_and_slack_escapes() {
+        assert_eq!(
+            md("[x](http://e) *b* <!c> #h -l `c` ~s_ \\"),
+            "\\[x\\]\\(http://e\\) \\*b\\* \\<!c\\> \\#h \\-l \\`c\\` \\~s\\_ \\\\"
+        );
+        assert_eq!(
+            esc("<!channel> & <u|A>"),
+            "&lt;!channel&gt; &amp; &lt;u|A&gt;"
+        );
     }
 
     /// RFC 4231, test case 2.

@@ -857,3 +857,100 @@ events = ["approval_needed"]
             .any(|e| e["action"] == "notification.dropped")
     );
 }
+
+#[test]
+fn a_hostile_justification_or_resource_name_cannot_ping_or_fake_a_link() {
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let http = HttpSink::start();
+    let channels = format!(
+        r#"
+[[notifications]]
+name = "slack"
+kind = "slack"
+url = "{slack}"
+global = true
+events = ["approval_needed"]
+
+[[notifications]]
+name = "teams"
+kind = "teams"
+url = "{teams}"
+global = true
+events = ["approval_needed"]
+"#,
+        slack = http.url("/slack"),
+        teams = http.url("/teams"),
+    );
+    let d = Daemon::start(&config(&dev, &dba, "", &channels));
+    let resource = "<!here>[Approve](https://evil.test/r)";
+    let why = "<!channel> <https://evil.test/s|Approve> [Approve](https://evil.test/t) *now*";
+    let r = d.jit_json(
+        Some(&alice),
+        &[
+            "request",
+            "demo/database",
+            resource,
+            "-p",
+            "write",
+            "--reason",
+            why,
+        ],
+    );
+    assert!(r["id"].as_u64().is_some(), "{r}");
+
+    // Slack: the fallback text and the blocks carry `<` `>` `&` as entities only.
+    let s = http.wait_for("/slack", 1, T)[0].json();
+    let text = s["text"].as_str().expect("text");
+    assert!(text.contains("&lt;!here&gt;"), "{text}");
+    let all = s.to_string();
+    for raw in ["<!here>", "<!channel>", "<https://evil.test/s|Approve>"] {
+        assert!(!all.contains(raw), "{raw:?} reached Slack: {s}");
+    }
+    assert!(all.contains("&lt;!channel&gt;"), "{s}");
+
+    // Teams: Markdown in the title and the facts is escaped: no link, no emphasis.
+    let t = http.wait_for("/teams", 1, T)[0].json();
+    let body = t["attachments"][0]["content"]["body"].clone();
+    let shown: Vec<String> = body
+        .as_array()
+        .expect("body")
+        .iter()
+        .flat_map(|b| {
+            let mut v: Vec<String> = b["text"].as_str().map(str::to_owned).into_iter().collect();
+            if let Some(facts) = b["facts"].as_array() {
+                v.extend(
+                    facts
+                        .iter()
+                        .filter_map(|f| f["value"].as_str().map(str::to_owned)),
+                );
+            }
+            v
+        })
+        .collect();
+    let justification = shown
+        .iter()
+        .find(|v| v.contains("evil.test/t"))
+        .expect("the justification fact");
+    assert!(
+        justification.contains(r"\[Approve\]\(https://evil.test/t\)")
+            && justification.contains(r"\*now\*")
+            && justification.contains(r"\<!channel\>"),
+        "{justification}"
+    );
+    for v in &shown {
+        assert!(
+            !v.contains("[Approve]("),
+            "a Markdown link reached Teams: {v}"
+        );
+        assert!(
+            !v.replace(r"\<", "").contains('<'),
+            "an unescaped < reached Teams: {v}"
+        );
+    }
+    assert!(
+        shown[0].contains(r"\<!here\>\[Approve\]\(https://evil.test/r\)"),
+        "{shown:?}"
+    );
+}
