@@ -24,6 +24,9 @@ use super::Failure;
 use super::render::Message;
 use crate::engine::outbox::{Delivery, Progress};
 
+/// The most bytes of a subject (a long one is cut by some servers, refused by others).
+const MAX_SUBJECT: usize = 200;
+
 /// An email channel: where its server is, how to reach it, and its settings.
 pub struct Email {
     host: String,
@@ -211,7 +214,10 @@ impl Email {
         }
         let mut builder = Mail::builder()
             .from(self.from.clone())
-            .subject(format!("[jit] {}", m.title))
+            .subject(super::render::clip(
+                &format!("[jit] {}", m.title),
+                MAX_SUBJECT,
+            ))
             .message_id(Some(format!("<{}@jitd>", d.id)))
             .header(DeliveryHeader(d.id.clone()))
             .header(ContentType::TEXT_PLAIN);

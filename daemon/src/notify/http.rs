@@ -9,7 +9,12 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use super::Failure;
-use super::render::Message;
+use super::render::{Message, clip};
+
+/// The most bytes of a Slack section's text (Slack refuses one over 3,000 characters).
+const SLACK_SECTION: usize = 2900;
+/// The most bytes of a Teams message (Teams refuses one over 28 KB).
+const TEAMS_BODY: usize = 27 * 1024;
 use crate::engine::outbox::Delivery;
 
 /// The header with the delivery id (stable across retries).
@@ -36,13 +41,13 @@ pub fn slack_body(m: &Message) -> Value {
     }
     let mut blocks = vec![json!({
         "type": "section",
-        "text": {"type": "mrkdwn", "text": detail.trim_end()},
+        "text": {"type": "mrkdwn", "text": clip(detail.trim_end(), SLACK_SECTION)},
     })];
     if !m.next.is_empty() {
         let cmds: Vec<String> = m.next.iter().map(|n| format!("`{}`", esc(n))).collect();
         blocks.push(json!({
             "type": "section",
-            "text": {"type": "mrkdwn", "text": format!("Run: {}", cmds.join("  "))},
+            "text": {"type": "mrkdwn", "text": clip(&format!("Run: {}", cmds.join("  ")), SLACK_SECTION)},
         }));
     }
     blocks.push(json!({
@@ -50,7 +55,7 @@ pub fn slack_body(m: &Message) -> Value {
         "elements": [{"type": "mrkdwn", "text": format!("jit delivery {}", m.delivery)}],
     }));
     // The fallback text is mrkdwn too: `<!channel>` would ping, `<url|Approve>` fake a link.
-    json!({"text": esc(&m.title), "blocks": blocks})
+    json!({"text": clip(&esc(&m.title), SLACK_SECTION), "blocks": blocks})
 }
 
 /// Slack's escaping of text: `&`, `<` and `>` as entities, so that no part of a requester's
@@ -78,15 +83,27 @@ fn md(s: &str) -> String {
 }
 
 /// A Teams incoming-webhook message: one Adaptive Card with the title, the facts and the
-/// commands.
+/// commands, under 28 KB (facts are clipped shorter until it fits).
 pub fn teams_body(m: &Message) -> Value {
+    let mut limit = 2 * super::render::MAX_FACT;
+    loop {
+        let card = teams_card(m, limit);
+        if limit <= 64 || serde_json::to_vec(&card).map_or(0, |b| b.len()) <= TEAMS_BODY {
+            return card;
+        }
+        limit /= 2;
+    }
+}
+
+/// The Teams message with each (escaped) fact and the title clipped to `limit` bytes.
+fn teams_card(m: &Message, limit: usize) -> Value {
     let facts: Vec<Value> = m
         .facts
         .iter()
-        .map(|(k, v)| json!({"title": k, "value": md(v)}))
+        .map(|(k, v)| json!({"title": k, "value": clip(&md(v), limit)}))
         .collect();
     let mut body = vec![
-        json!({"type": "TextBlock", "text": md(&m.title), "weight": "Bolder", "size": "Medium", "wrap": true}),
+        json!({"type": "TextBlock", "text": clip(&md(&m.title), limit), "weight": "Bolder", "size": "Medium", "wrap": true}),
         json!({"type": "FactSet", "facts": facts}),
     ];
     if !m.next.is_empty() {

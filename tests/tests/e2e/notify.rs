@@ -954,3 +954,83 @@ events = ["approval_needed"]
         "{shown:?}"
     );
 }
+
+#[test]
+fn a_request_for_1000_resources_with_a_long_justification_is_clipped_to_fit() {
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let http = HttpSink::start();
+    let channels = format!(
+        r#"
+[[notifications]]
+name = "slack"
+kind = "slack"
+url = "{slack}"
+global = true
+events = ["approval_needed"]
+
+[[notifications]]
+name = "teams"
+kind = "teams"
+url = "{teams}"
+global = true
+events = ["approval_needed"]
+"#,
+        slack = http.url("/slack"),
+        teams = http.url("/teams"),
+    );
+    let d = Daemon::start(&config(&dev, &dba, "", &channels));
+    let resources: Vec<String> = (0..1000)
+        .map(|i| format!("resource-with-a-rather-long-name-{i:04}"))
+        .collect();
+    let why = format!("INC-1 {}", "<why> ".repeat(600));
+    let mut args = vec!["request", "demo/database"];
+    args.extend(resources.iter().map(String::as_str));
+    args.extend(["-p", "write", "--reason", &why]);
+    let r = d.jit_json(Some(&alice), &args);
+    assert!(r["id"].as_u64().is_some(), "{r}");
+
+    let s = http.wait_for("/slack", 1, T)[0].json();
+    let text = s["text"].as_str().expect("text");
+    assert!(
+        text.chars().count() < 3000,
+        "{} chars",
+        text.chars().count()
+    );
+    for b in s["blocks"].as_array().expect("blocks") {
+        if let Some(t) = b["text"]["text"].as_str() {
+            assert!(
+                t.chars().count() < 3000,
+                "a section of {} chars",
+                t.chars().count()
+            );
+        }
+    }
+    let all = s.to_string();
+    assert!(all.contains("resource-with-a-rather-long-name-0000"), "{s}");
+    assert!(all.contains("and 990 more"), "{s}");
+    assert!(
+        !all.contains("resource-with-a-rather-long-name-0999"),
+        "{s}"
+    );
+    assert!(all.contains("INC-1"), "{s}");
+
+    let t = http.wait_for("/teams", 1, T);
+    assert!(
+        t[0].body.len() < 28 * 1024,
+        "a Teams body of {} bytes",
+        t[0].body.len()
+    );
+    let card = t[0].json().to_string();
+    assert!(
+        card.contains("and 990 more") && card.contains(r"INC\\-1"),
+        "{card}"
+    );
+    for name in ["slack", "teams"] {
+        wait_until(T, "both delivered", || {
+            let ch = channel(&d, name);
+            (ch.delivered == 1 && ch.dropped == 0).then_some(())
+        });
+    }
+}
