@@ -16,7 +16,7 @@ use lettre::Message as Mail;
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Mailboxes};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail as MailCmd, Rcpt, Rset};
 use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
 
@@ -110,7 +110,20 @@ impl Email {
             None if settings.tls == SmtpTls::Wrapper => 465,
             None => 25,
         };
-        let tls = TlsParameters::new(host.clone())
+        let mut tls = TlsParameters::builder(host.clone());
+        if let Some(pem) = &settings.ca_pem {
+            // One PEM file may hold several certificates: each is trusted.
+            for block in pem.split_inclusive("-----END CERTIFICATE-----") {
+                if !block.contains("-----BEGIN CERTIFICATE-----") {
+                    continue;
+                }
+                let cert = Certificate::from_pem(block.trim().as_bytes())
+                    .map_err(|e| format!("ca_file holds a certificate lettre cannot read: {e}"))?;
+                tls = tls.add_root_certificate(cert);
+            }
+        }
+        let tls = tls
+            .build()
             .map_err(|e| format!("cannot set up TLS for the SMTP server: {e}"))?;
         let credentials = userinfo.map(|info| {
             let (user, password) = info.split_once(':').unwrap_or((info, ""));

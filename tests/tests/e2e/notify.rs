@@ -1034,3 +1034,103 @@ events = ["approval_needed"]
         });
     }
 }
+
+/// Runs `openssl` with `args` in `dir`, and asserts it worked.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl (scripts/test installs it)");
+    assert!(out.status.success(), "openssl {args:?}: {out:?}");
+}
+
+#[test]
+fn email_goes_over_starttls_to_a_server_signed_by_the_channels_ca() {
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let carol = User::create("c", &[&dba]);
+    let dir = tempfile::tempdir().expect("dir");
+    let p = dir.path();
+    // A CA of the test's own, and a certificate it signs for 127.0.0.1.
+    openssl(
+        p,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=jit test CA",
+        ],
+    );
+    openssl(
+        p,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
+    std::fs::write(
+        p.join("ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext");
+    openssl(
+        p,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext",
+        ],
+    );
+    let password = format!("smtp-pw-{}", unique());
+    let smtp = SmtpSink::start_with(
+        "jit",
+        &password,
+        Some((&p.join("server.pem"), &p.join("server.key"))),
+    );
+    let extra = format!(
+        "tls = \"required\"\nca_file = \"{}\"",
+        p.join("ca.pem").display()
+    );
+    let channels = mail_channel(&smtp, &p.join("smtp.url"), &password, &extra);
+    let d = Daemon::start(&config(&dev, &dba, "", &channels));
+    request(&d, Some(&alice), "write", "tls1");
+    let mails = smtp.wait_for(1, T);
+    assert!(
+        mails[0].tls,
+        "the session did not use STARTTLS: {:?}",
+        mails[0]
+    );
+    assert_eq!(mails[0].login.as_deref(), Some("jit"));
+    assert_eq!(mails[0].rcpt_to, [format!("{}@example.test", carol.name)]);
+}
