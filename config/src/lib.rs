@@ -618,7 +618,8 @@ impl ChannelKind {
 /// How an email channel reaches its SMTP server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmtpTls {
-    /// STARTTLS when the server offers it, plain otherwise (the default).
+    /// STARTTLS when the server offers it, plain otherwise (the default without a password,
+    /// or with the server on this host).
     Opportunistic,
     /// STARTTLS, or no delivery.
     Required,
@@ -632,8 +633,11 @@ pub struct EmailSettings {
     /// The SMTP server (`url`, `url_env` or `url_file`):
     /// `smtp://[USER[:PASSWORD]@]HOST[:PORT]` (port 25 by default, 465 with `tls = "wrapper"`).
     pub url: Secret,
-    /// How TLS is used (`tls`).
+    /// How TLS is used (`tls`): `required` by default when the URL has a password and the
+    /// server is not on this host, `opportunistic` otherwise.
     pub tls: SmtpTls,
+    /// More CA certificates (PEM) to trust for the server, besides the system's (`ca_file`).
+    pub ca_pem: Option<String>,
     /// The sender (`from`), like `jit <jit@example.com>`.
     pub from: String,
     /// A user's address when `addresses` has none: `user@domain` (`domain`).

@@ -127,6 +127,7 @@ pub(crate) struct RawNotification {
     pub give_up_after: Option<Str>,
     pub max_pending: Option<Spanned<i64>>,
     pub tls: Option<Str>,
+    pub ca_file: Option<Str>,
     pub from: Option<Str>,
     pub domain: Option<Str>,
     pub addresses: Option<StrTable>,
@@ -477,6 +478,10 @@ pub(crate) const NOTIFICATION: Schema = Schema {
             "a string: \"opportunistic\", \"required\" or \"wrapper\"",
         ),
         key(
+            "ca_file",
+            "the path of a PEM file of CA certificates, as a string",
+        ),
+        key(
             "from",
             "an address like \"jit <jit@example.com>\", as a string",
         ),
@@ -515,6 +520,7 @@ pub(crate) const CHANNEL_KIND_KEYS: [(&str, &[&str]); 4] = [
             "url_env",
             "url_file",
             "tls",
+            "ca_file",
             "from",
             "domain",
             "addresses",

@@ -241,6 +241,8 @@ pub struct Mail {
     pub headers: Vec<(String, String)>,
     /// The text body, decoded.
     pub body: String,
+    /// Whether the session had switched to TLS (STARTTLS) when the message came.
+    pub tls: bool,
 }
 
 impl Mail {
@@ -254,11 +256,13 @@ impl Mail {
 }
 
 /// An SMTP server (aiosmtpd) on a loopback port that saves each message as JSON, and takes
-/// `AUTH` with one user and password (without TLS, for the test).
+/// `AUTH` with one user and password (without TLS, or with STARTTLS required, as started).
+/// It refuses senders and recipients as [`SmtpSink::refuse`] says.
 pub struct SmtpSink {
     /// Its port.
     pub port: u16,
     dir: tempfile::TempDir,
+    rules: tempfile::TempDir,
     child: Child,
 }
 
@@ -268,6 +272,14 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 out, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+cert, key, rules_path = sys.argv[5], sys.argv[6], sys.argv[7]
+
+def rules():
+    try:
+        with open(rules_path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {}
 
 def auth(server, session, envelope, mechanism, data):
     ok = isinstance(data, LoginPassword) and data.login.decode() == user and data.password.decode() == password
@@ -275,6 +287,21 @@ def auth(server, session, envelope, mechanism, data):
 
 class Save:
     n = 0
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        refuse = rules().get("mail")
+        if refuse:
+            return refuse
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        refuse = rules().get("rcpt", {}).get(address)
+        if refuse:
+            return refuse
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
         msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
         body = msg.get_body(preferencelist=("plain",))
@@ -285,6 +312,7 @@ class Save:
             "login": session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None,
             "headers": [[k, str(v)] for k, v in msg.items()],
             "body": body.get_content() if body is not None else "",
+            "tls": session.ssl is not None,
         }
         tmp = os.path.join(out, ".%d.tmp" % Save.n)
         with open(tmp, "w") as f:
@@ -292,7 +320,13 @@ class Save:
         os.rename(tmp, os.path.join(out, "%06d.json" % Save.n))
         return "250 OK"
 
-c = Controller(Save(), hostname="127.0.0.1", port=port, authenticator=auth, auth_require_tls=False)
+tls = {}
+if cert:
+    import ssl
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    tls = {"tls_context": ctx, "require_starttls": True}
+c = Controller(Save(), hostname="127.0.0.1", port=port, authenticator=auth, auth_require_tls=False, **tls)
 c.start()
 print("ready", flush=True)
 try:
@@ -304,7 +338,21 @@ finally:
 impl SmtpSink {
     /// Starts aiosmtpd on a free loopback port, taking `AUTH` as `user`/`password`.
     pub fn start(user: &str, password: &str) -> SmtpSink {
+        SmtpSink::start_with(user, password, None)
+    }
+
+    /// Like [`SmtpSink::start`], and with `tls` (a PEM certificate and key file) it offers
+    /// STARTTLS and requires it before anything else.
+    pub fn start_with(
+        user: &str,
+        password: &str,
+        tls: Option<(&std::path::Path, &std::path::Path)>,
+    ) -> SmtpSink {
         let dir = tempfile::tempdir().expect("temp dir");
+        let rules = tempfile::tempdir().expect("temp dir");
+        let (cert, key) = tls.map_or((String::new(), String::new()), |(c, k)| {
+            (c.display().to_string(), k.display().to_string())
+        });
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -317,6 +365,9 @@ impl SmtpSink {
             .arg(port.to_string())
             .arg(user)
             .arg(password)
+            .arg(cert)
+            .arg(key)
+            .arg(rules.path().join("rules.json"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -331,7 +382,25 @@ impl SmtpSink {
             "ready",
             "aiosmtpd did not start (is python3-aiosmtpd installed?)"
         );
-        SmtpSink { port, dir, child }
+        SmtpSink {
+            port,
+            dir,
+            rules,
+            child,
+        }
+    }
+
+    /// From now on, answers `RCPT TO` of each `(address, reply)` in `rcpt` with that reply
+    /// (`"550 5.1.1 no such user"`), and `MAIL FROM` with `mail` if given; the rest is taken.
+    pub fn refuse(&self, rcpt: &[(&str, &str)], mail: Option<&str>) {
+        let rcpt: serde_json::Map<String, serde_json::Value> = rcpt
+            .iter()
+            .map(|(a, r)| ((*a).to_owned(), serde_json::Value::from(*r)))
+            .collect();
+        let rules = serde_json::json!({"rcpt": rcpt, "mail": mail});
+        let tmp = self.rules.path().join("rules.tmp");
+        std::fs::write(&tmp, rules.to_string()).expect("write rules");
+        std::fs::rename(&tmp, self.rules.path().join("rules.json")).expect("rename rules");
     }
 
     /// Every message so far, in arrival order.

@@ -162,6 +162,7 @@ fn foreign_keys(raw: &RawNotification, kind: &str, label: &str, ck: &mut Checker
         ("secret_env", at(raw.secret_env.as_ref())),
         ("secret_file", at(raw.secret_file.as_ref())),
         ("tls", at(raw.tls.as_ref())),
+        ("ca_file", at(raw.ca_file.as_ref())),
         ("from", at(raw.from.as_ref())),
         ("domain", at(raw.domain.as_ref())),
         ("addresses", at(raw.addresses.as_ref())),
@@ -516,9 +517,21 @@ fn email(
     ck: &mut Checker<'_>,
 ) -> Option<EmailSettings> {
     let url = secret_url(raw, span, &SMTP, label, ck);
+    // A password sent to another host must not go in the clear: opportunistic STARTTLS falls
+    // back to plain text when the server (or anyone on the path) does not offer it.
+    let exposed = url.as_ref().is_some_and(|u| password_to_remote(u.expose()));
     let tls = match &raw.tls {
+        None if exposed => Some(SmtpTls::Required),
         None => Some(SmtpTls::Opportunistic),
         Some(t) => match t.get_ref().as_str() {
+            "opportunistic" if exposed => {
+                ck.problems.at(
+                    &t.span(),
+                    format!("{label}: tls \"opportunistic\" would send the SMTP password in the clear to a server that does not offer STARTTLS (or to anyone who strips it on the way)"),
+                    "remove tls (\"required\" is the default when the URL has a password), or use \"wrapper\" for TLS from the start (port 465)",
+                );
+                None
+            }
             "opportunistic" => Some(SmtpTls::Opportunistic),
             "required" => Some(SmtpTls::Required),
             "wrapper" => Some(SmtpTls::Wrapper),
@@ -586,13 +599,60 @@ fn email(
         );
         return None;
     }
+    let ca_pem = match &raw.ca_file {
+        None => Some(None),
+        Some(f) => {
+            let path = f.get_ref();
+            match std::fs::read_to_string(path) {
+                Ok(text) if text.contains("-----BEGIN CERTIFICATE-----") => Some(Some(text)),
+                Ok(_) => {
+                    ck.problems.at(
+                        &f.span(),
+                        format!("{label}: ca_file {} holds no PEM certificate", suggest::clip(path)),
+                        "point ca_file at the CA certificate(s) that signed the SMTP server's, in PEM (-----BEGIN CERTIFICATE-----)",
+                    );
+                    None
+                }
+                Err(e) => {
+                    ck.problems.at(
+                        &f.span(),
+                        format!("{label}: cannot read ca_file {}: {e}", suggest::clip(path)),
+                        "point ca_file at a readable PEM file of CA certificates, or remove it to trust the system's",
+                    );
+                    None
+                }
+            }
+        }
+    };
     Some(EmailSettings {
         url: url?,
         tls: tls?,
+        ca_pem: ca_pem?,
         from: from?,
         domain: domain?,
         addresses: addresses?,
     })
+}
+
+/// Whether an SMTP URL (already checked) has a password and a server not on this host.
+fn password_to_remote(url: &str) -> bool {
+    let rest = url.trim().split_once("://").map_or(url, |(_, r)| r);
+    let Some((userinfo, host_port)) = rest.rsplit_once('@') else {
+        return false;
+    };
+    if userinfo.split_once(':').is_none_or(|(_, p)| p.is_empty()) {
+        return false;
+    }
+    let host = match host_port.strip_prefix('[') {
+        Some(inner) => inner.split_once(']').map_or(inner, |(h, _)| h),
+        None => host_port.split_once(':').map_or(host_port, |(h, _)| h),
+    };
+    let host = host.trim_end_matches('/');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !loopback
 }
 
 /// `[notifications.addresses]`: user → address, in file order.

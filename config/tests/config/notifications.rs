@@ -79,7 +79,8 @@ carol = "carol.smith@corp.example"
     let ChannelKind::Email(m) = &config.channel("m").expect("m").kind else {
         panic!("email")
     };
-    assert_eq!(m.tls, SmtpTls::Opportunistic);
+    // A password to another host: STARTTLS or nothing.
+    assert_eq!(m.tls, SmtpTls::Required);
     assert_eq!(
         m.address_of("carol").as_deref(),
         Some("carol.smith@corp.example")
@@ -234,4 +235,108 @@ fn secrets_stay_out_of_every_message() {
         assert!(shown.contains("is not shown"), "{shown}");
         assert_eq!(problems(&text).len(), 1, "{shown}");
     }
+}
+
+#[test]
+fn an_smtp_password_to_another_host_never_goes_in_the_clear() {
+    let channel = |url: &str, tls: &str| {
+        with(&format!(
+            "[[notifications]]\nname = \"c\"\nglobal = true\nkind = \"email\"\nurl = \"{url}\"\nfrom = \"jit@example.com\"\ndomain = \"example.com\"\n{tls}\n"
+        ))
+    };
+    let tls_of = |text: &str| {
+        let config = valid(text);
+        let ChannelKind::Email(m) = &config.channel("c").expect("c").kind else {
+            panic!("email")
+        };
+        m.tls
+    };
+    // Required by default with a password to another host; opportunistic without a password
+    // or on this host.
+    for (url, want) in [
+        (
+            format!("smtp://jit:{PASSWORD}@mail.example.com:587"),
+            SmtpTls::Required,
+        ),
+        ("smtp://mail.example.com".to_owned(), SmtpTls::Opportunistic),
+        (
+            "smtp://jit@mail.example.com".to_owned(),
+            SmtpTls::Opportunistic,
+        ),
+        (
+            format!("smtp://jit:{PASSWORD}@127.0.0.1:25"),
+            SmtpTls::Opportunistic,
+        ),
+        (
+            format!("smtp://jit:{PASSWORD}@localhost"),
+            SmtpTls::Opportunistic,
+        ),
+        (
+            format!("smtp://jit:{PASSWORD}@[::1]:25"),
+            SmtpTls::Opportunistic,
+        ),
+    ] {
+        assert_eq!(tls_of(&channel(&url, "")), want, "{url}");
+    }
+    // Asking for opportunistic with a password to another host is refused, at its line.
+    let p = one_problem(
+        &channel(
+            &format!("smtp://jit:{PASSWORD}@mail.example.com:587"),
+            "tls = \"opportunistic\"",
+        ),
+        18,
+        "would send the SMTP password in the clear",
+        "remove tls",
+    );
+    assert!(!format!("{p:?}").contains(PASSWORD));
+    assert_eq!(
+        tls_of(&channel(
+            &format!("smtp://jit:{PASSWORD}@127.0.0.1"),
+            "tls = \"opportunistic\""
+        )),
+        SmtpTls::Opportunistic
+    );
+}
+
+#[test]
+fn ca_file_adds_a_ca_to_trust() {
+    let dir = tempfile::tempdir().expect("dir");
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(
+        &ca,
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+    .expect("ca");
+    let not_pem = dir.path().join("ca.txt");
+    std::fs::write(&not_pem, "hello\n").expect("file");
+    let channel = |keys: &str| {
+        with(&format!(
+            "[[notifications]]\nname = \"c\"\nglobal = true\nkind = \"email\"\nurl = \"smtp://mail.example.com\"\nfrom = \"jit@example.com\"\ndomain = \"example.com\"\n{keys}\n"
+        ))
+    };
+    let config = valid(&channel(&format!("ca_file = \"{}\"", ca.display())));
+    let ChannelKind::Email(m) = &config.channel("c").expect("c").kind else {
+        panic!("email")
+    };
+    assert!(m.ca_pem.as_deref().is_some_and(|p| p.contains("MIIB")));
+    one_problem(
+        &channel(&format!("ca_file = \"{}\"", not_pem.display())),
+        18,
+        "holds no PEM certificate",
+        "point ca_file at the CA certificate",
+    );
+    one_problem(
+        &channel("ca_file = \"/nonexistent/ca.pem\""),
+        18,
+        "cannot read ca_file /nonexistent/ca.pem",
+        "readable PEM file",
+    );
+    one_problem(
+        &with(
+            "[[notifications]]\nname = \"s\"\nglobal = true\nkind = \"slack\"\nurl = \"https://h.example/x\"\nca_file = \"/x.pem\"\n",
+        ),
+        16,
+        "which takes no ca_file",
+        "it is a key of email channels",
+    );
 }

@@ -119,6 +119,7 @@ pub(super) fn fill(
                         reason: note.reason.clone(),
                         details: note.details.clone(),
                         request: rec.clone(),
+                        done: Vec::new(),
                     };
                     let (seq, out) = wtx.push_outbox(&channel.name, &row, channel.max_pending)?;
                     queued.push((channel.name.clone(), seq));
@@ -242,6 +243,23 @@ impl Outbox {
     }
 }
 
+/// What an email attempt did for each recipient, recorded in the outbox row after the
+/// attempt (whatever its outcome) so that a retry skips them.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Addresses that got the message.
+    pub sent: Vec<String>,
+    /// Addresses the server refused for good, with why: dropped (and audited) for them only.
+    pub refused: Vec<(String, String)>,
+}
+
+impl Progress {
+    /// Whether the attempt reached nobody and was refused for nobody.
+    pub fn is_empty(&self) -> bool {
+        self.sent.is_empty() && self.refused.is_empty()
+    }
+}
+
 /// One notification ready to send: its stable id, the event, and who it is for.
 #[derive(Debug, Clone)]
 pub struct Delivery {
@@ -256,6 +274,8 @@ pub struct Delivery {
     pub approvers: Vec<String>,
     /// When the event happened (give-up ages count from here).
     pub at: Millis,
+    /// Recipients already done with: an email retry skips them.
+    pub done: Vec<String>,
 }
 
 impl Delivery {
@@ -294,6 +314,7 @@ impl Engine {
             requester: row.request.requester.clone(),
             approvers: row.request.approval.approvers.clone(),
             at: row.at,
+            done: row.done.clone(),
         }))
     }
 
@@ -319,6 +340,52 @@ impl Engine {
         })
         .await?;
         self.outbox.count(channel, |s| s.delivered += 1);
+        Ok(())
+    }
+
+    /// Records what an attempt did for each recipient: who got it (a retry skips them) and
+    /// who was refused for good (skipped too, with an audit entry each, logged and counted).
+    pub async fn outbox_progress(
+        &self,
+        channel: &str,
+        seq: u64,
+        progress: Progress,
+    ) -> Result<(), EngineError> {
+        let ch = channel.to_owned();
+        let at = self.now_ms();
+        let refused = progress.refused.clone();
+        let mut done = progress.sent;
+        done.extend(progress.refused.iter().map(|(a, _)| a.clone()));
+        self.write(move |tx| {
+            let Some(row) = tx.outbox_done(&ch, seq, &done)? else {
+                return Ok(());
+            };
+            for (address, why) in &refused {
+                audit_drop(
+                    tx,
+                    at,
+                    &ch,
+                    seq,
+                    &row,
+                    &format!("recipient {address}: {why}"),
+                )?;
+            }
+            Ok(())
+        })
+        .await?;
+        for (address, why) in progress.refused {
+            tracing::error!(
+                channel,
+                seq,
+                recipient = address,
+                why,
+                "a notification was given up for one recipient"
+            );
+            self.outbox.count(channel, |s| {
+                s.dropped += 1;
+                s.last_error = Some((format!("recipient {address}: {why}"), at));
+            });
+        }
         Ok(())
     }
 

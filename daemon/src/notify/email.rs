@@ -5,21 +5,35 @@
 //! (`%dba`) means its listed members (`/etc/group`); users whose primary group it is are not
 //! listed there and are not reached. The SMTP URL's password is never logged: lettre's errors
 //! do not hold it.
+//!
+//! Each recipient gets the message in an SMTP transaction of its own (MAIL, RCPT, DATA, RSET on
+//! one connection): a server that refuses one address at RCPT would otherwise abort the
+//! message for everybody. Who got it is remembered in the outbox row, so a retry sends only to
+//! the others.
 
 use jit_config::{EmailSettings, SmtpTls};
+use lettre::Message as Mail;
 use lettre::message::header::{ContentType, Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Mailboxes};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message as Mail, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail as MailCmd, Rcpt, Rset};
+use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
 
 use super::Failure;
 use super::render::Message;
-use crate::engine::outbox::Delivery;
+use crate::engine::outbox::{Delivery, Progress};
 
-/// An email channel: its transport and settings.
+/// The most bytes of a subject (a long one is cut by some servers, refused by others).
+const MAX_SUBJECT: usize = 200;
+
+/// An email channel: where its server is, how to reach it, and its settings.
 pub struct Email {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    host: String,
+    port: u16,
+    tls: TlsParameters,
+    credentials: Option<Credentials>,
+    timeout: std::time::Duration,
     settings: EmailSettings,
     from: Mailbox,
 }
@@ -96,34 +110,87 @@ impl Email {
             None if settings.tls == SmtpTls::Wrapper => 465,
             None => 25,
         };
-        let params = TlsParameters::new(host.clone())
-            .map_err(|e| format!("cannot set up TLS for the SMTP server: {e}"))?;
-        let tls = match settings.tls {
-            SmtpTls::Opportunistic => Tls::Opportunistic(params),
-            SmtpTls::Required => Tls::Required(params),
-            SmtpTls::Wrapper => Tls::Wrapper(params),
-        };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-            .port(port)
-            .tls(tls)
-            .timeout(Some(timeout));
-        if let Some(info) = userinfo {
-            let (user, password) = info.split_once(':').unwrap_or((info, ""));
-            builder = builder.credentials(Credentials::new(unescape(user), unescape(password)));
+        let mut tls = TlsParameters::builder(host.clone());
+        if let Some(pem) = &settings.ca_pem {
+            // One PEM file may hold several certificates: each is trusted.
+            for block in pem.split_inclusive("-----END CERTIFICATE-----") {
+                if !block.contains("-----BEGIN CERTIFICATE-----") {
+                    continue;
+                }
+                let cert = Certificate::from_pem(block.trim().as_bytes())
+                    .map_err(|e| format!("ca_file holds a certificate lettre cannot read: {e}"))?;
+                tls = tls.add_root_certificate(cert);
+            }
         }
+        let tls = tls
+            .build()
+            .map_err(|e| format!("cannot set up TLS for the SMTP server: {e}"))?;
+        let credentials = userinfo.map(|info| {
+            let (user, password) = info.split_once(':').unwrap_or((info, ""));
+            Credentials::new(unescape(user), unescape(password))
+        });
         let from = settings
             .from
             .parse::<Mailbox>()
             .map_err(|e| format!("from is not an address lettre accepts: {e}"))?;
         Ok(Email {
-            transport: builder.build(),
+            host,
+            port,
+            tls,
+            credentials,
+            timeout,
             settings: settings.clone(),
             from,
         })
     }
 
-    /// Sends `d` as one message to its recipients (none reachable: nothing to do).
-    pub async fn send(&self, d: &Delivery, m: &Message) -> Result<(), Failure> {
+    /// Connects, says EHLO, starts TLS as configured, and logs in.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, Failure> {
+        let hello = ClientId::default();
+        let wrapper = (self.settings.tls == SmtpTls::Wrapper).then(|| self.tls.clone());
+        let mut conn = AsyncSmtpConnection::connect_tokio1(
+            (self.host.as_str(), self.port),
+            Some(self.timeout),
+            &hello,
+            wrapper,
+            None,
+        )
+        .await
+        .map_err(|e| Failure::Retry(format!("SMTP: cannot connect: {e}")))?;
+        let starttls = match self.settings.tls {
+            SmtpTls::Opportunistic => conn.can_starttls(),
+            SmtpTls::Required => true,
+            SmtpTls::Wrapper => false,
+        };
+        if starttls {
+            conn.starttls(self.tls.clone(), &hello)
+                .await
+                .map_err(|e| Failure::Retry(format!("SMTP: STARTTLS failed: {e}")))?;
+        }
+        if let Some(credentials) = &self.credentials {
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+                .await
+                .map_err(|e| {
+                    if e.is_permanent() {
+                        Failure::Channel(format!("SMTP: the login was refused: {e}"))
+                    } else {
+                        Failure::Retry(format!("SMTP: login failed: {e}"))
+                    }
+                })?;
+        }
+        Ok(conn)
+    }
+
+    /// Sends `d` to each of its recipients but those in `d.done`, one SMTP transaction each,
+    /// so that one address the server refuses stops nobody else's copy. Who got it, and who
+    /// was refused for good, goes into `progress` as it happens (the caller records it, so a
+    /// retry skips them); a recipient refused for now makes the whole a `Retry`.
+    pub async fn send(
+        &self,
+        d: &Delivery,
+        m: &Message,
+        progress: &mut Progress,
+    ) -> Result<(), Failure> {
         let users = if d.for_approvers() {
             approver_users(&d.approvers, &d.requester).await
         } else {
@@ -150,9 +217,20 @@ impl Email {
             tracing::info!(delivery = d.id, "nobody to email for this notification");
             return Ok(());
         }
+        let left: Vec<Mailbox> = to
+            .iter()
+            .filter(|mb| !d.done.contains(&mb.email.to_string()))
+            .cloned()
+            .collect();
+        if left.is_empty() {
+            return Ok(());
+        }
         let mut builder = Mail::builder()
             .from(self.from.clone())
-            .subject(format!("[jit] {}", m.title))
+            .subject(super::render::clip(
+                &format!("[jit] {}", m.title),
+                MAX_SUBJECT,
+            ))
             .message_id(Some(format!("<{}@jitd>", d.id)))
             .header(DeliveryHeader(d.id.clone()))
             .header(ContentType::TEXT_PLAIN);
@@ -162,23 +240,62 @@ impl Email {
         let mail = builder
             .body(m.text())
             .map_err(|e| Failure::Refused(format!("cannot build the email: {e}")))?;
-        match self.transport.send(mail).await {
-            Ok(_) => Ok(()),
-            // A permanent refusal of this message (a bad recipient, say) will not change on a
-            // retry; anything else — the server away, a 4xx, refused credentials the admin may
-            // fix — will be retried.
-            Err(e) if e.is_permanent() && !auth_refused(&e) => Err(Failure::Refused(format!(
-                "the SMTP server refused the message: {e}"
-            ))),
-            Err(e) => Err(Failure::Retry(format!("SMTP: {e}"))),
+        let bytes = mail.formatted();
+        let mut options = Vec::new();
+        if !bytes.is_ascii() {
+            options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        let mut conn = self.connect().await?;
+        let mut later: Vec<String> = Vec::new();
+        for mb in left {
+            let address = mb.email.to_string();
+            conn.command(MailCmd::new(Some(self.from.email.clone()), options.clone()))
+                .await
+                .map_err(|e| {
+                    // The sender refused: every recipient would be, a channel matter.
+                    if e.is_permanent() {
+                        Failure::Channel(format!("SMTP: the sender was refused: {e}"))
+                    } else {
+                        Failure::Retry(format!("SMTP: the sender was refused for now: {e}"))
+                    }
+                })?;
+            let sent = match conn.command(Rcpt::new(mb.email.clone(), Vec::new())).await {
+                Ok(_) => match conn.command(Data).await {
+                    Ok(_) => conn.message(&bytes).await.map(|_| ()),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
+            match sent {
+                Ok(()) => progress.sent.push(address),
+                // This recipient, for good: the others still get theirs.
+                Err(e) if e.is_permanent() => {
+                    tracing::warn!(delivery = d.id, recipient = address, error = %e, "the SMTP server refused a recipient: dropped for this one");
+                    progress
+                        .refused
+                        .push((address, format!("the SMTP server refused it: {e}")));
+                }
+                // For now: only this recipient is tried again.
+                Err(e) if e.is_transient() => later.push(format!("{address}: {e}")),
+                // The connection broke: the rest are tried again.
+                Err(e) => return Err(Failure::Retry(format!("SMTP: {e}"))),
+            }
+            if conn.command(Rset).await.is_err() {
+                return Err(Failure::Retry(
+                    "SMTP: the server did not take RSET".to_owned(),
+                ));
+            }
+        }
+        let _ = conn.quit().await;
+        if later.is_empty() {
+            Ok(())
+        } else {
+            Err(Failure::Retry(format!(
+                "SMTP: recipients refused for now: {}",
+                later.join("; ")
+            )))
         }
     }
-}
-
-/// Whether the server refused the credentials (530/535).
-fn auth_refused(e: &lettre::transport::smtp::Error) -> bool {
-    e.status()
-        .is_some_and(|c| matches!(c.to_string().as_str(), "530" | "535"))
 }
 
 /// The users named by approver rules (`alice`, `%dba`), but the requester, without repeats.

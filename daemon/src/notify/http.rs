@@ -9,7 +9,12 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use super::Failure;
-use super::render::Message;
+use super::render::{Message, clip};
+
+/// The most bytes of a Slack section's text (Slack refuses one over 3,000 characters).
+const SLACK_SECTION: usize = 2900;
+/// The most bytes of a Teams message (Teams refuses one over 28 KB).
+const TEAMS_BODY: usize = 27 * 1024;
 use crate::engine::outbox::Delivery;
 
 /// The header with the delivery id (stable across retries).
@@ -30,43 +35,75 @@ pub fn client() -> Result<reqwest::Client, reqwest::Error> {
 /// Slack's incoming-webhook payload: `text` (the fallback shown in notifications) and blocks
 /// with the facts and the commands.
 pub fn slack_body(m: &Message) -> Value {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
     let mut detail = format!("*{}*\n", esc(&m.title));
     for (k, v) in &m.facts {
         detail.push_str(&format!("*{k}:* {}\n", esc(v)));
     }
     let mut blocks = vec![json!({
         "type": "section",
-        "text": {"type": "mrkdwn", "text": detail.trim_end()},
+        "text": {"type": "mrkdwn", "text": clip(detail.trim_end(), SLACK_SECTION)},
     })];
     if !m.next.is_empty() {
         let cmds: Vec<String> = m.next.iter().map(|n| format!("`{}`", esc(n))).collect();
         blocks.push(json!({
             "type": "section",
-            "text": {"type": "mrkdwn", "text": format!("Run: {}", cmds.join("  "))},
+            "text": {"type": "mrkdwn", "text": clip(&format!("Run: {}", cmds.join("  ")), SLACK_SECTION)},
         }));
     }
     blocks.push(json!({
         "type": "context",
         "elements": [{"type": "mrkdwn", "text": format!("jit delivery {}", m.delivery)}],
     }));
-    json!({"text": m.title, "blocks": blocks})
+    // The fallback text is mrkdwn too: `<!channel>` would ping, `<url|Approve>` fake a link.
+    json!({"text": clip(&esc(&m.title), SLACK_SECTION), "blocks": blocks})
+}
+
+/// Slack's escaping of text: `&`, `<` and `>` as entities, so that no part of a requester's
+/// text becomes a mention, a link or a command.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Teams' Markdown escaping: a backslash before each character Markdown gives a meaning to,
+/// so a requester's text cannot become a link, emphasis, a heading or a list.
+fn md(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(
+            c,
+            '\\' | '[' | ']' | '(' | ')' | '*' | '_' | '~' | '`' | '#' | '>' | '-' | '<'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A Teams incoming-webhook message: one Adaptive Card with the title, the facts and the
-/// commands.
+/// commands, under 28 KB (facts are clipped shorter until it fits).
 pub fn teams_body(m: &Message) -> Value {
+    let mut limit = 2 * super::render::MAX_FACT;
+    loop {
+        let card = teams_card(m, limit);
+        if limit <= 64 || serde_json::to_vec(&card).map_or(0, |b| b.len()) <= TEAMS_BODY {
+            return card;
+        }
+        limit /= 2;
+    }
+}
+
+/// The Teams message with each (escaped) fact and the title clipped to `limit` bytes.
+fn teams_card(m: &Message, limit: usize) -> Value {
     let facts: Vec<Value> = m
         .facts
         .iter()
-        .map(|(k, v)| json!({"title": k, "value": v}))
+        .map(|(k, v)| json!({"title": k, "value": clip(&md(v), limit)}))
         .collect();
     let mut body = vec![
-        json!({"type": "TextBlock", "text": m.title, "weight": "Bolder", "size": "Medium", "wrap": true}),
+        json!({"type": "TextBlock", "text": clip(&md(&m.title), limit), "weight": "Bolder", "size": "Medium", "wrap": true}),
         json!({"type": "FactSet", "facts": facts}),
     ];
     if !m.next.is_empty() {
@@ -147,13 +184,18 @@ pub async fn post(
         return Ok(());
     }
     let what = format!("the receiver answered HTTP {status}");
-    if status.is_server_error()
-        || status == reqwest::StatusCode::TOO_MANY_REQUESTS
-        || status == reqwest::StatusCode::REQUEST_TIMEOUT
-    {
-        Err(Failure::Retry(what))
-    } else {
-        Err(Failure::Refused(what))
+    Err(classify(status.as_u16(), what))
+}
+
+/// What an HTTP status other than 2xx means for the notification: only a refusal of this very
+/// body (400, 413, 422) drops it; a refusal of the channel — its URL unknown or revoked (401,
+/// 403, 404, 410) or moved (3xx, not followed) — is for the admin to fix and is retried,
+/// loudly; anything else is retried.
+fn classify(status: u16, what: String) -> Failure {
+    match status {
+        400 | 413 | 422 => Failure::Refused(what),
+        300..=399 | 401 | 403 | 404 | 410 => Failure::Channel(what),
+        _ => Failure::Retry(what),
     }
 }
 
@@ -181,6 +223,36 @@ fn describe(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_refusal_of_the_body_drops_a_notification() {
+        let kind = |s| match classify(s, String::new()) {
+            Failure::Refused(_) => "drop",
+            Failure::Channel(_) => "channel",
+            Failure::Retry(_) => "retry",
+        };
+        for s in [400, 413, 422] {
+            assert_eq!(kind(s), "drop", "{s}");
+        }
+        for s in [301, 302, 401, 403, 404, 410] {
+            assert_eq!(kind(s), "channel", "{s}");
+        }
+        for s in [405, 408, 409, 429, 500, 502, 503] {
+            assert_eq!(kind(s), "retry", "{s}");
+        }
+    }
+
+    #[test]
+    fn markdown_and_slack_escapes() {
+        assert_eq!(
+            md("[x](http://e) *b* <!c> #h -l `c` ~s_ \\"),
+            "\\[x\\]\\(http://e\\) \\*b\\* \\<!c\\> \\#h \\-l \\`c\\` \\~s\\_ \\\\"
+        );
+        assert_eq!(
+            esc("<!channel> & <u|A>"),
+            "&lt;!channel&gt; &amp; &lt;u|A&gt;"
+        );
+    }
 
     /// RFC 4231, test case 2.
     #[test]

@@ -4,9 +4,11 @@
 //! Each channel has a task of its own that sends its notifications one at a time, oldest
 //! first, each attempt bounded by the channel's `timeout`: a receiver that hangs or is down
 //! holds up only its own channel, never a request or another channel. A failed attempt is
-//! retried with jittered exponential backoff (1 s doubling to 5 min); a notification the
-//! receiver refuses (HTTP 4xx but 408/429, a permanent SMTP error) or that is older than
-//! `give_up_after` is given up, with an audit entry. Delivered or given up, the row leaves the
+//! retried with jittered exponential backoff (1 s doubling to 5 min) — and so is one the
+//! receiver refuses for the channel's sake (HTTP 401/403/404/410, a redirect, the SMTP sender
+//! or login refused: a rotated or mistyped URL), logged as an error; a notification the
+//! receiver refuses as such (HTTP 400/413/422, a recipient refused for good) or that is older
+//! than `give_up_after` is given up, with an audit entry. Delivered or given up, the row leaves the
 //! outbox in a later transaction; a crash in between sends it again, with the same delivery
 //! id.
 //!
@@ -24,7 +26,7 @@ use std::time::Duration;
 use jit_config::{Channel, ChannelKind};
 use tokio::sync::mpsc;
 
-use crate::engine::outbox::{Delivery, Queued};
+use crate::engine::outbox::{Delivery, Progress, Queued};
 use crate::engine::{Engine, EngineError, to_ms};
 
 /// Why an attempt failed. The text is for people and holds no secret.
@@ -34,6 +36,10 @@ pub enum Failure {
     Retry(String),
     /// The receiver refused this notification; another try would send the same bytes.
     Refused(String),
+    /// The receiver refuses the channel itself (HTTP 401/403/404/410, a redirect, the SMTP
+    /// sender or login refused): a rotated or mistyped URL or credential that the admin must
+    /// fix. Retried like `Retry`, but logged as an error: no notification is dropped for it.
+    Channel(String),
 }
 
 /// The longest wait between two attempts.
@@ -69,7 +75,12 @@ impl Target {
         })
     }
 
-    async fn send(&self, client: &reqwest::Client, d: &Delivery) -> Result<(), Failure> {
+    async fn send(
+        &self,
+        client: &reqwest::Client,
+        d: &Delivery,
+        progress: &mut Progress,
+    ) -> Result<(), Failure> {
         let m = render::message(&d.event, &d.id);
         match self {
             Target::Slack(url) => http::post(client, url, d, &http::slack_body(&m), None).await,
@@ -77,7 +88,7 @@ impl Target {
             Target::Webhook(url, key) => {
                 http::post(client, url, d, &http::webhook_body(d), Some(key)).await
             }
-            Target::Email(e) => e.send(d, &m).await,
+            Target::Email(e) => e.send(d, &m, progress).await,
         }
     }
 }
@@ -208,14 +219,25 @@ async fn worker(
             queue.remove(&seq);
             continue;
         }
-        let outcome =
-            match tokio::time::timeout(channel.timeout, target.send(&client, &delivery)).await {
-                Ok(r) => r,
-                Err(_) => Err(Failure::Retry(format!(
-                    "no answer within the channel's timeout ({})",
-                    humantime::format_duration(channel.timeout)
-                ))),
-            };
+        let mut progress = Progress::default();
+        let outcome = match tokio::time::timeout(
+            channel.timeout,
+            target.send(&client, &delivery, &mut progress),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(Failure::Retry(format!(
+                "no answer within the channel's timeout ({})",
+                humantime::format_duration(channel.timeout)
+            ))),
+        };
+        if !progress.is_empty()
+            && let Err(e) = engine.outbox_progress(name, seq, progress).await
+        {
+            // Not remembered: a retry sends those recipients another copy (same id).
+            tracing::error!(channel = name, seq, error = %e, "cannot record who got a notification");
+        }
         match outcome {
             Ok(()) => {
                 tracing::info!(channel = name, delivery = delivery.id, event = %delivery.event.kind, "notification delivered");
@@ -236,6 +258,17 @@ async fn worker(
                 failures = failures.saturating_add(1);
                 let wait = backoff(failures);
                 tracing::warn!(channel = name, delivery = delivery.id, attempt = failures, error = why, retry_in = ?wait, "notification not delivered; retrying");
+                engine.outbox_failed(name, &why);
+                last_error = Some(why);
+                tokio::time::sleep(wait).await;
+            }
+            Err(Failure::Channel(why)) => {
+                failures = failures.saturating_add(1);
+                let wait = backoff(failures);
+                let why = format!(
+                    "the receiver refuses this channel (check its URL and credentials): {why}"
+                );
+                tracing::error!(channel = name, delivery = delivery.id, attempt = failures, error = why, retry_in = ?wait, "notification channel refused; retrying");
                 engine.outbox_failed(name, &why);
                 last_error = Some(why);
                 tokio::time::sleep(wait).await;

@@ -17,6 +17,39 @@ pub struct Message {
     pub delivery: String,
 }
 
+/// The most resources of one entry named in a notification; the rest are counted.
+pub const MAX_RESOURCES: usize = 10;
+/// The most bytes of the title of a notification.
+pub const MAX_TITLE: usize = 500;
+/// The most bytes of one fact (a justification, a reason, an error).
+pub const MAX_FACT: usize = 1000;
+
+/// `s` cut to at most `max` bytes (on a character boundary), with `…` when cut.
+pub fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// The first [`MAX_RESOURCES`] of `resources`, then how many more.
+fn some(resources: &[String]) -> String {
+    let mut out = resources
+        .iter()
+        .take(MAX_RESOURCES)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if resources.len() > MAX_RESOURCES {
+        out.push_str(&format!(" and {} more", resources.len() - MAX_RESOURCES));
+    }
+    out
+}
+
 /// What `access` a request asks for, in one line: `write on demo/database: orders`.
 fn access(req: &Request) -> String {
     if let Some(b) = &req.bundle {
@@ -30,7 +63,7 @@ fn access(req: &Request) -> String {
                 e.permissions.join(", "),
                 e.integration,
                 e.resource_type,
-                e.resources.join(", ")
+                some(&e.resources)
             )
         })
         .collect::<Vec<_>>()
@@ -129,9 +162,14 @@ pub fn message(event: &Event, delivery: &str) -> Message {
     if req.dry_run {
         facts.push(("Dry run", "nothing is really provisioned".to_owned()));
     }
+    // Receivers refuse long messages (a Slack section over 3,000 characters, a Teams card over
+    // 28 KB): a request with many resources or a long justification would be dropped.
     Message {
-        title,
-        facts,
+        title: clip(&title, MAX_TITLE),
+        facts: facts
+            .into_iter()
+            .map(|(k, v)| (k, clip(&v, MAX_FACT)))
+            .collect(),
         next: event.next.clone(),
         delivery: delivery.to_owned(),
     }
@@ -152,5 +190,20 @@ impl Message {
         }
         out.push_str(&format!("\njit delivery {}\n", self.delivery));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_cuts_on_a_character_boundary() {
+        assert_eq!(clip("short", 10), "short");
+        let c = clip(&"é".repeat(100), 11);
+        assert!(c.len() <= 11 && c.ends_with('…'), "{c}");
+        let names: Vec<String> = (0..25).map(|i| format!("r{i}")).collect();
+        assert_eq!(some(&names[..2]), "r0, r1");
+        assert!(some(&names).ends_with("r9 and 15 more"));
     }
 }

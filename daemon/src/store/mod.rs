@@ -809,6 +809,37 @@ impl WriteTx<'_> {
         self.track(r)
     }
 
+    /// Adds `recipients` to the `done` list of a notification of the outbox; returns the row
+    /// as it is now, if it is there.
+    pub fn outbox_done(
+        &mut self,
+        channel: &str,
+        seq: u64,
+        recipients: &[String],
+    ) -> Result<Option<OutboxRecord>, StoreError> {
+        let r = (|| {
+            let outbox = self.tables.outbox()?;
+            let got = outbox
+                .get((channel, seq))
+                .map_err(io("read outbox"))?
+                .map(|v| v.value().to_vec());
+            let Some(bytes) = got else {
+                return Ok(None);
+            };
+            let mut row: OutboxRecord = decode(|| format!("outbox row {seq}"), &bytes)?;
+            for r in recipients {
+                if !row.done.contains(r) {
+                    row.done.push(r.clone());
+                }
+            }
+            outbox
+                .insert((channel, seq), encode(&row).as_slice())
+                .map_err(io("write outbox"))?;
+            Ok(Some(row))
+        })();
+        self.track(r)
+    }
+
     /// Removes a notification from the outbox (delivered, or given up); returns it if it was
     /// there.
     pub fn remove_outbox(
@@ -1494,6 +1525,7 @@ mod tests {
             reason: None,
             details: None,
             request: record(id, Status::Granted, None),
+            done: Vec::new(),
         };
         let mut dropped = Vec::new();
         for id in 1..=3 {

@@ -418,4 +418,8 @@ pub struct OutboxRecord {
     pub details: Option<String>,
     /// The request as the transaction left it.
     pub request: RequestRecord,
+    /// Recipients already done with (sent, or refused for good), for channels that send to
+    /// several (email): a retry skips them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub done: Vec<String>,
 }

@@ -343,10 +343,16 @@ events = ["approval_needed", "rejected"]
     let d = Daemon::start(&config(&dev, &dba, "", &channels));
 
     let id = request(&d, Some(&alice), "write", "7");
-    let mails = smtp.wait_for(1, T);
+    // To the approvers — carol from the map, dave as user@domain — and never the requester:
+    // one SMTP transaction each, one message (same id, both in To:).
+    let mails = smtp.wait_for(2, T);
     let m = &mails[0];
-    // To the approvers — carol from the map, dave as user@domain — and never the requester.
-    let mut to = m.rcpt_to.clone();
+    assert_eq!(
+        m.header("x-jit-delivery"),
+        mails[1].header("x-jit-delivery")
+    );
+    assert_eq!(m.header("to"), mails[1].header("to"));
+    let mut to: Vec<String> = mails.iter().flat_map(|m| m.rcpt_to.clone()).collect();
     to.sort();
     let mut want = vec![
         "carol.c@corp.test".to_owned(),
@@ -383,8 +389,8 @@ events = ["approval_needed", "rejected"]
         &["reject", &id.to_string(), "--reason", "use the replica"],
     );
     assert!(out.status.success(), "{out:?}");
-    let mails = smtp.wait_for(2, T);
-    let m = &mails[1];
+    let mails = smtp.wait_for(3, T);
+    let m = &mails[2];
     assert_eq!(m.rcpt_to, [format!("{}@example.test", alice.name)]);
     assert!(
         m.header("subject").is_some_and(|s| s.contains("rejected")),
@@ -570,7 +576,7 @@ fn notifications_are_given_up_loudly_when_too_old_refused_or_pushed_out() {
     let refusing = HttpSink::start();
     old.down();
     full.down();
-    refusing.answer(Answer::Status(404));
+    refusing.answer(Answer::Status(422));
     let channels = format!(
         r#"
 [[notifications]]
@@ -605,7 +611,7 @@ events = ["granted"]
         .map(|i| request(&d, Some(&alice), "read", &format!("g{i}")))
         .collect();
 
-    // Refused (404): given up at once, not retried.
+    // Refused (422: this body): given up at once, not retried.
     let refused = wait_until(T, "the refused notifications to be given up", || {
         let ch = channel(&d, "refusing");
         (ch.dropped == 4).then_some(ch)
@@ -615,7 +621,7 @@ events = ["granted"]
         refused
             .last_error
             .as_deref()
-            .is_some_and(|e| e.contains("404")),
+            .is_some_and(|e| e.contains("422")),
         "{refused:?}"
     );
     assert_eq!(refusing.received().len(), 4);
@@ -667,4 +673,464 @@ events = ["granted"]
     );
     old.up();
     assert!(old.received().is_empty());
+}
+
+/// An email channel on `smtp` for `approval_needed` (to the approvers), with `extra` lines.
+fn mail_channel(
+    smtp: &SmtpSink,
+    url_file: &std::path::Path,
+    password: &str,
+    extra: &str,
+) -> String {
+    std::fs::write(
+        url_file,
+        format!("smtp://jit:{password}@127.0.0.1:{}\n", smtp.port),
+    )
+    .expect("url file");
+    format!(
+        r#"
+[[notifications]]
+name = "mail"
+kind = "email"
+url_file = "{url_file}"
+from = "jit <jit@example.test>"
+domain = "example.test"
+global = true
+events = ["approval_needed"]
+{extra}
+"#,
+        url_file = url_file.display(),
+    )
+}
+
+#[test]
+fn an_address_the_smtp_server_refuses_stops_nobody_elses_email() {
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let carol = User::create("c", &[&dba]);
+    let dave = User::create("d", &[&dba]);
+    let erin = User::create("e", &[&dba]);
+    let password = format!("smtp-pw-{}", unique());
+    let smtp = SmtpSink::start("jit", &password);
+    let dir = tempfile::tempdir().expect("dir");
+    let carol_at = format!("{}@example.test", carol.name);
+    let dave_at = format!("{}@example.test", dave.name);
+    let erin_at = format!("{}@example.test", erin.name);
+    // carol's address is refused for good, erin's for now; dave's is fine.
+    smtp.refuse(
+        &[
+            (&carol_at, "550 5.1.1 no such user"),
+            (&erin_at, "451 4.3.0 try again later"),
+        ],
+        None,
+    );
+    let channels = mail_channel(&smtp, &dir.path().join("smtp.url"), &password, "");
+    let d = Daemon::start(&config(&dev, &dba, "", &channels));
+
+    let id = request(&d, Some(&alice), "write", "r1");
+    let mails = smtp.wait_for(1, T);
+    assert_eq!(
+        mails[0].rcpt_to,
+        std::slice::from_ref(&dave_at),
+        "{:?}",
+        mails[0]
+    );
+    // carol is given up, alone, and audited; the row stays for erin.
+    let dropped = wait_until(T, "carol to be given up", || {
+        audit(&d)
+            .into_iter()
+            .find(|e| e["action"] == "notification.dropped")
+    });
+    assert_eq!(dropped["request"], id, "{dropped}");
+    assert!(
+        dropped["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains(&carol_at) && r.contains("550")),
+        "{dropped}"
+    );
+    let ch = wait_until(T, "erin's refusal to be counted", || {
+        let ch = channel(&d, "mail");
+        (ch.failed_attempts >= 1).then_some(ch)
+    });
+    assert_eq!(ch.pending, 1, "{ch:?}");
+
+    // erin's server takes it now: only erin gets it; dave does not get a second copy.
+    smtp.refuse(&[(&carol_at, "550 5.1.1 no such user")], None);
+    let mails = smtp.wait_for(2, Duration::from_secs(60));
+    assert_eq!(mails[1].rcpt_to, [erin_at], "{:?}", mails[1]);
+    assert_eq!(
+        mails[1].header("x-jit-delivery"),
+        mails[0].header("x-jit-delivery")
+    );
+    wait_until(T, "the outbox to empty", || {
+        let ch = channel(&d, "mail");
+        (ch.pending == 0 && ch.delivered == 1).then_some(())
+    });
+    assert_eq!(smtp.mails().len(), 2, "{:?}", smtp.mails());
+    let dropped = audit(&d)
+        .into_iter()
+        .filter(|e| e["action"] == "notification.dropped")
+        .count();
+    assert_eq!(dropped, 1, "only carol was given up");
+}
+
+#[test]
+fn a_receiver_that_refuses_the_channel_is_retried_loudly_not_dropped() {
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let carol = User::create("c", &[&dba]);
+    let http = HttpSink::start();
+    // A rotated webhook (404) and an SMTP server that refuses jit's sender address.
+    http.answer(Answer::Status(404));
+    let password = format!("smtp-pw-{}", unique());
+    let smtp = SmtpSink::start("jit", &password);
+    smtp.refuse(&[], Some("553 5.7.1 sender not allowed"));
+    let dir = tempfile::tempdir().expect("dir");
+    let mut channels = mail_channel(&smtp, &dir.path().join("smtp.url"), &password, "");
+    channels.push_str(&format!(
+        r#"
+[[notifications]]
+name = "rotated"
+kind = "slack"
+url = "{url}"
+global = true
+events = ["approval_needed"]
+"#,
+        url = http.url("/rotated"),
+    ));
+    let d = Daemon::start(&config(&dev, &dba, "", &channels));
+    let id = request(&d, Some(&alice), "write", "ch1");
+
+    for name in ["rotated", "mail"] {
+        let ch = wait_until(T, "two failed attempts", || {
+            let ch = channel(&d, name);
+            (ch.failed_attempts >= 2).then_some(ch)
+        });
+        assert_eq!((ch.pending, ch.dropped), (1, 0), "{ch:?}");
+        assert!(
+            ch.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("refuses this channel")),
+            "{ch:?}"
+        );
+    }
+    assert!(
+        channel(&d, "rotated")
+            .last_error
+            .is_some_and(|e| e.contains("404"))
+    );
+    assert!(
+        channel(&d, "mail")
+            .last_error
+            .is_some_and(|e| e.contains("553"))
+    );
+    let log = d.log_text();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("ERROR") && l.contains("notification channel refused")),
+        "{log}"
+    );
+
+    // The admin fixes the receivers: both get it, nothing was dropped.
+    http.answer(Answer::Ok);
+    smtp.refuse(&[], None);
+    let got = http.wait_for("/rotated", 3, Duration::from_secs(60));
+    assert!(
+        got.last().is_some_and(|r| r.json()["text"]
+            .to_string()
+            .contains(&format!("request {id}"))),
+        "{got:?}"
+    );
+    let mails = smtp.wait_for(1, Duration::from_secs(60));
+    assert_eq!(mails[0].rcpt_to, [format!("{}@example.test", carol.name)]);
+    for name in ["rotated", "mail"] {
+        wait_until(T, "the outbox to empty", || {
+            let ch = channel(&d, name);
+            (ch.pending == 0 && ch.delivered == 1 && ch.dropped == 0).then_some(())
+        });
+    }
+    assert!(
+        !audit(&d)
+            .iter()
+            .any(|e| e["action"] == "notification.dropped")
+    );
+}
+
+#[test]
+fn a_hostile_justification_or_resource_name_cannot_ping_or_fake_a_link() {
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let http = HttpSink::start();
+    let channels = format!(
+        r#"
+[[notifications]]
+name = "slack"
+kind = "slack"
+url = "{slack}"
+global = true
+events = ["approval_needed"]
+
+[[notifications]]
+name = "teams"
+kind = "teams"
+url = "{teams}"
+global = true
+events = ["approval_needed"]
+"#,
+        slack = http.url("/slack"),
+        teams = http.url("/teams"),
+    );
+    let d = Daemon::start(&config(&dev, &dba, "", &channels));
+    let resource = "<!here>[Approve](https://evil.test/r)";
+    let why = "<!channel> <https://evil.test/s|Approve> [Approve](https://evil.test/t) *now*";
+    let r = d.jit_json(
+        Some(&alice),
+        &[
+            "request",
+            "demo/database",
+            resource,
+            "-p",
+            "write",
+            "--reason",
+            why,
+        ],
+    );
+    assert!(r["id"].as_u64().is_some(), "{r}");
+
+    // Slack: the fallback text and the blocks carry `<` `>` `&` as entities only.
+    let s = http.wait_for("/slack", 1, T)[0].json();
+    let text = s["text"].as_str().expect("text");
+    assert!(text.contains("&lt;!here&gt;"), "{text}");
+    let all = s.to_string();
+    for raw in ["<!here>", "<!channel>", "<https://evil.test/s|Approve>"] {
+        assert!(!all.contains(raw), "{raw:?} reached Slack: {s}");
+    }
+    assert!(all.contains("&lt;!channel&gt;"), "{s}");
+
+    // Teams: Markdown in the title and the facts is escaped: no link, no emphasis.
+    let t = http.wait_for("/teams", 1, T)[0].json();
+    let body = t["attachments"][0]["content"]["body"].clone();
+    let shown: Vec<String> = body
+        .as_array()
+        .expect("body")
+        .iter()
+        .flat_map(|b| {
+            let mut v: Vec<String> = b["text"].as_str().map(str::to_owned).into_iter().collect();
+            if let Some(facts) = b["facts"].as_array() {
+                v.extend(
+                    facts
+                        .iter()
+                        .filter_map(|f| f["value"].as_str().map(str::to_owned)),
+                );
+            }
+            v
+        })
+        .collect();
+    let justification = shown
+        .iter()
+        .find(|v| v.contains("evil.test/t"))
+        .expect("the justification fact");
+    assert!(
+        justification.contains(r"\[Approve\]\(https://evil.test/t\)")
+            && justification.contains(r"\*now\*")
+            && justification.contains(r"\<!channel\>"),
+        "{justification}"
+    );
+    for v in &shown {
+        assert!(
+            !v.contains("[Approve]("),
+            "a Markdown link reached Teams: {v}"
+        );
+        assert!(
+            !v.replace(r"\<", "").contains('<'),
+            "an unescaped < reached Teams: {v}"
+        );
+    }
+    assert!(
+        shown[0].contains(r"\<!here\>\[Approve\]\(https://evil.test/r\)"),
+        "{shown:?}"
+    );
+}
+
+#[test]
+fn a_request_for_1000_resources_with_a_long_justification_is_clipped_to_fit() {
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let http = HttpSink::start();
+    let channels = format!(
+        r#"
+[[notifications]]
+name = "slack"
+kind = "slack"
+url = "{slack}"
+global = true
+events = ["approval_needed"]
+
+[[notifications]]
+name = "teams"
+kind = "teams"
+url = "{teams}"
+global = true
+events = ["approval_needed"]
+"#,
+        slack = http.url("/slack"),
+        teams = http.url("/teams"),
+    );
+    let d = Daemon::start(&config(&dev, &dba, "", &channels));
+    let resources: Vec<String> = (0..1000)
+        .map(|i| format!("resource-with-a-rather-long-name-{i:04}"))
+        .collect();
+    let why = format!("INC-1 {}", "<why> ".repeat(600));
+    let mut args = vec!["request", "demo/database"];
+    args.extend(resources.iter().map(String::as_str));
+    args.extend(["-p", "write", "--reason", &why]);
+    let r = d.jit_json(Some(&alice), &args);
+    assert!(r["id"].as_u64().is_some(), "{r}");
+
+    let s = http.wait_for("/slack", 1, T)[0].json();
+    let text = s["text"].as_str().expect("text");
+    assert!(
+        text.chars().count() < 3000,
+        "{} chars",
+        text.chars().count()
+    );
+    for b in s["blocks"].as_array().expect("blocks") {
+        if let Some(t) = b["text"]["text"].as_str() {
+            assert!(
+                t.chars().count() < 3000,
+                "a section of {} chars",
+                t.chars().count()
+            );
+        }
+    }
+    let all = s.to_string();
+    assert!(all.contains("resource-with-a-rather-long-name-0000"), "{s}");
+    assert!(all.contains("and 990 more"), "{s}");
+    assert!(
+        !all.contains("resource-with-a-rather-long-name-0999"),
+        "{s}"
+    );
+    assert!(all.contains("INC-1"), "{s}");
+
+    let t = http.wait_for("/teams", 1, T);
+    assert!(
+        t[0].body.len() < 28 * 1024,
+        "a Teams body of {} bytes",
+        t[0].body.len()
+    );
+    let card = t[0].json().to_string();
+    assert!(
+        card.contains("and 990 more") && card.contains(r"INC\\-1"),
+        "{card}"
+    );
+    for name in ["slack", "teams"] {
+        wait_until(T, "both delivered", || {
+            let ch = channel(&d, name);
+            (ch.delivered == 1 && ch.dropped == 0).then_some(())
+        });
+    }
+}
+
+/// Runs `openssl` with `args` in `dir`, and asserts it worked.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl (scripts/test installs it)");
+    assert!(out.status.success(), "openssl {args:?}: {out:?}");
+}
+
+#[test]
+fn email_goes_over_starttls_to_a_server_signed_by_the_channels_ca() {
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let carol = User::create("c", &[&dba]);
+    let dir = tempfile::tempdir().expect("dir");
+    let p = dir.path();
+    // A CA of the test's own, and a certificate it signs for 127.0.0.1.
+    openssl(
+        p,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=jit test CA",
+        ],
+    );
+    openssl(
+        p,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    );
+    std::fs::write(
+        p.join("ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext");
+    openssl(
+        p,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext",
+        ],
+    );
+    let password = format!("smtp-pw-{}", unique());
+    let smtp = SmtpSink::start_with(
+        "jit",
+        &password,
+        Some((&p.join("server.pem"), &p.join("server.key"))),
+    );
+    let extra = format!(
+        "tls = \"required\"\nca_file = \"{}\"",
+        p.join("ca.pem").display()
+    );
+    let channels = mail_channel(&smtp, &p.join("smtp.url"), &password, &extra);
+    let d = Daemon::start(&config(&dev, &dba, "", &channels));
+    request(&d, Some(&alice), "write", "tls1");
+    let mails = smtp.wait_for(1, T);
+    assert!(
+        mails[0].tls,
+        "the session did not use STARTTLS: {:?}",
+        mails[0]
+    );
+    assert_eq!(mails[0].login.as_deref(), Some("jit"));
+    assert_eq!(mails[0].rcpt_to, [format!("{}@example.test", carol.name)]);
 }
