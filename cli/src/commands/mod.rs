@@ -8,6 +8,7 @@ use crate::client::Client;
 use crate::error::exit;
 use crate::output::Out;
 
+pub mod admin;
 pub mod again;
 pub mod approve;
 pub mod audit;
@@ -88,6 +89,7 @@ pub enum Command {
     Watch(watch::Args),
     Portal(portal::Args),
     Prompt(prompt::Args),
+    Admin(admin::Args),
 }
 
 /// How a command that ran without error ended, as far as the exit code is concerned.
@@ -149,6 +151,7 @@ pub async fn run(command: Command, ctx: &mut Ctx) -> anyhow::Result<Outcome> {
         Command::Watch(args) => watch::run(ctx, args).await,
         Command::Portal(args) => portal::run(ctx, args),
         Command::Prompt(args) => prompt::run(ctx, args).await,
+        Command::Admin(args) => admin::run(ctx, args).await,
     }
 }
 

@@ -617,11 +617,12 @@ impl Engine {
         &self,
         rec: &crate::store::model::RequestRecord,
     ) -> Option<Millis> {
+        let config = self.config();
         rec.sessions
             .iter()
             .filter(|s| s.credentials != jit_api::CredentialState::None)
             .filter_map(|s| {
-                self.config
+                config
                     .integrations
                     .iter()
                     .find(|i| i.name == s.integration)
@@ -637,7 +638,7 @@ impl Engine {
         rec: &crate::store::model::RequestRecord,
         now: Millis,
     ) -> Option<Millis> {
-        super::events::warning_after(rec.expires_at?, &self.config.daemon.expiry_warnings, now)
+        super::events::warning_after(rec.expires_at?, &self.config().daemon.expiry_warnings, now)
     }
 
     /// The principals of open requests on one integration (they must not be removed).
