@@ -103,7 +103,9 @@ impl Operator {
                 revoked = ?r.revoked,
                 "config reloaded"
             ),
-            Err(e) => tracing::warn!(actor, error = %e, "config reload refused; the running config stays"),
+            Err(e) => {
+                tracing::warn!(actor, error = %e, "config reload refused; the running config stays")
+            }
         }
         result
     }
@@ -166,10 +168,7 @@ impl Operator {
         .await
         .map_err(|e| EngineError::InvalidInput(format!("building integrations failed: {e}")))?
         .map_err(|e| {
-            EngineError::InvalidInput(format!(
-                "{}: {e}; the running config stays",
-                path.display()
-            ))
+            EngineError::InvalidInput(format!("{}: {e}; the running config stays", path.display()))
         })?;
         let mut registry: Registry = Registry::new();
         for (name, fresh) in built {
@@ -271,10 +270,7 @@ impl Operator {
                         Ok(Some(Err(e))) => (Some(false), Some(e.message)),
                         Err(_) => (
                             Some(false),
-                            Some(format!(
-                                "no answer within {} s",
-                                PROBE_TIMEOUT.as_secs()
-                            )),
+                            Some(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
                         ),
                     },
                     None => (None, None),
@@ -295,11 +291,7 @@ impl Operator {
                         .to_owned(),
                     reachable,
                     error,
-                    open_requests: view
-                        .open_by_integration
-                        .get(*name)
-                        .copied()
-                        .unwrap_or(0),
+                    open_requests: view.open_by_integration.get(*name).copied().unwrap_or(0),
                     in_flight,
                     queued_revokes,
                     retired: config.integration(name).is_none(),

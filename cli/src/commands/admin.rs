@@ -188,11 +188,7 @@ pub fn render_reload(r: &ReloadReport) -> String {
     }
     if !r.revoked.is_empty() {
         let ids: Vec<String> = r.revoked.iter().map(u64::to_string).collect();
-        let _ = writeln!(
-            text,
-            "  revoked (integration removed): {}",
-            ids.join(", ")
-        );
+        let _ = writeln!(text, "  revoked (integration removed): {}", ids.join(", "));
     }
     let _ = writeln!(text, "  {} access flows in force", r.flows);
     text
@@ -218,7 +214,14 @@ pub fn render_status(s: &AdminStatusReport, out: &Out) -> String {
         None => text.push_str("next deadline: none\n"),
     }
     let _ = writeln!(text, "notifications pending: {}", s.notifications_pending);
-    let mut table = Table::new(&["INTEGRATION", "KIND", "REACHABLE", "OPEN", "RUNNING", "QUEUED"]);
+    let mut table = Table::new(&[
+        "INTEGRATION",
+        "KIND",
+        "REACHABLE",
+        "OPEN",
+        "RUNNING",
+        "QUEUED",
+    ]);
     for i in &s.integrations {
         let reach = match (i.reachable, &i.error) {
             (None, _) => Cell::painted(Paint::Dim, "-"),
@@ -252,7 +255,10 @@ pub fn render_status(s: &AdminStatusReport, out: &Out) -> String {
             "{}",
             out.style.paint(
                 Paint::Red,
-                &format!("request {} of {} still revoking: {error}", r.id, r.requester)
+                &format!(
+                    "request {} of {} still revoking: {error}",
+                    r.id, r.requester
+                )
             )
         );
     }

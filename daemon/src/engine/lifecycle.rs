@@ -621,12 +621,7 @@ impl Engine {
         rec.sessions
             .iter()
             .filter(|s| s.credentials != jit_api::CredentialState::None)
-            .filter_map(|s| {
-                config
-                    .integrations
-                    .iter()
-                    .find(|i| i.name == s.integration)
-            })
+            .filter_map(|s| config.integrations.iter().find(|i| i.name == s.integration))
             .filter_map(|i| i.rotate_every)
             .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
             .min()

@@ -109,10 +109,7 @@ impl Engine {
                 _ => {}
             }
             for name in rec.integrations() {
-                *view
-                    .open_by_integration
-                    .entry(name.to_owned())
-                    .or_default() += 1;
+                *view.open_by_integration.entry(name.to_owned()).or_default() += 1;
             }
         }
         view.next_deadline = self.store.read(|r| r.earliest_deadline())?.map(ts);
@@ -175,17 +172,7 @@ impl Engine {
         let now = self.now_ms();
         let actor = actor.to_owned();
         let details = format!("sha256 {digest}; {details}");
-        self.write(move |wtx| {
-            audit(
-                wtx,
-                now,
-                &actor,
-                CONFIG_RELOADED,
-                None,
-                None,
-                Some(details),
-            )
-        })
-        .await
+        self.write(move |wtx| audit(wtx, now, &actor, CONFIG_RELOADED, None, None, Some(details)))
+            .await
     }
 }

@@ -943,9 +943,7 @@ impl Engine {
                 && p.requester.as_ref().is_none_or(|u| r.requester == *u)
         };
         let recs = match p.scope {
-            Scope::Mine if !closed => {
-                self.store.read(|r| r.open_of(&caller.user, limit, keep))?
-            }
+            Scope::Mine if !closed => self.store.read(|r| r.open_of(&caller.user, limit, keep))?,
             Scope::Mine => self
                 .store
                 .read(|r| r.by_requester(&caller.user, limit, keep))?,

@@ -92,8 +92,19 @@ where
             let p = parsed?;
             let started = std::time::Instant::now();
             let engine: Ctx = (*ctx).clone();
+            let user = caller.user.clone();
             let answer = f(engine.clone(), caller, p).await;
-            engine.metrics().rpc(M::NAME, started.elapsed());
+            let elapsed = started.elapsed();
+            engine.metrics().rpc(M::NAME, elapsed);
+            // The method, who and how it went; never the parameters or the answer (a
+            // revealed secret is an answer).
+            tracing::debug!(
+                method = M::NAME,
+                %user,
+                micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+                error = answer.as_ref().err().map(|e| e.code().name()),
+                "call"
+            );
             answer.map_err(|e| rpc_error(&e))
         }
     });
