@@ -7,8 +7,9 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::types::{
-    AuditRecord, AuditVerification, CatalogEntry, ConnectKind, ConnectPlan, Credentials,
-    DaemonStatus, Request, RequestId, Subscribed, SubscriptionId, Timestamp,
+    AdminStatusReport, AuditRecord, AuditVerification, CatalogEntry, ConnectKind, ConnectPlan,
+    Credentials, DaemonStatus, Metrics, ReloadReport, Request, RequestId, Status, Subscribed,
+    SubscriptionId, Timestamp,
 };
 
 /// A JSON-RPC method of the jit protocol.
@@ -80,6 +81,17 @@ methods! {
     EventsSubscribe = "events.subscribe" (SubscribeParams) -> Subscribed;
     /// End a subscription made on this connection.
     EventsUnsubscribe = "events.unsubscribe" (UnsubscribeParams) -> Empty;
+    /// The daemon's metrics in the Prometheus text exposition format (admins).
+    DaemonMetrics = "daemon.metrics" (Empty) -> Metrics;
+    /// Re-read the config file (admins). An invalid file, or one that removes an integration
+    /// that still has open requests (without `revoke_orphans`), is refused and the running
+    /// config stays.
+    AdminReload = "admin.reload" (ReloadParams) -> ReloadReport;
+    /// The daemon's health for admins: integrations reachable, queues, revoking grants, the
+    /// next deadline, the config in force.
+    AdminStatus = "admin.status" (Empty) -> AdminStatusReport;
+    /// What orphan reconciliation found and did, newest first (admins).
+    AdminOrphans = "admin.orphans" (OrphansParams) -> Vec<AuditRecord>;
 }
 
 /// The method name of the notifications `events.subscribe` pushes.
@@ -151,6 +163,16 @@ pub struct ListParams {
     /// Only this resource type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_type: Option<String>,
+    /// Only requests with a session on this integration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration: Option<String>,
+    /// Only requests of this requester (with `scope = all`; admins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester: Option<String>,
+    /// Only requests in this status; it decides open or closed by itself (`closed` is then
+    /// ignored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
     /// At most this many, newest first (default 100, at most 1,000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
@@ -296,4 +318,23 @@ pub struct SubscribeParams {
 pub struct UnsubscribeParams {
     /// The subscription, as `events.subscribe` returned it on this connection.
     pub subscription: SubscriptionId,
+}
+
+/// Parameters of `admin.reload`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReloadParams {
+    /// Revoke (or reject, when not granted yet) the open requests of integrations the new
+    /// config removes, with the reason "integration removed", instead of refusing the reload.
+    #[serde(default)]
+    pub revoke_orphans: bool,
+}
+
+/// Parameters of `admin.orphans`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrphansParams {
+    /// At most this many, newest first (default 100, at most 1,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
 }

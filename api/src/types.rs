@@ -893,3 +893,88 @@ mod tests {
         }
     }
 }
+
+/// The result of `daemon.metrics`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// The Prometheus text exposition format's content type (`text/plain; version=0.0.4`).
+    pub content_type: String,
+    /// The metrics, in that format (see `docs/api.md` for the names).
+    pub text: String,
+}
+
+/// The result of `admin.reload`: what the new config changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReloadReport {
+    /// The config file read.
+    pub path: String,
+    /// Hex SHA-256 of the file's bytes, as recorded in the audit log.
+    pub digest: String,
+    /// Whether the file is byte for byte the one in force (nothing else changed then).
+    pub unchanged: bool,
+    /// Integrations added.
+    pub added: Vec<String>,
+    /// Integrations whose settings changed (their connections are rebuilt).
+    pub changed: Vec<String>,
+    /// Integrations removed.
+    pub removed: Vec<String>,
+    /// Open requests of removed integrations that were revoked or rejected
+    /// (`revoke_orphans`).
+    #[serde(default)]
+    pub revoked: Vec<RequestId>,
+    /// How many access flows the new config has.
+    pub flows: u64,
+}
+
+/// The result of `admin.status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminStatusReport {
+    /// The config file in force.
+    pub config_path: String,
+    /// Hex SHA-256 of that file's bytes when it was loaded.
+    pub config_digest: String,
+    /// When it was loaded (start or last reload).
+    #[serde(with = "time::serde::rfc3339")]
+    pub config_loaded_at: Timestamp,
+    /// Counts over every request.
+    pub counts: Counts,
+    /// Each integration: reachable or not, and its queue.
+    pub integrations: Vec<IntegrationHealth>,
+    /// Requests whose revoke is being retried.
+    #[serde(default)]
+    pub revoking: Vec<Request>,
+    /// The earliest deadline the scheduler waits for (an expiry, a pending timeout, a
+    /// scheduled start, a warning, a retry), if any.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_deadline: Option<Timestamp>,
+    /// Notifications waiting in the outbox, all channels together.
+    pub notifications_pending: u64,
+}
+
+/// One integration, as `admin.status` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrationHealth {
+    /// The integration's name.
+    pub name: String,
+    /// Its kind.
+    pub kind: String,
+    /// Whether its server answered a probe just now; `null` for kinds without a server.
+    #[serde(default)]
+    pub reachable: Option<bool>,
+    /// Why it did not answer (never holds a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Open requests with a session on it.
+    pub open_requests: u64,
+    /// Calls to it running now.
+    pub in_flight: u64,
+    /// Revokes waiting for their turn.
+    pub queued_revokes: u64,
+    /// Removed from the config but kept until its open requests are closed.
+    #[serde(default)]
+    pub retired: bool,
+}

@@ -6,10 +6,11 @@
 use std::path::PathBuf;
 
 use jit_api::methods::{
-    AuditList, AuditVerify, CatalogList, CredentialsReset, CredentialsReveal, DaemonStatusMethod,
-    EVENT_NOTIFICATION, EventsSubscribe, EventsUnsubscribe, GrantExtend, GrantRevoke, RequestAgain,
-    RequestApprove, RequestCancel, RequestCreate, RequestGet, RequestList, RequestReject,
-    RequestWait, SessionConnect, SessionRegister,
+    AdminOrphans, AdminReload, AdminStatus, AuditList, AuditVerify, CatalogList, CredentialsReset,
+    CredentialsReveal, DaemonMetrics, DaemonStatusMethod, EVENT_NOTIFICATION, EventsSubscribe,
+    EventsUnsubscribe, GrantExtend, GrantRevoke, RequestAgain, RequestApprove, RequestCancel,
+    RequestCreate, RequestGet, RequestList, RequestReject, RequestWait, SessionConnect,
+    SessionRegister,
 };
 use jit_api::{ErrorCode, EventKind, EventNotification, Method, PROTOCOL_VERSION, Status, methods};
 use serde_json::Value;
@@ -481,6 +482,10 @@ fn check_named(name: &str, call: &Value, answer: &Value) -> Result<(), String> {
         AuditVerify,
         EventsSubscribe,
         EventsUnsubscribe,
+        DaemonMetrics,
+        AdminReload,
+        AdminStatus,
+        AdminOrphans,
     );
     if methods::ALL.contains(&name) {
         Err(format!(

@@ -83,9 +83,21 @@ pub fn parse_with_env(
         base_dir: path.parent().map(Path::to_owned).unwrap_or_default(),
     };
     match validate::config(file, path, &mut checker) {
-        Some(config) if checker.problems.is_empty() => Ok(config),
+        Some(mut config) if checker.problems.is_empty() => {
+            config.digest = digest(text);
+            Ok(config)
+        }
         _ => Err(checker.problems.into_error()),
     }
+}
+
+/// Hex SHA-256 of a config file's text.
+pub fn digest(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A validated configuration.
@@ -93,6 +105,8 @@ pub fn parse_with_env(
 pub struct Config {
     /// The file it was read from.
     pub path: PathBuf,
+    /// Hex SHA-256 of the text it was read from (see [`digest`]).
+    pub digest: String,
     /// The `[daemon]` table.
     pub daemon: DaemonSection,
     /// The `[[integrations]]`, in file order.
@@ -141,6 +155,13 @@ pub struct DaemonSection {
     /// How long before a grant expires its requester is warned (an `expiring` event), longest
     /// first, without repeats; empty for no warnings. Default 10 min and 1 min.
     pub expiry_warnings: Vec<Duration>,
+    /// A node_exporter textfile (`metrics_textfile`, absolute, ending in `.prom`) that jitd
+    /// rewrites atomically with its metrics every [`DaemonSection::metrics_interval`];
+    /// `None`: metrics only through `daemon.metrics`.
+    pub metrics_textfile: Option<PathBuf>,
+    /// How often the metrics textfile is rewritten (`metrics_interval`, default 15 s, from
+    /// 1 s to 1 h).
+    pub metrics_interval: Duration,
 }
 
 /// Who a rule names: a user, a Unix group (`%dev`), or anyone (`*`).
@@ -198,7 +219,7 @@ impl std::fmt::Debug for Secret {
 }
 
 /// One `[[integrations]]` entry.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Integration {
     /// Its name, unique (`pg-main`).
     pub name: String,
@@ -236,7 +257,7 @@ pub struct ResourceType {
 }
 
 /// What kind of integration, with its settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum IntegrationKind {
     /// A PostgreSQL server: a login role per session.
     Postgres(PostgresSettings),
@@ -280,7 +301,7 @@ impl IntegrationKind {
 }
 
 /// Settings of a `postgres` integration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PostgresSettings {
     /// Admin connection URL (`url`, `url_env` or `url_file`); needs CREATEROLE and the
     /// right to grant on the databases it serves (a superuser is simplest).
@@ -294,7 +315,7 @@ pub struct PostgresSettings {
 }
 
 /// Settings of a `mariadb` integration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MariadbSettings {
     /// Admin connection URL (`url`, `url_env` or `url_file`):
     /// `mysql://USER[:PASSWORD]@HOST[:PORT][/DATABASE]`, checked to parse: that scheme, a user,
@@ -320,7 +341,7 @@ pub struct MariadbSettings {
 }
 
 /// Settings of a `redis` integration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RedisSettings {
     /// Admin connection URL (`url`, `url_env` or `url_file`):
     /// `redis://[USER[:PASSWORD]@]HOST[:PORT][/DB]`, checked to parse: that scheme, a host, a
@@ -342,7 +363,7 @@ pub struct RedisSettings {
 }
 
 /// Settings of a `unix-group` integration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UnixGroupSettings {
     /// The groups that may be granted (`groups`), not empty, without repeats, each
     /// `^[a-z_][a-z0-9_-]{0,31}$`. Whether they exist is checked by the daemon.
@@ -350,7 +371,7 @@ pub struct UnixGroupSettings {
 }
 
 /// Settings of a `sudo` integration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SudoSettings {
     /// The commands that may be granted (`[integrations.commands]`), in file order, not empty:
     /// name (a valid name) → command line, trimmed, starting with an absolute path (not a
@@ -365,7 +386,7 @@ pub struct SudoSettings {
 }
 
 /// Settings of an `ssh` integration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SshSettings {
     /// The CA's private key (`ca_key`), absolute; `None`: a key in the daemon's state
     /// directory.
@@ -386,7 +407,7 @@ pub struct SshSettings {
 }
 
 /// Settings of an `exec` integration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExecSettings {
     /// The admin's executable (`command`), absolute.
     pub command: PathBuf,

@@ -47,6 +47,8 @@ pub(crate) struct RawDaemon {
     pub socket_mode: Option<Str>,
     pub log: Option<Str>,
     pub expiry_warnings: Option<StrList>,
+    pub metrics_textfile: Option<Str>,
+    pub metrics_interval: Option<Str>,
 }
 
 /// One `[[integrations]]` entry; the keys of every kind (which key suits which kind is checked
@@ -236,6 +238,11 @@ pub(crate) const DAEMON: Schema = Schema {
             "expiry_warnings",
             "a list of durations before expiry like [\"10m\", \"1m\"]",
         ),
+        key(
+            "metrics_textfile",
+            "an absolute path like \"/var/lib/node_exporter/textfile/jit.prom\"",
+        ),
+        key("metrics_interval", DURATION),
     ],
     variant: None,
 };

@@ -10,7 +10,9 @@ pub mod engine;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod integrations;
+pub mod metrics;
 pub mod notify;
+pub mod operate;
 pub mod paths;
 pub mod procs;
 pub mod provision;
@@ -125,10 +127,17 @@ pub async fn run_with_clock(
         limits.clone(),
         watched,
     ));
+    let operator = Arc::new(operate::Operator::new(
+        engine.clone(),
+        limits.clone(),
+        options.state_dir.clone(),
+    ));
     tokio::spawn(provision::reconcile_orphans(engine.clone(), limits));
+    tokio::spawn(operate::reload_on_sighup(operator.clone()));
+    tokio::spawn(operate::write_textfile_forever(engine.clone()));
     tracing::info!(store = %store_path.display(), mode = options.mode.as_str(), "jitd is serving");
     ready();
-    rpc::serve(listener, engine, shutdown).await;
+    rpc::serve(listener, engine, Some(operator), shutdown).await;
     tracing::info!("jitd stopped");
     Ok(())
 }

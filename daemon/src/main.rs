@@ -233,6 +233,25 @@ fn raise_fd_limit() {
     }
 }
 
+/// Whether stderr is the journal's stream: systemd sets `JOURNAL_STREAM=<dev>:<inode>` of the
+/// stream it connects, and a child that inherited the variable but not the stream must not
+/// believe it (systemd.exec(5)).
+fn stderr_is_journal() -> bool {
+    use std::os::fd::AsFd;
+    let Some(value) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((dev, ino)) = value.to_str().and_then(|v| v.split_once(':')) else {
+        return false;
+    };
+    let Ok(st) = nix::sys::stat::fstat(std::io::stderr().as_fd()) else {
+        return false;
+    };
+    dev.parse::<u64>().ok() == Some(st.st_dev) && ino.parse::<u64>().ok() == Some(st.st_ino)
+}
+
+/// Logging: `RUST_LOG`, else `[daemon] log`, else `info`; to journald with structured
+/// fields when systemd connected stderr to the journal, else plain text on stderr.
 fn init_tracing(filter: Option<&str>) {
     use tracing_subscriber::EnvFilter;
     let filter = std::env::var("RUST_LOG")
@@ -251,20 +270,36 @@ fn init_tracing(filter: Option<&str>) {
     let no_secrets = tracing_subscriber::filter::filter_fn(|meta| {
         *meta.level() <= tracing::Level::INFO || meta.target().starts_with("jitd")
     });
-    let layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        // Colour only for a person at a terminal; journald and log files get plain text.
-        .with_ansi(
-            std::io::IsTerminal::is_terminal(&std::io::stderr())
-                && std::env::var_os("NO_COLOR").is_none(),
-        )
-        .with_target(false)
+    let journal = if stderr_is_journal() {
+        match tracing_journald::layer() {
+            Ok(l) => Some(l.with_syslog_identifier("jitd".to_owned())),
+            // No journald socket after all: stderr still reaches the journal as text.
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
+    let to_journal = journal.is_some();
+    let stderr = (!to_journal).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            // Colour only for a person at a terminal; log files get plain text.
+            .with_ansi(
+                std::io::IsTerminal::is_terminal(&std::io::stderr())
+                    && std::env::var_os("NO_COLOR").is_none(),
+            )
+            .with_target(false)
+    });
+    let layer = journal
+        .map(|j| j.boxed())
+        .or_else(|| stderr.map(|s| s.boxed()))
         .with_filter(env_filter)
         .with_filter(no_secrets);
     let _ = tracing_subscriber::registry().with(layer).try_init();
     if let Some(e) = bad {
         tracing::warn!(filter = %filter, error = %e, "invalid log filter (RUST_LOG or [daemon] log); logging at info");
     }
+    tracing::debug!(journald = to_journal, filter = %filter, "logging");
 }
 
 async fn shutdown_signal() {

@@ -15,7 +15,8 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::engine::{Action, Engine, from_ms, pending_key};
 use crate::integrations::{
-    GrantEntry, GrantSpec, Integration, IntegrationError, RevokeSpec, SecretSource, SessionSecret,
+    GrantEntry, GrantSpec, Integration, IntegrationError, Registry, RevokeSpec, SecretSource,
+    SessionSecret,
 };
 use crate::store::model::{Millis, RequestRecord};
 
@@ -57,16 +58,72 @@ fn failpoint(_name: &str) {}
 
 /// One lane per integration, shared by everything that calls it (actions and orphan
 /// removal): a semaphore sized by its `concurrency()`, and the revokes waiting for it.
-pub type Limits = Arc<HashMap<String, Arc<Lane>>>;
+pub type Limits = Arc<Lanes>;
+
+/// The lanes by integration name; a reload adds and replaces lanes ([`Lanes::update`]).
+#[derive(Debug, Default)]
+pub struct Lanes(std::sync::RwLock<HashMap<String, Arc<Lane>>>);
+
+impl Lanes {
+    /// The lane of `name`, if it has one.
+    pub fn get(&self, name: &str) -> Option<Arc<Lane>> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+
+    /// Gives every integration of `registry` a lane: a new one for those without one and for
+    /// those in `rebuilt` (their settings changed); the others keep theirs, queue included.
+    /// Lanes of integrations not in `registry` are dropped once their holders finish.
+    pub fn update(&self, registry: &Registry, rebuilt: &[String]) {
+        let mut map = self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.retain(|name, _| registry.contains_key(name) && !rebuilt.contains(name));
+        for (name, i) in registry {
+            map.entry(name.clone())
+                .or_insert_with(|| Arc::new(Lane::new(i.concurrency())));
+        }
+    }
+
+    /// Calls running on `name` now, and revokes waiting for their turn.
+    pub fn depth(&self, name: &str) -> (u64, u64) {
+        let Some(lane) = self.get(name) else {
+            return (0, 0);
+        };
+        let running = lane.size.saturating_sub(lane.permits.available_permits());
+        let queued = lane
+            .revokes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len();
+        (running as u64, queued as u64)
+    }
+}
 
 /// An integration's queue.
 #[derive(Debug)]
 pub struct Lane {
     permits: Arc<Semaphore>,
+    /// How many permits it has.
+    size: usize,
     /// Revokes waiting for a permit. Whoever gets one takes all of them to the integration
     /// at once (`Integration::revoke_many`), so a burst of expiries on a serialized
     /// integration costs a few batches, not one round trip after another.
     revokes: std::sync::Mutex<Vec<QueuedRevoke>>,
+}
+
+impl Lane {
+    fn new(size: usize) -> Lane {
+        Lane {
+            permits: Arc::new(Semaphore::new(size)),
+            size,
+            revokes: std::sync::Mutex::default(),
+        }
+    }
 }
 
 /// A revoke waiting in a [`Lane`], and where its outcome goes.
@@ -77,21 +134,9 @@ const REVOKE_BATCH: usize = 200;
 
 /// The lanes for the engine's integrations.
 pub fn limits(engine: &Engine) -> Limits {
-    Arc::new(
-        engine
-            .integrations()
-            .iter()
-            .map(|(name, i)| {
-                (
-                    name.clone(),
-                    Arc::new(Lane {
-                        permits: Arc::new(Semaphore::new(i.concurrency())),
-                        revokes: std::sync::Mutex::default(),
-                    }),
-                )
-            })
-            .collect(),
-    )
+    let lanes = Lanes::default();
+    lanes.update(&engine.integrations(), &[]);
+    Arc::new(lanes)
 }
 
 /// Runs actions until the channel closes.
@@ -583,14 +628,18 @@ async fn take_away(
     failpoint("after-revoke");
     match &outcome {
         Ok(()) => tracing::info!(id, "access removed"),
-        Err(e) => tracing::warn!(id, error = %e, "revoke failed; will retry"),
+        Err(e) => {
+            engine.metrics().revoke_retry();
+            tracing::warn!(id, error = %e, "revoke failed; will retry");
+        }
     }
     (outcome, failed_on)
 }
 
 /// Removes principals this daemon made that no open request owns, on every integration.
 pub async fn reconcile_orphans(engine: Arc<Engine>, limits: Limits) {
-    for (name, integ) in engine.integrations().clone() {
+    for (name, integ) in engine.integrations().iter() {
+        let (name, integ) = (name.clone(), integ.clone());
         for warning in integ.preflight().await {
             tracing::warn!(integration = %name, "{warning}");
         }

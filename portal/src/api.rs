@@ -147,6 +147,7 @@ async fn list(State(shared): State<Shared>, Query(q): Query<ListQuery>) -> Respo
         scope: q.scope,
         resource_type: q.resource_type.filter(|t| !t.is_empty()),
         limit: Some(1000),
+        ..ListParams::default()
     };
     call::<RequestList>(&shared, &params).await
 }

@@ -56,6 +56,7 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> anyhow::Result<Outcome> {
         scope,
         resource_type: args.resource_type,
         limit: args.limit,
+        ..ListParams::default()
     };
     let requests = ctx.client.call::<RequestList>(&params).await?;
     if ctx.out.json {

@@ -8,6 +8,7 @@ use crate::client::Client;
 use crate::error::exit;
 use crate::output::Out;
 
+pub mod admin;
 pub mod again;
 pub mod approve;
 pub mod audit;
@@ -92,6 +93,7 @@ pub enum Command {
     Prompt(prompt::Args),
     Completions(completions::Args),
     Man(man::Args),
+    Admin(admin::Args),
 }
 
 impl Command {
@@ -167,6 +169,7 @@ pub async fn run(command: Command, ctx: &mut Ctx) -> anyhow::Result<Outcome> {
         Command::Prompt(args) => prompt::run(ctx, args).await,
         Command::Completions(args) => completions::run(&ctx.out, &args),
         Command::Man(args) => man::run(&ctx.out, &args),
+        Command::Admin(args) => admin::run(ctx, args).await,
     }
 }
 

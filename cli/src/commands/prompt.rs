@@ -87,6 +87,7 @@ fn list(scope: Scope) -> ListParams {
         scope,
         resource_type: None,
         limit: Some(1000),
+        ..ListParams::default()
     }
 }
 

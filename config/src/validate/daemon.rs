@@ -16,6 +16,11 @@ const DEFAULT_SOCKET_MODE: u32 = 0o666;
 /// `expiry_warnings` when the file gives none: 10 minutes and 1 minute before expiry.
 const DEFAULT_EXPIRY_WARNINGS: [Duration; 2] =
     [Duration::from_secs(10 * 60), Duration::from_secs(60)];
+/// `metrics_interval` when the file gives none.
+const DEFAULT_METRICS_INTERVAL: Duration = Duration::from_secs(15);
+/// The bounds of `metrics_interval`.
+const METRICS_INTERVAL_BOUNDS: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(60 * 60));
 /// The most expiry warnings one grant gets.
 const MAX_EXPIRY_WARNINGS: usize = 8;
 
@@ -31,6 +36,8 @@ pub(super) fn check(
             socket_mode: DEFAULT_SOCKET_MODE,
             log: None,
             expiry_warnings: DEFAULT_EXPIRY_WARNINGS.to_vec(),
+            metrics_textfile: None,
+            metrics_interval: DEFAULT_METRICS_INTERVAL,
         });
     };
     let raw = raw.get_ref();
@@ -79,12 +86,51 @@ pub(super) fn check(
         None => Some(DEFAULT_EXPIRY_WARNINGS.to_vec()),
     };
 
+    let metrics_textfile = match &raw.metrics_textfile {
+        Some(v) => {
+            let path = std::path::Path::new(v.get_ref());
+            if path.is_absolute() && path.extension().is_some_and(|e| e == "prom") {
+                Some(Some(path.to_owned()))
+            } else {
+                ck.problems.at(
+                    &v.span(),
+                    format!(
+                        "{label}: metrics_textfile \"{}\" is not an absolute path ending in .prom",
+                        suggest::clip(v.get_ref())
+                    ),
+                    "write an absolute path that node_exporter reads, like \"/var/lib/node_exporter/textfile/jit.prom\"",
+                );
+                None
+            }
+        }
+        None => Some(None),
+    };
+    let metrics_interval = match &raw.metrics_interval {
+        Some(v) => match duration::parse(v, "metrics_interval", label, &mut ck.problems) {
+            Some(d) if d < METRICS_INTERVAL_BOUNDS.0 || d > METRICS_INTERVAL_BOUNDS.1 => {
+                ck.problems.at(
+                    &v.span(),
+                    format!(
+                        "{label}: metrics_interval \"{}\" is out of bounds",
+                        suggest::clip(v.get_ref())
+                    ),
+                    "write a duration from \"1s\" to \"1h\", like \"15s\"",
+                );
+                None
+            }
+            other => other,
+        },
+        None => Some(DEFAULT_METRICS_INTERVAL),
+    };
+
     Some(DaemonSection {
         admins: admins?,
         pending_ttl: pending_ttl?,
         socket_mode: socket_mode?,
         log: log?,
         expiry_warnings: expiry_warnings?,
+        metrics_textfile: metrics_textfile?,
+        metrics_interval: metrics_interval?,
     })
 }
 

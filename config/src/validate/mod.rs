@@ -198,6 +198,7 @@ pub(crate) fn config(raw: RawFile, path: &Path, ck: &mut Checker<'_>) -> Option<
     }
     Some(Config {
         path: path.to_owned(),
+        digest: String::new(),
         daemon: daemon?,
         integrations: integrations?,
         flows: flows?,

@@ -111,10 +111,11 @@ impl Engine {
                     }
                 };
                 let session = rec.sessions[idx].clone();
-                let integ = this.integrations.get(&session.integration).cloned().ok_or_else(|| {
+                let integ = this.integrations().get(&session.integration).cloned().ok_or_else(|| {
                     EngineError::InvalidState(format!("integration {} is no longer configured", session.integration))
                 })?;
-                let cfg = this.config.integrations.iter().find(|i| i.name == session.integration);
+                let config = this.config();
+                let cfg = config.integrations.iter().find(|i| i.name == session.integration);
                 let browser_url = cfg.and_then(|c| c.browser_url.clone());
                 let principal = session.principal.clone().unwrap_or_default();
                 let resources = rec.resources_on(&session.integration);
@@ -352,7 +353,7 @@ impl Engine {
             // An integration that issues its own secrets makes the new one in its reset;
             // `record_reset` seals it. A generated one is sealed now, as pending.
             let generated = self
-                .integrations
+                .integrations()
                 .get(&s.integration)
                 .is_none_or(|i| i.secret_source() == SecretSource::Generated);
             if generated {
@@ -522,8 +523,8 @@ impl Engine {
                     )));
                 }
                 this.granted_for(&old, "access can be extended")?;
-                let flow = this
-                    .config
+                let config = this.config();
+                let flow = config
                     .flows
                     .iter()
                     .find(|f| f.name == old.flow)

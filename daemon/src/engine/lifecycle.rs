@@ -633,15 +633,11 @@ impl Engine {
         &self,
         rec: &crate::store::model::RequestRecord,
     ) -> Option<Millis> {
+        let config = self.config();
         rec.sessions
             .iter()
             .filter(|s| s.credentials != jit_api::CredentialState::None)
-            .filter_map(|s| {
-                self.config
-                    .integrations
-                    .iter()
-                    .find(|i| i.name == s.integration)
-            })
+            .filter_map(|s| config.integrations.iter().find(|i| i.name == s.integration))
             .filter_map(|i| i.rotate_every)
             .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
             .min()
@@ -653,7 +649,7 @@ impl Engine {
         rec: &crate::store::model::RequestRecord,
         now: Millis,
     ) -> Option<Millis> {
-        super::events::warning_after(rec.expires_at?, &self.config.daemon.expiry_warnings, now)
+        super::events::warning_after(rec.expires_at?, &self.config().daemon.expiry_warnings, now)
     }
 
     /// The principals of open requests on one integration (they must not be removed).

@@ -13,6 +13,7 @@ mod access;
 pub mod authz;
 pub mod events;
 mod lifecycle;
+pub mod operate;
 pub mod outbox;
 mod requests;
 mod views;
@@ -96,11 +97,19 @@ impl EngineError {
 /// How long a revoke attempt may be in flight before the scheduler starts another.
 pub const REVOKE_GUARD: Duration = Duration::from_secs(60);
 
+/// The configuration in force and the integrations built from it, swapped as one on reload.
+struct Current {
+    config: Arc<Config>,
+    integrations: Arc<Registry>,
+    loaded_at: SystemTime,
+}
+
 /// The engine. Shared as `Arc<Engine>`.
 pub struct Engine {
-    config: Arc<Config>,
+    /// Read per call (a clone of the `Arc`s), never held across I/O or an await; replaced
+    /// whole by [`Engine::swap_config`].
+    current: std::sync::RwLock<Current>,
     store: Store,
-    integrations: Registry,
     clock: Arc<dyn Clock>,
     sealer: Sealer,
     actions: mpsc::UnboundedSender<Action>,
@@ -110,6 +119,7 @@ pub struct Engine {
     outbox: outbox::Outbox,
     mode: &'static str,
     started_at: SystemTime,
+    metrics: crate::metrics::Metrics,
 }
 
 impl std::fmt::Debug for Engine {
@@ -150,9 +160,12 @@ impl Engine {
         let (updates, _) = broadcast::channel(4096);
         let started_at = parts.clock.now();
         Engine {
-            config: parts.config.clone(),
+            current: std::sync::RwLock::new(Current {
+                config: parts.config.clone(),
+                integrations: Arc::new(parts.integrations),
+                loaded_at: started_at,
+            }),
             store: parts.store,
-            integrations: parts.integrations,
             clock: parts.clock,
             sealer: parts.sealer,
             actions: parts.actions,
@@ -162,12 +175,43 @@ impl Engine {
             outbox: outbox::Outbox::new(&parts.config, parts.notifications),
             mode: parts.mode,
             started_at,
+            metrics: crate::metrics::Metrics::default(),
         }
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &Config {
-        &self.config
+    fn current(&self) -> std::sync::RwLockReadGuard<'_, Current> {
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The configuration in force now. A call keeps the one it read for its whole length.
+    pub fn config(&self) -> Arc<Config> {
+        self.current().config.clone()
+    }
+
+    /// When the configuration in force was loaded (the start, or the last reload).
+    pub fn config_loaded_at(&self) -> SystemTime {
+        self.current().loaded_at
+    }
+
+    /// Puts a new configuration and its integrations in force (`admin.reload`). Calls
+    /// already running finish with the ones they read; new calls see these.
+    pub fn swap_config(&self, config: Arc<Config>, integrations: Arc<Registry>) {
+        let mut current = self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *current = Current {
+            config,
+            integrations,
+            loaded_at: self.clock.now(),
+        };
+    }
+
+    /// The daemon's metrics.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 
     /// The store (read side, for the scheduler).
@@ -175,9 +219,10 @@ impl Engine {
         &self.store
     }
 
-    /// The integrations.
-    pub fn integrations(&self) -> &Registry {
-        &self.integrations
+    /// The integrations in force now (with those a reload removed while they still had
+    /// open requests).
+    pub fn integrations(&self) -> Arc<Registry> {
+        self.current().integrations.clone()
     }
 
     /// The sealer.
@@ -200,7 +245,7 @@ impl Engine {
         let admin = uid == 0
             || (self.mode == "user" && uid == nix::unistd::geteuid().as_raw())
             || self
-                .config
+                .config()
                 .daemon
                 .admins
                 .iter()

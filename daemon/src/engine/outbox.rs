@@ -436,7 +436,7 @@ impl Engine {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
-        self.config
+        self.config()
             .notifications
             .iter()
             .map(|c| {

@@ -134,7 +134,7 @@ impl Engine {
         p: CreateParams,
         repeats: Option<RequestId>,
     ) -> Result<Request, EngineError> {
-        let cfg = &self.config;
+        let cfg = self.config();
         let (bundle, entries) = self.resolve_entries(&p)?;
         if p.duration_secs == Some(0) {
             return Err(EngineError::InvalidInput(
@@ -180,7 +180,7 @@ impl Engine {
             duration_secs: p.duration_secs,
             justification: justification.as_deref(),
         };
-        let flow = match_flow(cfg, caller, &ask).map_err(|e| {
+        let flow = match_flow(&cfg, caller, &ask).map_err(|e| {
             if e.bad_value {
                 EngineError::InvalidInput(e.message)
             } else {
@@ -198,7 +198,7 @@ impl Engine {
         }
         let pending_ttl = flow.pending_ttl.unwrap_or(cfg.daemon.pending_ttl);
         let dry_run = entries.iter().all(|e| {
-            self.integrations
+            self.integrations()
                 .get(&e.integration)
                 .is_some_and(|i| i.dry_run())
         });
@@ -299,6 +299,7 @@ impl Engine {
             })
             .await?;
         tracing::info!(id = rec.id, requester = %rec.requester, flow = %rec.flow, status = %rec.status, "request created");
+        self.metrics.request_created();
         self.after_commit(&[rec.id], actions, deadline);
         Ok(self.view(&rec))
     }
@@ -309,7 +310,7 @@ impl Engine {
         &self,
         p: &CreateParams,
     ) -> Result<(Option<String>, Vec<EntryRecord>), EngineError> {
-        let cfg = &self.config;
+        let cfg = self.config();
         if let Some(name) = &p.bundle {
             if !p.integration.is_empty()
                 || !p.resource_type.is_empty()
@@ -465,7 +466,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let mut sessions = Vec::new();
         for name in rec.integrations() {
-            let integ = self.integrations.get(name).ok_or_else(|| {
+            let integ = self.integrations().get(name).cloned().ok_or_else(|| {
                 EngineError::InvalidState(format!("integration {name} is no longer configured"))
             })?;
             // Generated secrets are sealed now; an integration that issues its own hands it
@@ -875,7 +876,7 @@ impl Engine {
                 let resources = rec.resources_on(&integration);
                 let material = material.as_ref().map(super::material_of);
                 let details = self
-                    .integrations
+                    .integrations()
                     .get(&integration)
                     .map(|i| {
                         i.access_details(&SessionView {
@@ -923,16 +924,26 @@ impl Engine {
     /// `request.list`.
     pub fn list(&self, caller: &Caller, p: &ListParams) -> Result<Vec<Request>, EngineError> {
         let limit = p.limit.unwrap_or(100).clamp(1, 1000) as usize;
+        // A status filter says by itself whether open or closed requests are read.
+        let closed = p.status.map_or(p.closed, |s| !s.is_open());
+        if p.requester.is_some() && p.scope != Scope::All {
+            return Err(EngineError::InvalidInput(
+                "requester filters only scope \"all\" (admins): add scope = \"all\"".into(),
+            ));
+        }
         let keep = |r: &RequestRecord| {
-            r.status.is_open() != p.closed
+            r.status.is_open() != closed
+                && p.status.is_none_or(|s| r.status == s)
                 && p.resource_type
                     .as_ref()
                     .is_none_or(|t| r.entries.iter().any(|e| e.resource_type == *t))
+                && p.integration
+                    .as_ref()
+                    .is_none_or(|i| r.entries.iter().any(|e| e.integration == *i))
+                && p.requester.as_ref().is_none_or(|u| r.requester == *u)
         };
         let recs = match p.scope {
-            Scope::Mine if !p.closed => {
-                self.store.read(|r| r.open_of(&caller.user, limit, keep))?
-            }
+            Scope::Mine if !closed => self.store.read(|r| r.open_of(&caller.user, limit, keep))?,
             Scope::Mine => self
                 .store
                 .read(|r| r.by_requester(&caller.user, limit, keep))?,
@@ -956,7 +967,7 @@ impl Engine {
                         "only admins can list every request".into(),
                     ));
                 }
-                if p.closed {
+                if closed {
                     self.store.read(|r| r.all_requests(limit, keep))?
                 } else {
                     let mut out = self.open_records()?;
@@ -1019,7 +1030,7 @@ impl Engine {
 
     /// `catalog.list`: what the caller may request.
     pub fn catalog(&self, caller: &Caller) -> Vec<CatalogEntry> {
-        let cfg = &self.config;
+        let cfg = self.config();
         cfg.flows
             .iter()
             .filter(|f| caller.matches_any(&f.requesters))
@@ -1143,7 +1154,7 @@ impl Engine {
             counts,
             revoking,
             integrations: self
-                .config
+                .config()
                 .integrations
                 .iter()
                 .map(|i| IntegrationStatus {

@@ -50,11 +50,13 @@ impl Engine {
 
     /// The wire view of a record.
     pub(crate) fn view(&self, rec: &RequestRecord) -> Request {
-        let integ_cfg = |name: &str| self.config.integrations.iter().find(|i| i.name == name);
+        let config = self.config();
+        let registry = self.integrations();
+        let integ_cfg = |name: &str| config.integrations.iter().find(|i| i.name == name);
         let bundle_message = rec
             .bundle
             .as_deref()
-            .and_then(|b| self.config.bundles.iter().find(|x| x.name == b))
+            .and_then(|b| config.bundles.iter().find(|x| x.name == b))
             .and_then(|b| b.message.clone());
         Request {
             id: rec.id,
@@ -99,7 +101,7 @@ impl Engine {
                     let resources = rec.resources_on(&s.integration);
                     // Connect options exist only while there is access to connect to.
                     let connect = if rec.status == jit_api::Status::Granted {
-                        self.integrations
+                        registry
                             .get(&s.integration)
                             .map(|i| {
                                 i.connect_kinds(&SessionView {

@@ -29,6 +29,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 
 use crate::engine::{Caller, Engine};
+use crate::operate::Operator;
 use framing::{Line, read_line};
 use subscriptions::{OUTBOX_LINES, Outbox, Subscriptions};
 
@@ -49,6 +50,13 @@ impl Table {
     /// The table of every method, served by `engine`.
     pub fn new(engine: Arc<Engine>) -> Table {
         Table(module(engine).into())
+    }
+
+    /// The table with the daemon's [`Operator`], which `admin.reload` and `admin.status`
+    /// need (without it they answer that this daemon cannot do them).
+    pub fn operated(mut self, operator: Arc<Operator>) -> Table {
+        self.0.extensions_mut().insert(operator);
+        self
     }
 
     /// A connection of `caller` whose lines (answers and subscription events) go to
@@ -93,9 +101,13 @@ impl Connection {
 pub async fn serve(
     listener: UnixListener,
     engine: Arc<Engine>,
+    operator: Option<Arc<Operator>>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let table = Table::new(engine.clone());
+    let mut table = Table::new(engine.clone());
+    if let Some(op) = operator {
+        table = table.operated(op);
+    }
     let counts = Arc::new(PerUid::default());
     let mut last_warning: Option<std::time::Instant> = None;
     tokio::pin!(shutdown);

@@ -132,8 +132,22 @@ async fn fire(
             done: finished,
         });
     }
+    // The lag of each expiry whose access is already gone: from the grant's end to the end
+    // of its revoke (a revoke still running is recorded later and not measured here).
+    let lags: Vec<Duration> = expiries
+        .iter()
+        .filter_map(|e| match (&e.done, e.rec.expires_at) {
+            (Some((Ok(()), gone_at)), Some(end)) => {
+                Some(Duration::from_millis(gone_at.saturating_sub(end)))
+            }
+            _ => None,
+        })
+        .collect();
     match engine.fire_due(expiries).await {
         Ok(fired) => {
+            for lag in lags {
+                engine.metrics().expiry_lag(lag);
+            }
             for (id, verdict) in verdicts {
                 let _ = verdict.send(fired.record_later.contains(&id));
             }

@@ -616,6 +616,11 @@ fn rows() -> Vec<Row> {
         r("audit.list", Granted, Alice, |c| json!({"request": c.id}), [Ok, NotFound, NotFound, Ok, NotFound], audit_of_request),
         // Verifying the audit chain: admins only.
         r("audit.verify", Nothing, Alice, |_| json!({}), [Forbidden, Forbidden, Forbidden, Ok, Forbidden], intact_audit),
+        // Operating the daemon: admins only (a reload of the unchanged file changes nothing).
+        r("daemon.metrics", Nothing, Alice, |_| json!({}), [Forbidden, Forbidden, Forbidden, Ok, Forbidden], anything),
+        r("admin.status", Nothing, Alice, |_| json!({}), [Forbidden, Forbidden, Forbidden, Ok, Forbidden], anything),
+        r("admin.orphans", Nothing, Alice, |_| json!({}), [Forbidden, Forbidden, Forbidden, Ok, Forbidden], anything),
+        r("admin.reload", Nothing, Alice, |_| json!({}), [Forbidden, Forbidden, Forbidden, Ok, Forbidden], anything),
         // Creating: whoever a flow names.
         r("request.create", Nothing, Alice, |_| demo("read"), [Ok, Ok, NoFlow, NoFlow, NoFlow], created_by_caller),
         r("request.create", Nothing, Alice, |_| break_glass(), [Ok, Ok, NoFlow, NoFlow, NoFlow], break_glass_flagged),

@@ -18,6 +18,7 @@ mod load;
 mod mariadb;
 mod notify;
 mod nvim;
+mod operate;
 mod outage;
 mod pg_burst;
 mod portal;

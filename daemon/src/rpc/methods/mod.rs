@@ -1,6 +1,7 @@
 //! The method table: one file per method group, each registering its methods through
 //! [`register`], which parses parameters, finds the caller and maps engine errors.
 
+mod admin;
 mod audit;
 mod catalog;
 mod credentials;
@@ -34,6 +35,7 @@ pub fn build(engine: Arc<Engine>) -> RpcModule<Ctx> {
     audit::register_all(&mut m);
     session::register_all(&mut m);
     events::register_all(&mut m);
+    admin::register_all(&mut m);
     m
 }
 
@@ -88,9 +90,22 @@ where
                 ));
             };
             let p = parsed?;
-            f((*ctx).clone(), caller, p)
-                .await
-                .map_err(|e| rpc_error(&e))
+            let started = std::time::Instant::now();
+            let engine: Ctx = (*ctx).clone();
+            let user = caller.user.clone();
+            let answer = f(engine.clone(), caller, p).await;
+            let elapsed = started.elapsed();
+            engine.metrics().rpc(M::NAME, elapsed);
+            // The method, who and how it went; never the parameters or the answer (a
+            // revealed secret is an answer).
+            tracing::debug!(
+                method = M::NAME,
+                %user,
+                micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+                error = answer.as_ref().err().map(|e| e.code().name()),
+                "call"
+            );
+            answer.map_err(|e| rpc_error(&e))
         }
     });
     if let Err(e) = result {
@@ -122,6 +137,51 @@ where
                 ));
             };
             f((*ctx).clone(), caller, conn, parsed?).await
+        }
+    });
+    if let Err(e) = result {
+        tracing::error!(method = M::NAME, error = %e, "cannot register method");
+    }
+}
+
+/// Registers method `M`, handled by `f(operator, caller, params)`: the methods that need the
+/// daemon's [`crate::operate::Operator`] (reload, admin status). A table without one (the
+/// fuzz targets') answers that this daemon cannot do it.
+pub fn register_operated<M, F, Fut>(module: &mut RpcModule<Ctx>, f: F)
+where
+    M: Method,
+    F: Fn(Arc<crate::operate::Operator>, Arc<Caller>, M::Params) -> Fut
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    Fut: Future<Output = Result<M::Output, EngineError>> + Send + 'static,
+{
+    let result = module.register_async_method(M::NAME, move |params, ctx, ext| {
+        let f = f.clone();
+        let parsed = parse::<M>(&params);
+        let caller = ext.get::<Arc<Caller>>().cloned();
+        let operator = ext.get::<Arc<crate::operate::Operator>>().cloned();
+        async move {
+            let Some(caller) = caller else {
+                return Err(ErrorObjectOwned::owned::<()>(
+                    -32603,
+                    "no caller identity on this connection",
+                    None,
+                ));
+            };
+            let p = parsed?;
+            let Some(operator) = operator else {
+                return Err(ErrorObjectOwned::owned::<()>(
+                    jit_api::ErrorCode::Unavailable.code(),
+                    format!("{} is not available in this daemon", M::NAME),
+                    None,
+                ));
+            };
+            let started = std::time::Instant::now();
+            let answer = f(operator, caller, p).await;
+            ctx.metrics().rpc(M::NAME, started.elapsed());
+            answer.map_err(|e| rpc_error(&e))
         }
     });
     if let Err(e) = result {
