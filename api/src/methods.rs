@@ -92,6 +92,12 @@ methods! {
     AdminStatus = "admin.status" (Empty) -> AdminStatusReport;
     /// What orphan reconciliation found and did, newest first (admins).
     AdminOrphans = "admin.orphans" (OrphansParams) -> Vec<AuditRecord>;
+    /// Save what a request asks for under a name, to ask again with `@NAME` (per user).
+    SavedSave = "saved.save" (SaveParams) -> SavedRequest;
+    /// The caller's saved requests, by name.
+    SavedList = "saved.list" (Empty) -> Vec<SavedRequest>;
+    /// Forget one of the caller's saved requests.
+    SavedDelete = "saved.delete" (NameParams) -> Empty;
 }
 
 /// The method name of the notifications `events.subscribe` pushes.
@@ -279,6 +285,38 @@ pub struct AgainParams {
     /// A new duration; the original one when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_secs: Option<u64>,
+}
+
+/// Parameters of `saved.save`: a name and what `request.create` would be asked, without a
+/// justification or a start time (given each time the saved request is used).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaveParams {
+    /// The name: 1 to 64 letters, digits, `.`, `_` or `-`; saving under a name that exists
+    /// replaces it.
+    pub name: String,
+    /// What to ask for (`justification` and `start_at` must be absent).
+    pub request: CreateParams,
+}
+
+/// A saved request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedRequest {
+    /// Its name.
+    pub name: String,
+    /// What it asks for; pass it to `request.create` with a justification.
+    pub request: CreateParams,
+    /// When it was saved.
+    #[serde(with = "time::serde::rfc3339")]
+    pub saved_at: crate::types::Timestamp,
+}
+
+/// Parameters naming a saved request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NameParams {
+    /// The saved request's name.
+    pub name: String,
 }
 
 /// Parameters of `audit.list`.

@@ -9,8 +9,8 @@ use jit_api::methods::{
     AdminOrphans, AdminReload, AdminStatus, AuditList, AuditVerify, CatalogList, CredentialsReset,
     CredentialsReveal, DaemonMetrics, DaemonStatusMethod, EVENT_NOTIFICATION, EventsSubscribe,
     EventsUnsubscribe, GrantExtend, GrantRevoke, RequestAgain, RequestApprove, RequestCancel,
-    RequestCreate, RequestGet, RequestList, RequestReject, RequestWait, SessionConnect,
-    SessionRegister,
+    RequestCreate, RequestGet, RequestList, RequestReject, RequestWait, SavedDelete, SavedList,
+    SavedSave, SessionConnect, SessionRegister,
 };
 use jit_api::{ErrorCode, EventKind, EventNotification, Method, PROTOCOL_VERSION, Status, methods};
 use serde_json::Value;
@@ -486,6 +486,9 @@ fn check_named(name: &str, call: &Value, answer: &Value) -> Result<(), String> {
         AdminReload,
         AdminStatus,
         AdminOrphans,
+        SavedSave,
+        SavedList,
+        SavedDelete,
     );
     if methods::ALL.contains(&name) {
         Err(format!(

@@ -360,6 +360,26 @@ pub fn approvers(rules: &[String]) -> String {
     }
 }
 
+/// What a saved request asks for, in one line: `pg-main/database orders (read) for 1h`, or
+/// `bundle oncall`.
+pub fn saved_summary(p: &jit_api::methods::CreateParams) -> String {
+    let mut s = match &p.bundle {
+        Some(b) => format!("bundle {b}"),
+        None => format!(
+            "{}/{} {} ({})",
+            p.integration,
+            p.resource_type,
+            list(&p.resources, 3),
+            p.permissions.join(", ")
+        ),
+    };
+    match p.duration_secs {
+        Some(d) => s.push_str(&format!(" for {}", span_secs(d))),
+        None => s.push_str(" for the flow's default"),
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,7 +21,8 @@ use crate::format::Clock;
 use crate::output::{Out, StdoutClosed};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let argv = commands::request::expand_saved(std::env::args_os().collect());
+    let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         Err(e) => {
             // Help and version go to stdout with 0; usage errors to stderr with 2.

@@ -26,6 +26,8 @@ pub mod reject;
 pub mod request;
 pub mod reset;
 pub mod revoke;
+pub mod save;
+pub mod saved;
 pub mod shared;
 pub mod show;
 pub mod status;
@@ -91,6 +93,8 @@ pub enum Command {
     Watch(watch::Args),
     Portal(portal::Args),
     Prompt(prompt::Args),
+    Save(save::Args),
+    Saved(saved::Args),
     Completions(completions::Args),
     Man(man::Args),
     Admin(admin::Args),
@@ -167,6 +171,8 @@ pub async fn run(command: Command, ctx: &mut Ctx) -> anyhow::Result<Outcome> {
         Command::Watch(args) => watch::run(ctx, args).await,
         Command::Portal(args) => portal::run(ctx, args),
         Command::Prompt(args) => prompt::run(ctx, args).await,
+        Command::Save(args) => save::run(ctx, args).await,
+        Command::Saved(args) => saved::run(ctx, args).await,
         Command::Completions(args) => completions::run(&ctx.out, &args),
         Command::Man(args) => man::run(&ctx.out, &args),
         Command::Admin(args) => admin::run(ctx, args).await,

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use jit_api::methods::{CreateParams, RequestCreate};
+use jit_api::methods::{CreateParams, Empty, RequestCreate, SavedList};
 
 use super::{Ctx, Outcome, shared};
 use crate::format::Clock;
@@ -25,19 +25,20 @@ use crate::parse::{self, StartAt, Target};
     jit request pg-main/database orders payments --perm read,write --wait\n  \
     jit request --bundle oncall --for 2h --reason INC-4312\n  \
     jit request pg-main/database orders -p write --at 2026-12-01T02:00 --for 2h\n  \
-    jit request pg-main/database orders -p read --in 3h\n\n\
+    jit request pg-main/database orders -p read --in 3h\n  \
+    jit request @orders-read --reason INC-4312   (a request saved with `jit save`)\n\n\
     `jit catalog` lists what you may request.")]
 pub struct Args {
     /// The integration and resource type, e.g. pg-main/database (not with --bundle)
     #[arg(
         value_name = "INTEGRATION/RESOURCE_TYPE",
         value_parser = parse::target,
-        required_unless_present = "bundle"
+        required_unless_present_any = ["bundle", "saved"]
     )]
     pub target: Option<Target>,
 
     /// The resources, e.g. orders (up to 1,000; not with --bundle)
-    #[arg(value_name = "RESOURCE", required_unless_present = "bundle")]
+    #[arg(value_name = "RESOURCE", required_unless_present_any = ["bundle", "saved"])]
     pub resources: Vec<String>,
 
     /// A permission on the resources; repeat it or give a comma list (read,write) (not with
@@ -46,7 +47,7 @@ pub struct Args {
         long = "perm",
         short = 'p',
         value_name = "PERMISSION",
-        required_unless_present = "bundle",
+        required_unless_present_any = ["bundle", "saved"],
         value_delimiter = ',',
         value_parser = parse::permission
     )]
@@ -61,6 +62,14 @@ pub struct Args {
         conflicts_with_all = ["target", "resources", "permissions"]
     )]
     pub bundle: Option<String>,
+
+    /// A saved request (`jit save`) to ask for again; `jit request @NAME` is the same
+    #[arg(
+        long,
+        value_name = "NAME",
+        conflicts_with_all = ["target", "resources", "permissions", "bundle"]
+    )]
+    pub saved: Option<String>,
 
     /// Start the access at this time instead of as soon as it is approved: a local time
     /// (2026-12-01T02:00, "2026-12-01 02:00") or RFC 3339
@@ -121,9 +130,58 @@ impl Args {
 
 /// Runs `jit request`.
 pub async fn run(ctx: &mut Ctx, args: Args) -> anyhow::Result<Outcome> {
-    let params = args.params(&ctx.out.clock);
+    let mut params = args.params(&ctx.out.clock);
+    if let Some(name) = &args.saved {
+        let saved = ctx.client.call::<SavedList>(&Empty {}).await?;
+        let Some(s) = saved.into_iter().find(|s| s.name == *name) else {
+            anyhow::bail!("you have no saved request named {name}; `jit saved` lists yours");
+        };
+        params = CreateParams {
+            duration_secs: params.duration_secs.or(s.request.duration_secs),
+            ..s.request
+        }
+        .with_when(params);
+    }
     let req = ctx.client.call::<RequestCreate>(&params).await?;
     shared::follow(ctx, req, args.wait, args.timeout).await
+}
+
+/// What is given each time a saved request is used: the justification and the start.
+trait WithWhen {
+    fn with_when(self, given: CreateParams) -> CreateParams;
+}
+
+impl WithWhen for CreateParams {
+    fn with_when(self, given: CreateParams) -> CreateParams {
+        CreateParams {
+            justification: given.justification,
+            start_at: given.start_at,
+            ..self
+        }
+    }
+}
+
+/// `jit request @NAME …` is `jit request --saved NAME …`: rewrites the command line before
+/// clap reads it (a positional `@NAME` would otherwise have to be a target).
+pub fn expand_saved(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let Some(i) = args.iter().position(|a| a == "request" || a == "req") else {
+        return args;
+    };
+    match args
+        .get(i + 1)
+        .and_then(|a| a.to_str())
+        .and_then(|a| a.strip_prefix('@'))
+    {
+        Some(name) => {
+            let name = name.to_owned();
+            let mut out = args[..=i].to_vec();
+            out.push("--saved".into());
+            out.push(name.into());
+            out.extend_from_slice(&args[i + 2..]);
+            out
+        }
+        None => args,
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ mod lifecycle;
 pub mod operate;
 pub mod outbox;
 mod requests;
+pub mod saved;
 mod views;
 
 use std::sync::Arc;

@@ -306,7 +306,7 @@ impl Engine {
 
     /// Checks a create's names against the catalog and returns the bundle name (if any) and
     /// the entries asked for.
-    fn resolve_entries(
+    pub(super) fn resolve_entries(
         &self,
         p: &CreateParams,
     ) -> Result<(Option<String>, Vec<EntryRecord>), EngineError> {

@@ -24,7 +24,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
-use model::{AuditEntry, DeadlineKind, Millis, OutboxRecord, RequestRecord};
+use model::{AuditEntry, DeadlineKind, Millis, OutboxRecord, RequestRecord, SavedRecord};
 use tables::*;
 
 /// Writer threads still running (their ids), for [`wait_for_writers`].
@@ -336,6 +336,7 @@ fn init_schema(db: &Database, path: &Path) -> Result<String, StoreError> {
         txn.open_table(OPEN_BY_REQUESTER)
             .map_err(io("open open_by_requester"))?;
         txn.open_table(REVIEW).map_err(io("open review"))?;
+        txn.open_table(SAVED).map_err(io("open saved"))?;
         txn.open_table(DEADLINES).map_err(io("open deadlines"))?;
         txn.open_table(AUDIT).map_err(io("open audit"))?;
         txn.open_table(SECRETS).map_err(io("open secrets"))?;
@@ -501,6 +502,7 @@ batch_tables! {
     deadlines: DEADLINES, (u64, u64), u8;
     audit: AUDIT, u64, &'static [u8];
     secrets: SECRETS, (u64, &'static str), &'static [u8];
+    saved: SAVED, (&'static str, &'static str), &'static [u8];
     outbox: OUTBOX, (&'static str, u64), &'static [u8];
 }
 
@@ -882,6 +884,50 @@ impl WriteTx<'_> {
         self.track(r)
     }
 
+    /// Saves `rec` as `user`'s `name` (replacing one of that name). Refused with `false`
+    /// when the user already has `max` others.
+    pub fn put_saved(
+        &mut self,
+        user: &str,
+        name: &str,
+        rec: &SavedRecord,
+        max: usize,
+    ) -> Result<bool, StoreError> {
+        let r = (|| {
+            let t = self.tables.saved()?;
+            let exists = t.get((user, name)).map_err(io("read saved"))?.is_some();
+            if !exists {
+                let mut n = 0;
+                for e in t.range((user, "")..).map_err(io("read saved"))? {
+                    if e.map_err(io("read saved"))?.0.value().0 != user {
+                        break;
+                    }
+                    n += 1;
+                }
+                if n >= max {
+                    return Ok(false);
+                }
+            }
+            t.insert((user, name), encode(rec).as_slice())
+                .map_err(io("write saved"))?;
+            Ok(true)
+        })();
+        self.track(r)
+    }
+
+    /// Forgets `user`'s saved request `name`; `false` when there was none.
+    pub fn delete_saved(&mut self, user: &str, name: &str) -> Result<bool, StoreError> {
+        let r = (|| {
+            Ok(self
+                .tables
+                .saved()?
+                .remove((user, name))
+                .map_err(io("remove saved"))?
+                .is_some())
+        })();
+        self.track(r)
+    }
+
     /// Deadlines at or before `now`, earliest first, at most `limit`.
     pub fn due(
         &mut self,
@@ -1013,6 +1059,24 @@ impl ReadTx {
                     }
                 }
             }
+        }
+        Ok(out)
+    }
+
+    /// A user's saved requests, by name.
+    pub fn saved_of(&self, user: &str) -> Result<Vec<(String, SavedRecord)>, StoreError> {
+        let t = self.txn.open_table(SAVED).map_err(io("open saved"))?;
+        let mut out = Vec::new();
+        for e in t.range((user, "")..).map_err(io("read saved"))? {
+            let (k, v) = e.map_err(io("read saved"))?;
+            let (u, name) = k.value();
+            if u != user {
+                break;
+            }
+            out.push((
+                name.to_owned(),
+                decode(|| format!("saved request {name} of {user}"), v.value())?,
+            ));
         }
         Ok(out)
     }

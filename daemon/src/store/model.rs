@@ -423,3 +423,29 @@ pub struct OutboxRecord {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub done: Vec<String>,
 }
+
+/// What a saved request asks for (`saved.save`): a request without its justification and
+/// start, made again with `jit request @NAME`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedRecord {
+    /// Integration (empty with a bundle).
+    #[serde(default)]
+    pub integration: String,
+    /// Resource type (empty with a bundle).
+    #[serde(default)]
+    pub resource_type: String,
+    /// Resources.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// Permissions.
+    #[serde(default)]
+    pub permissions: Vec<String>,
+    /// A bundle instead of the four above.
+    #[serde(default)]
+    pub bundle: Option<String>,
+    /// The duration asked for; the flow's default when absent.
+    #[serde(default)]
+    pub duration_secs: Option<u64>,
+    /// When it was saved.
+    pub saved_at: Millis,
+}

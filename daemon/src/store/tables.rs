@@ -19,6 +19,8 @@ pub const OPEN_BY_REQUESTER: TableDefinition<(&str, u64), ()> =
 pub const REVIEW: TableDefinition<u64, ()> = TableDefinition::new("review");
 /// Open requests: `id → status index`. Restart reads only this, never the history.
 pub const OPEN: TableDefinition<u64, u8> = TableDefinition::new("open");
+/// Saved requests: `(user, name) → JSON SavedRecord`.
+pub const SAVED: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("saved");
 /// The deadline index: `(deadline ms, id) → kind`.
 pub const DEADLINES: TableDefinition<(u64, u64), u8> = TableDefinition::new("deadlines");
 /// The audit log: `seq → JSON AuditEntry`.

@@ -572,6 +572,20 @@ fn browser(v: &Value, _: &Cell<'_>) -> Result<(), String> {
         || format!("a browser plan without the url: {v}"),
     )
 }
+fn saved_as_caller(v: &Value, c: &Cell<'_>) -> Result<(), String> {
+    ensure(v["name"] == c.caller, || {
+        format!("not saved under the caller's name: {v}")
+    })
+}
+fn only_own_saved(v: &Value, c: &Cell<'_>) -> Result<(), String> {
+    let list = v.as_array().ok_or("not a list")?;
+    ensure(list.len() == 1 && list[0]["name"] == c.caller, || {
+        format!(
+            "{} sees saved requests that are not only their own: {v}",
+            c.caller
+        )
+    })
+}
 fn anything(_: &Value, _: &Cell<'_>) -> Result<(), String> {
     Result::Ok(())
 }
@@ -621,6 +635,11 @@ fn rows() -> Vec<Row> {
         r("admin.status", Nothing, Alice, |_| json!({}), [Forbidden, Forbidden, Forbidden, Ok, Forbidden], anything),
         r("admin.orphans", Nothing, Alice, |_| json!({}), [Forbidden, Forbidden, Forbidden, Ok, Forbidden], anything),
         r("admin.reload", Nothing, Alice, |_| json!({}), [Forbidden, Forbidden, Forbidden, Ok, Forbidden], anything),
+        // Saved requests: everyone keeps their own, and sees and deletes only those (each
+        // caller saves under their own name; the list must hold that name and no other).
+        r("saved.save", Nothing, Alice, |c| json!({"name": c.caller, "request": {"integration": "demo", "resource_type": "database", "resources": ["orders"], "permissions": ["read"]}}), [Ok, Ok, Ok, Ok, Ok], saved_as_caller),
+        r("saved.list", Nothing, Alice, |_| json!({}), [Ok, Ok, Ok, Ok, Ok], only_own_saved),
+        r("saved.delete", Nothing, Alice, |c| json!({"name": c.caller}), [Ok, Ok, Ok, Ok, Ok], anything),
         // Creating: whoever a flow names.
         r("request.create", Nothing, Alice, |_| demo("read"), [Ok, Ok, NoFlow, NoFlow, NoFlow], created_by_caller),
         r("request.create", Nothing, Alice, |_| break_glass(), [Ok, Ok, NoFlow, NoFlow, NoFlow], break_glass_flagged),

@@ -24,6 +24,7 @@ mod pg_burst;
 mod portal;
 mod prompt;
 mod redis;
+mod saved;
 mod ssh;
 mod story;
 mod sudo;

@@ -9,6 +9,7 @@ mod daemon;
 mod events;
 mod grant;
 mod request;
+mod saved;
 mod session;
 
 use std::future::Future;
@@ -36,6 +37,7 @@ pub fn build(engine: Arc<Engine>) -> RpcModule<Ctx> {
     session::register_all(&mut m);
     events::register_all(&mut m);
     admin::register_all(&mut m);
+    saved::register_all(&mut m);
     m
 }
 
