@@ -164,9 +164,20 @@ impl WithWhen for CreateParams {
 /// `jit request @NAME …` is `jit request --saved NAME …`: rewrites the command line before
 /// clap reads it (a positional `@NAME` would otherwise have to be a target).
 pub fn expand_saved(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    let Some(i) = args.iter().position(|a| a == "request" || a == "req") else {
+    // The subcommand is the first word that is not a global option (nor --socket's value).
+    let mut i = 1;
+    while let Some(a) = args.get(i) {
+        if a == "--socket" {
+            i += 2;
+        } else if a.to_str().is_some_and(|a| a.starts_with('-')) {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    if !args.get(i).is_some_and(|a| a == "request" || a == "req") {
         return args;
-    };
+    }
     match args
         .get(i + 1)
         .and_then(|a| a.to_str())
@@ -197,6 +208,35 @@ mod tests {
         match cli.command {
             Command::Request(args) => Ok(args),
             other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn at_name_after_the_request_subcommand_is_a_saved_request() {
+        let v = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            expand_saved(v(&["jit", "--socket", "/s", "request", "@x", "-r", "y"])),
+            v(&[
+                "jit", "--socket", "/s", "request", "--saved", "x", "-r", "y"
+            ])
+        );
+        assert_eq!(
+            expand_saved(v(&["jit", "--json", "req", "@x"])),
+            v(&["jit", "--json", "req", "--saved", "x"])
+        );
+        for untouched in [
+            &["jit", "save", "request", "@x"][..],
+            &["jit", "show", "request"],
+            &["jit", "request", "pg/database", "@literal", "-p", "read"],
+            &["jit", "--socket", "request", "@x"],
+        ] {
+            assert_eq!(expand_saved(v(untouched)), v(untouched), "{untouched:?}");
+        }
+        let cli = Cli::try_parse_from(expand_saved(v(&["jit", "request", "@x", "-r", "y"])))
+            .expect("parses");
+        match cli.command {
+            Command::Request(a) => assert_eq!(a.saved.as_deref(), Some("x")),
+            other => panic!("{other:?}"),
         }
     }
 
