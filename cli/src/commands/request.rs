@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use jit_api::methods::{CreateParams, RequestCreate};
 
-use super::{Ctx, Outcome, shared};
+use super::{Cli, Ctx, Outcome, shared, wizard};
 use crate::format::Clock;
 use crate::parse::{self, StartAt, Target};
 
@@ -19,25 +19,29 @@ use crate::parse::{self, StartAt, Target};
 ///
 /// Auto-approved requests are followed until they are Granted (or Failed); pending ones
 /// are left to the approvers unless you pass --wait.
+///
+/// Without INTEGRATION/RESOURCE_TYPE or --bundle, on a terminal, a wizard walks you through
+/// the request, offering only what `jit catalog` lists.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
     jit request pg-main/database orders --perm read --for 1h --reason INC-4312\n  \
     jit request pg-main/database orders payments --perm read,write --wait\n  \
     jit request --bundle oncall --for 2h --reason INC-4312\n  \
     jit request pg-main/database orders -p write --at 2026-12-01T02:00 --for 2h\n  \
-    jit request pg-main/database orders -p read --in 3h\n\n\
+    jit request pg-main/database orders -p read --in 3h\n  \
+    jit request                  (on a terminal: the wizard)\n\n\
     `jit catalog` lists what you may request.")]
 pub struct Args {
     /// The integration and resource type, e.g. pg-main/database (not with --bundle)
     #[arg(
         value_name = "INTEGRATION/RESOURCE_TYPE",
         value_parser = parse::target,
-        required_unless_present = "bundle"
+        requires_all = ["resources", "permissions"]
     )]
     pub target: Option<Target>,
 
     /// The resources, e.g. orders (up to 1,000; not with --bundle)
-    #[arg(value_name = "RESOURCE", required_unless_present = "bundle")]
+    #[arg(value_name = "RESOURCE")]
     pub resources: Vec<String>,
 
     /// A permission on the resources; repeat it or give a comma list (read,write) (not with
@@ -46,7 +50,7 @@ pub struct Args {
         long = "perm",
         short = 'p',
         value_name = "PERMISSION",
-        required_unless_present = "bundle",
+        requires = "target",
         value_delimiter = ',',
         value_parser = parse::permission
     )]
@@ -95,6 +99,11 @@ pub struct Args {
 }
 
 impl Args {
+    /// Whether nothing to request was named (no target, no bundle): the wizard's case.
+    pub fn names_nothing(&self) -> bool {
+        self.target.is_none() && self.bundle.is_none()
+    }
+
     /// The `request.create` parameters; `clock` turns --at and --in into a time.
     pub fn params(&self, clock: &Clock) -> CreateParams {
         let start_at = match (self.at, self.start_in) {
@@ -121,9 +130,29 @@ impl Args {
 
 /// Runs `jit request`.
 pub async fn run(ctx: &mut Ctx, args: Args) -> anyhow::Result<Outcome> {
+    if args.names_nothing() {
+        // `main` has checked that stdin and stdout are a terminal.
+        return wizard::run(ctx, args).await;
+    }
     let params = args.params(&ctx.out.clock);
     let req = ctx.client.call::<RequestCreate>(&params).await?;
     shared::follow(ctx, req, args.wait, args.timeout).await
+}
+
+/// The usage error for `jit request` naming nothing where no terminal is: the wizard needs
+/// one, and a script needs the arguments.
+pub fn needs_terminal() -> clap::Error {
+    use clap::CommandFactory;
+    let message = "the following required arguments were not provided:\n  \
+        <INTEGRATION/RESOURCE_TYPE> <RESOURCE>... --perm <PERMISSION> (or --bundle <NAME>)\n\n\
+        Without them `jit request` starts a wizard, which needs a terminal (stdin and stdout);\n\
+        `jit catalog` lists what you may request.";
+    let mut cli = Cli::command();
+    cli.build();
+    match cli.find_subcommand_mut("request") {
+        Some(request) => request.error(clap::error::ErrorKind::MissingRequiredArgument, message),
+        None => cli.error(clap::error::ErrorKind::MissingRequiredArgument, message),
+    }
 }
 
 #[cfg(test)]
@@ -213,11 +242,25 @@ mod tests {
                 "{argv:?}: {err}"
             );
         }
-        let err = parse(&["jit", "request"]).expect_err("refused");
+    }
+
+    #[test]
+    fn naming_nothing_is_the_wizard_or_a_usage_error() {
+        assert!(parse(&["jit", "request"]).expect("parses").names_nothing());
+        let args = parse(&["jit", "request", "--for", "1h", "-r", "INC-1"]).expect("parses");
+        assert!(args.names_nothing());
         assert!(
-            err.to_string().contains("INTEGRATION/RESOURCE_TYPE"),
-            "{err}"
+            !parse(&["jit", "request", "-b", "oncall"])
+                .expect("parses")
+                .names_nothing()
         );
+        let err = parse(&["jit", "request", "-p", "read"]).expect_err("refused");
+        assert_eq!(err.exit_code(), 2);
+        let err = needs_terminal();
+        assert_eq!(err.exit_code(), 2);
+        let text = err.to_string();
+        assert!(text.contains("<INTEGRATION/RESOURCE_TYPE>"), "{text}");
+        assert!(text.contains("wizard, which needs a terminal"), "{text}");
     }
 
     #[test]
