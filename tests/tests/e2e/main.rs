@@ -29,6 +29,7 @@ mod sudo;
 mod unix_group;
 mod upgrade;
 mod vscode;
+mod wizard;
 
 use jit_tests::users::Group;
 
