@@ -25,6 +25,9 @@ pub mod exit {
     pub const STILL_WAITING: u8 = 4;
     /// `jit audit verify` found a record missing, edited or out of order.
     pub const TAMPERED: u8 = 5;
+    /// The `jit request` wizard was left with Esc or Ctrl-C (128 + SIGINT, as a shell
+    /// reports an interrupted program).
+    pub const ABORTED: u8 = 130;
     /// jitd is not running, or did not answer (`EX_UNAVAILABLE`).
     pub const UNAVAILABLE: u8 = 69;
     /// A protocol or internal error: an answer jit cannot read (`EX_SOFTWARE`).

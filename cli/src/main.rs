@@ -11,6 +11,7 @@ mod format;
 mod output;
 mod parse;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -34,6 +35,13 @@ fn main() -> ExitCode {
             });
         }
     };
+    if let commands::Command::Request(args) = &cli.command {
+        let terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+        if args.names_nothing() && !terminal {
+            let _ = commands::request::needs_terminal().print();
+            return ExitCode::from(exit::USAGE);
+        }
+    }
     // Before the runtime exists: the local offset can only be read single-threaded.
     let out = Out::detect(cli.json, Clock::system());
     let runtime = tokio::runtime::Builder::new_current_thread()

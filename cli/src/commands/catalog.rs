@@ -170,7 +170,7 @@ fn rules(f: &mut Fields, e: &CatalogEntry) {
 }
 
 /// Whether a request must carry a justification (always, for break-glass).
-fn needs_reason(e: &CatalogEntry) -> bool {
+pub fn needs_reason(e: &CatalogEntry) -> bool {
     e.justification_required || e.justification_pattern.is_some() || e.break_glass
 }
 

@@ -32,6 +32,7 @@ pub mod shared;
 pub mod show;
 pub mod status;
 pub mod watch;
+pub mod wizard;
 
 /// jit asks jitd, the local just-in-time access daemon, for access that ends by itself.
 ///

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use jit_api::methods::{CreateParams, Empty, RequestCreate, SavedList};
 
-use super::{Ctx, Outcome, shared};
+use super::{Cli, Ctx, Outcome, shared, wizard};
 use crate::format::Clock;
 use crate::parse::{self, StartAt, Target};
 
@@ -19,6 +19,9 @@ use crate::parse::{self, StartAt, Target};
 ///
 /// Auto-approved requests are followed until they are Granted (or Failed); pending ones
 /// are left to the approvers unless you pass --wait.
+///
+/// Without INTEGRATION/RESOURCE_TYPE or --bundle, on a terminal, a wizard walks you through
+/// the request, offering only what `jit catalog` lists.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
     jit request pg-main/database orders --perm read --for 1h --reason INC-4312\n  \
@@ -27,18 +30,19 @@ use crate::parse::{self, StartAt, Target};
     jit request pg-main/database orders -p write --at 2026-12-01T02:00 --for 2h\n  \
     jit request pg-main/database orders -p read --in 3h\n  \
     jit request @orders-read --reason INC-4312   (a request saved with `jit save`)\n\n\
+    jit request                  (on a terminal: the wizard)\n\n\
     `jit catalog` lists what you may request.")]
 pub struct Args {
     /// The integration and resource type, e.g. pg-main/database (not with --bundle)
     #[arg(
         value_name = "INTEGRATION/RESOURCE_TYPE",
         value_parser = parse::target,
-        required_unless_present_any = ["bundle", "saved"]
+        requires_all = ["resources", "permissions"]
     )]
     pub target: Option<Target>,
 
     /// The resources, e.g. orders (up to 1,000; not with --bundle)
-    #[arg(value_name = "RESOURCE", required_unless_present_any = ["bundle", "saved"])]
+    #[arg(value_name = "RESOURCE")]
     pub resources: Vec<String>,
 
     /// A permission on the resources; repeat it or give a comma list (read,write) (not with
@@ -47,7 +51,7 @@ pub struct Args {
         long = "perm",
         short = 'p',
         value_name = "PERMISSION",
-        required_unless_present_any = ["bundle", "saved"],
+        requires = "target",
         value_delimiter = ',',
         value_parser = parse::permission
     )]
@@ -104,6 +108,12 @@ pub struct Args {
 }
 
 impl Args {
+    /// Whether nothing to request was named (no target, bundle or saved request): the
+    /// wizard's case.
+    pub fn names_nothing(&self) -> bool {
+        self.target.is_none() && self.bundle.is_none() && self.saved.is_none()
+    }
+
     /// The `request.create` parameters; `clock` turns --at and --in into a time.
     pub fn params(&self, clock: &Clock) -> CreateParams {
         let start_at = match (self.at, self.start_in) {
@@ -130,6 +140,10 @@ impl Args {
 
 /// Runs `jit request`.
 pub async fn run(ctx: &mut Ctx, args: Args) -> anyhow::Result<Outcome> {
+    if args.names_nothing() {
+        // `main` has checked that stdin and stdout are a terminal.
+        return wizard::run(ctx, args).await;
+    }
     let mut params = args.params(&ctx.out.clock);
     if let Some(name) = &args.saved {
         let saved = ctx.client.call::<SavedList>(&Empty {}).await?;
@@ -192,6 +206,22 @@ pub fn expand_saved(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
             out
         }
         None => args,
+    }
+}
+
+/// The usage error for `jit request` naming nothing where no terminal is: the wizard needs
+/// one, and a script needs the arguments.
+pub fn needs_terminal() -> clap::Error {
+    use clap::CommandFactory;
+    let message = "the following required arguments were not provided:\n  \
+        <INTEGRATION/RESOURCE_TYPE> <RESOURCE>... --perm <PERMISSION> (or --bundle <NAME>)\n\n\
+        Without them `jit request` starts a wizard, which needs a terminal (stdin and stdout);\n\
+        `jit catalog` lists what you may request.";
+    let mut cli = Cli::command();
+    cli.build();
+    match cli.find_subcommand_mut("request") {
+        Some(request) => request.error(clap::error::ErrorKind::MissingRequiredArgument, message),
+        None => cli.error(clap::error::ErrorKind::MissingRequiredArgument, message),
     }
 }
 
@@ -311,11 +341,25 @@ mod tests {
                 "{argv:?}: {err}"
             );
         }
-        let err = parse(&["jit", "request"]).expect_err("refused");
+    }
+
+    #[test]
+    fn naming_nothing_is_the_wizard_or_a_usage_error() {
+        assert!(parse(&["jit", "request"]).expect("parses").names_nothing());
+        let args = parse(&["jit", "request", "--for", "1h", "-r", "INC-1"]).expect("parses");
+        assert!(args.names_nothing());
         assert!(
-            err.to_string().contains("INTEGRATION/RESOURCE_TYPE"),
-            "{err}"
+            !parse(&["jit", "request", "-b", "oncall"])
+                .expect("parses")
+                .names_nothing()
         );
+        let err = parse(&["jit", "request", "-p", "read"]).expect_err("refused");
+        assert_eq!(err.exit_code(), 2);
+        let err = needs_terminal();
+        assert_eq!(err.exit_code(), 2);
+        let text = err.to_string();
+        assert!(text.contains("<INTEGRATION/RESOURCE_TYPE>"), "{text}");
+        assert!(text.contains("wizard, which needs a terminal"), "{text}");
     }
 
     #[test]

@@ -31,6 +31,7 @@ mod sudo;
 mod unix_group;
 mod upgrade;
 mod vscode;
+mod wizard;
 
 use jit_tests::users::Group;
 
