@@ -284,6 +284,11 @@ fn escape(v: &str) -> String {
 
 /// Writes `text` to `path` atomically: a temporary file beside it, fsynced, renamed over it.
 /// node_exporter never reads half a file.
+///
+/// jitd runs as root and the directory usually belongs to another user (node_exporter's):
+/// the temporary file gets a random name and is created with `O_CREAT | O_EXCL |
+/// O_NOFOLLOW`, so a file or symlink planted there is never opened, and the rename replaces
+/// a symlink at `path` rather than following it.
 pub fn write_textfile(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
@@ -292,15 +297,25 @@ pub fn write_textfile(path: &Path, text: &str) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    // node_exporter reads only `*.prom`: the temporary file is not one.
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
+    let mut attempt = 0;
+    let (tmp, mut f) = loop {
+        // node_exporter reads only `*.prom`: the temporary file is not one.
+        let tmp = dir.join(format!(".{name}.{:016x}.tmp", rand::random::<u64>()));
+        match std::fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
+            .custom_flags(nix::libc::O_NOFOLLOW)
             .mode(0o644)
-            .open(&tmp)?;
+            .open(&tmp)
+        {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 8 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let result = (|| {
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -314,6 +329,29 @@ pub fn write_textfile(path: &Path, text: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_textfile_never_writes_through_a_symlink() {
+        let dir = tempfile::tempdir().expect("dir");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").expect("victim");
+        let path = dir.path().join("jit.prom");
+        std::os::unix::fs::symlink(&victim, &path).expect("planted symlink");
+        write_textfile(&path, "jit_up 1\n").expect("write");
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "precious");
+        let meta = std::fs::symlink_metadata(&path).expect("meta");
+        assert!(
+            meta.file_type().is_file(),
+            "the symlink was replaced, not followed"
+        );
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "jit_up 1\n");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "no temporary file left");
+    }
 
     #[test]
     fn exposition_has_every_documented_family_and_cumulative_buckets() {

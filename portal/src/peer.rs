@@ -12,15 +12,26 @@ use std::net::{SocketAddr, SocketAddrV4};
 
 use tokio::net::{TcpListener, TcpStream};
 
-/// The owner of the loopback TCP socket whose local address is `client` and whose peer is
-/// `server`, read from `/proc/net/tcp` text.
+/// The owner of the established loopback TCP socket whose local address is `client` and
+/// whose peer is `server`, read from `/proc/net/tcp` text.
 pub fn owner_in(table: &str, client: SocketAddrV4, server: SocketAddrV4) -> Option<u32> {
     let want_local = hex_addr(client);
     let want_remote = hex_addr(server);
     table.lines().skip(1).find_map(|line| {
         let cols: Vec<&str> = line.split_whitespace().collect();
-        let (local, remote, uid) = (cols.get(1)?, cols.get(2)?, cols.get(7)?);
-        (local.eq_ignore_ascii_case(&want_local) && remote.eq_ignore_ascii_case(&want_remote))
+        let (local, remote, state, uid, inode) = (
+            cols.get(1)?,
+            cols.get(2)?,
+            cols.get(3)?,
+            cols.get(7)?,
+            cols.get(9)?,
+        );
+        // Only a live socket counts: a client that sent its request and closed leaves a
+        // time-wait entry the kernel shows as uid 0 with inode 0 (which would pass as root).
+        (local.eq_ignore_ascii_case(&want_local)
+            && remote.eq_ignore_ascii_case(&want_remote)
+            && *state == "01"
+            && *inode != "0")
             .then(|| uid.parse().ok())
             .flatten()
     })
@@ -112,6 +123,12 @@ mod tests {
              2: {c} {s} 01 00000000:00000000 00:00000000 00000000  1002        0 3 1 0\n"
         );
         assert_eq!(owner_in(&table, client, server), Some(1002));
+        // The same connection once its client closed: a time-wait entry, uid 0, inode 0.
+        let closed = format!(
+            "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+             2: {c} {s} 06 00000000:00000000 03:00000000 00000000     0        0 0 3 0\n"
+        );
+        assert_eq!(owner_in(&closed, client, server), None);
         let other = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 51235);
         assert_eq!(owner_in(&table, other, server), None);
     }
@@ -126,7 +143,7 @@ mod tests {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
             let server = listener.local_addr().expect("addr");
             let _client = TcpStream::connect(server).await.expect("connect");
-            let (_, addr) = listener.accept().await.expect("accept");
+            let (_accepted, addr) = listener.accept().await.expect("accept");
             assert_eq!(owner(addr, server), Some(nix::unistd::getuid().as_raw()));
         });
     }

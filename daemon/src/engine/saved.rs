@@ -55,7 +55,13 @@ impl Engine {
         p: SaveParams,
     ) -> Result<SavedRequest, EngineError> {
         check_name(&p.name)?;
-        let r = p.request;
+        let mut r = p.request;
+        // Stored as the request will be checked: each name once (a list of duplicates
+        // must not pass the 1,000-resource limit and fill the store).
+        let mut seen = std::collections::HashSet::new();
+        r.resources.retain(|x| seen.insert(x.clone()));
+        let mut seen = std::collections::HashSet::new();
+        r.permissions.retain(|x| seen.insert(x.clone()));
         if r.justification.is_some() {
             return Err(EngineError::InvalidInput(
                 "a saved request keeps no justification: give one each time you use it \
