@@ -47,7 +47,11 @@ impl InProcess {
         if let Some(from) = state {
             for e in std::fs::read_dir(from).expect("fixture dir") {
                 let e = e.expect("fixture entry");
-                std::fs::copy(e.path(), state_dir.join(e.file_name())).expect("copy fixture");
+                let to = state_dir.join(e.file_name());
+                std::fs::copy(e.path(), &to).expect("copy fixture");
+                // A checkout leaves files 0644; jitd refuses a secret key others can read.
+                std::fs::set_permissions(&to, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                    .expect("chmod fixture");
             }
         }
         let socket = dir.path().join("jitd.sock");
