@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 
 use jit_api::{RequestId, Status};
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
@@ -1035,21 +1035,29 @@ impl ReadTx {
         &self,
         user: &str,
         limit: usize,
+        keep: impl FnMut(&RequestRecord) -> bool,
+    ) -> Result<Vec<RequestRecord>, StoreError> {
+        self.newest_of(BY_REQUESTER, user, limit, keep)
+    }
+
+    /// The requests a `(user, id)` index holds for `user`, newest first, that pass `keep`,
+    /// at most `limit`.
+    fn newest_of(
+        &self,
+        index: TableDefinition<(&str, u64), ()>,
+        user: &str,
+        limit: usize,
         mut keep: impl FnMut(&RequestRecord) -> bool,
     ) -> Result<Vec<RequestRecord>, StoreError> {
-        let idx = self
-            .txn
-            .open_table(BY_REQUESTER)
-            .map_err(io("open by_requester"))?;
+        let idx = self.txn.open_table(index).map_err(io("open index"))?;
         let reqs = self.txn.open_table(REQUESTS).map_err(io("open requests"))?;
         let mut out = Vec::new();
         for e in idx
             .range((user, 0)..=(user, u64::MAX))
-            .map_err(io("read by_requester"))?
+            .map_err(io("read index"))?
             .rev()
         {
-            let (k, _) = e.map_err(io("read by_requester"))?;
-            let id = k.value().1;
+            let id = e.map_err(io("read index"))?.0.value().1;
             if let Some(v) = reqs.get(id).map_err(io("read request"))? {
                 let rec: RequestRecord = decode(|| format!("request {id}"), v.value())?;
                 if keep(&rec) {
@@ -1087,31 +1095,9 @@ impl ReadTx {
         &self,
         user: &str,
         limit: usize,
-        mut keep: impl FnMut(&RequestRecord) -> bool,
+        keep: impl FnMut(&RequestRecord) -> bool,
     ) -> Result<Vec<RequestRecord>, StoreError> {
-        let idx = self
-            .txn
-            .open_table(OPEN_BY_REQUESTER)
-            .map_err(io("open open_by_requester"))?;
-        let reqs = self.txn.open_table(REQUESTS).map_err(io("open requests"))?;
-        let mut out = Vec::new();
-        for e in idx
-            .range((user, 0)..=(user, u64::MAX))
-            .map_err(io("read open_by_requester"))?
-            .rev()
-        {
-            let id = e.map_err(io("read open_by_requester"))?.0.value().1;
-            if let Some(v) = reqs.get(id).map_err(io("read request"))? {
-                let rec: RequestRecord = decode(|| format!("request {id}"), v.value())?;
-                if keep(&rec) {
-                    out.push(rec);
-                    if out.len() >= limit {
-                        break;
-                    }
-                }
-            }
-        }
-        Ok(out)
+        self.newest_of(OPEN_BY_REQUESTER, user, limit, keep)
     }
 
     /// Open requests approvers may have to review (pending, an extension waiting,
