@@ -182,6 +182,10 @@ pub struct ListParams {
     /// At most this many, newest first (default 100, at most 1,000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
+    /// Only requests with an id below this one: the next page, after a page that ended with
+    /// request `before`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<RequestId>,
 }
 
 /// Parameters naming one request.

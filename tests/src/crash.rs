@@ -26,8 +26,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use jit_api::methods::{
-    CreateParams, CredentialsReveal, DecideParams, GrantRevoke, IdParams, RequestCreate,
-    RequestGet, RequestWait, WaitFor, WaitParams,
+    CreateParams, CredentialsReveal, DecideParams, GrantRevoke, IdParams, ListParams,
+    RequestCreate, RequestGet, RequestList, RequestWait, Scope, WaitFor, WaitParams,
 };
 use jit_api::wire::{RpcError, decode_response, encode_call};
 use jit_api::{Method, Status};
@@ -419,39 +419,62 @@ fn restart(d: &mut Daemon, env: Vec<(String, String)>, report: &mut Report) {
     panic!("jitd does not start:\n{}", d.log_text());
 }
 
+/// Every stored request's status, read a page of 1,000 at a time (`request.list` with
+/// `before`): one call per thousand requests instead of one per request, so the check after
+/// each restart stays short as the campaign's history grows.
+fn all_statuses(c: &mut Client, d: &Daemon) -> HashMap<u64, Status> {
+    let mut out = HashMap::new();
+    for closed in [false, true] {
+        let mut before = None;
+        loop {
+            let page = match c.call::<RequestList>(&ListParams {
+                closed,
+                scope: Scope::All,
+                limit: Some(1000),
+                before,
+                ..ListParams::default()
+            }) {
+                Some(Ok(page)) => page,
+                Some(Err(e)) => panic!("request.list: {}", e.message),
+                None => panic!("jitd died during the check:\n{}", d.log_text()),
+            };
+            let Some(last) = page.last() else {
+                break;
+            };
+            before = Some(last.id);
+            out.extend(page.iter().map(|r| (r.id, r.status)));
+        }
+    }
+    out
+}
+
 /// After a restart: nothing acknowledged lost, nothing left behind within 5 s.
 fn check(d: &Daemon, setup: &Setup, ledger: &std::sync::Mutex<Ledger>, report: &mut Report) {
     let mut c = Client::open(&d.socket).expect("jitd answers after restart");
+    let stored = all_statuses(&mut c, d);
     let acked: Vec<(u64, &'static str)> =
         lock(ledger).acked.iter().map(|(k, v)| (*k, *v)).collect();
-    let mut statuses = HashMap::new();
     for (id, integ) in acked {
-        match c.call::<RequestGet>(&IdParams { id }) {
-            Some(Ok(r)) => {
-                let mut l = lock(ledger);
-                if let Some(was) = l.closed.get(&id)
-                    && *was != r.status
-                {
-                    report.lost += 1;
-                    report.problems.push(format!(
-                        "request {id} ({integ}) was {} and is now {}",
-                        was.as_str(),
-                        r.status.as_str()
-                    ));
-                }
-                if !r.status.is_open() {
-                    l.closed.insert(id, r.status);
-                }
-                statuses.insert(id, r.status);
-            }
-            Some(Err(e)) => {
-                report.lost += 1;
-                report.problems.push(format!(
-                    "request {id} ({integ}) acknowledged, then lost: {}",
-                    e.message
-                ));
-            }
-            None => panic!("jitd died during the check:\n{}", d.log_text()),
+        let Some(&status) = stored.get(&id) else {
+            report.lost += 1;
+            report
+                .problems
+                .push(format!("request {id} ({integ}) acknowledged, then lost"));
+            continue;
+        };
+        let mut l = lock(ledger);
+        if let Some(was) = l.closed.get(&id)
+            && *was != status
+        {
+            report.lost += 1;
+            report.problems.push(format!(
+                "request {id} ({integ}) was {} and is now {}",
+                was.as_str(),
+                status.as_str()
+            ));
+        }
+        if !status.is_open() {
+            l.closed.insert(id, status);
         }
     }
     // Orphans and grants that came due while jitd was down are removed at start; give that

@@ -68,6 +68,10 @@ pub struct LsArgs {
     /// At most this many [default: 100, at most 1,000]
     #[arg(long, value_name = "N")]
     pub limit: Option<u32>,
+
+    /// Only requests older than request ID (the next page: the last ID of this one)
+    #[arg(long, value_name = "ID")]
+    pub before: Option<u64>,
 }
 
 /// `jit admin reload`.
@@ -109,6 +113,7 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> anyhow::Result<Outcome> {
                 requester: a.user,
                 status: a.status,
                 limit: a.limit,
+                before: a.before,
                 ..ListParams::default()
             };
             let requests = ctx.client.call::<RequestList>(&params).await?;
@@ -117,6 +122,7 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> anyhow::Result<Outcome> {
             } else {
                 ctx.out
                     .print(&ls::render(&requests, Scope::All, closed, &ctx.out))?;
+                ls::more_note(&requests, a.limit, &ctx.out);
             }
             Ok(Outcome::Done)
         }

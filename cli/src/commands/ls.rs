@@ -34,6 +34,10 @@ pub struct Args {
     /// At most this many [default: 100, at most 1,000]
     #[arg(long, value_name = "N")]
     pub limit: Option<u32>,
+
+    /// Only requests older than request ID (the next page: the last ID of this one)
+    #[arg(long, value_name = "ID")]
+    pub before: Option<u64>,
 }
 
 impl Args {
@@ -56,6 +60,7 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> anyhow::Result<Outcome> {
         scope,
         resource_type: args.resource_type,
         limit: args.limit,
+        before: args.before,
         ..ListParams::default()
     };
     let requests = ctx.client.call::<RequestList>(&params).await?;
@@ -64,8 +69,22 @@ pub async fn run(ctx: &mut Ctx, args: Args) -> anyhow::Result<Outcome> {
     } else {
         ctx.out
             .print(&render(&requests, scope, args.closed, &ctx.out))?;
+        more_note(&requests, args.limit, &ctx.out);
     }
     Ok(Outcome::Done)
+}
+
+/// When a page came back full, tells the person how to read the next one (on stderr).
+pub fn more_note(requests: &[Request], limit: Option<u32>, out: &Out) {
+    let asked = limit.unwrap_or(100).clamp(1, 1000) as usize;
+    if let Some(last) = requests.last()
+        && requests.len() >= asked
+    {
+        out.note(&format!(
+            "showing the newest {asked}; older ones: add --before {}",
+            last.id
+        ));
+    }
 }
 
 /// The table (or a line saying there is nothing to show).

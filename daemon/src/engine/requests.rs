@@ -931,8 +931,10 @@ impl Engine {
                 "requester filters only scope \"all\" (admins): add scope = \"all\"".into(),
             ));
         }
+        let before = p.before.unwrap_or(RequestId::MAX);
         let keep = |r: &RequestRecord| {
-            r.status.is_open() != closed
+            r.id < before
+                && r.status.is_open() != closed
                 && p.status.is_none_or(|s| r.status == s)
                 && p.resource_type
                     .as_ref()
@@ -943,10 +945,12 @@ impl Engine {
                 && p.requester.as_ref().is_none_or(|u| r.requester == *u)
         };
         let recs = match p.scope {
-            Scope::Mine if !closed => self.store.read(|r| r.open_of(&caller.user, limit, keep))?,
+            Scope::Mine if !closed => self
+                .store
+                .read(|r| r.open_of(&caller.user, before, limit, keep))?,
             Scope::Mine => self
                 .store
-                .read(|r| r.by_requester(&caller.user, limit, keep))?,
+                .read(|r| r.by_requester(&caller.user, before, limit, keep))?,
             Scope::Review => {
                 let mut out = self.store.read(|r| r.review_candidates())?;
                 // Pending requests, granted ones with an extension waiting, and open
@@ -968,7 +972,7 @@ impl Engine {
                     ));
                 }
                 if closed {
-                    self.store.read(|r| r.all_requests(limit, keep))?
+                    self.store.read(|r| r.all_requests(before, limit, keep))?
                 } else {
                     let mut out = self.open_records()?;
                     out.retain(|r| keep(r));
@@ -1209,7 +1213,7 @@ impl Engine {
         } else {
             Some(
                 self.store
-                    .read(|r| r.by_requester(&caller.user, usize::MAX, |_| true))?
+                    .read(|r| r.by_requester(&caller.user, RequestId::MAX, usize::MAX, |_| true))?
                     .into_iter()
                     .map(|r| r.id)
                     .collect(),

@@ -1030,22 +1030,25 @@ impl ReadTx {
         Ok(out)
     }
 
-    /// A user's requests, newest first, that pass `keep`, at most `limit`.
+    /// A user's requests with an id below `before`, newest first, that pass `keep`, at most
+    /// `limit`.
     pub fn by_requester(
         &self,
         user: &str,
+        before: RequestId,
         limit: usize,
         keep: impl FnMut(&RequestRecord) -> bool,
     ) -> Result<Vec<RequestRecord>, StoreError> {
-        self.newest_of(BY_REQUESTER, user, limit, keep)
+        self.newest_of(BY_REQUESTER, user, before, limit, keep)
     }
 
-    /// The requests a `(user, id)` index holds for `user`, newest first, that pass `keep`,
-    /// at most `limit`.
+    /// The requests a `(user, id)` index holds for `user` with an id below `before`, newest
+    /// first, that pass `keep`, at most `limit`.
     fn newest_of(
         &self,
         index: TableDefinition<(&str, u64), ()>,
         user: &str,
+        before: RequestId,
         limit: usize,
         mut keep: impl FnMut(&RequestRecord) -> bool,
     ) -> Result<Vec<RequestRecord>, StoreError> {
@@ -1053,7 +1056,7 @@ impl ReadTx {
         let reqs = self.txn.open_table(REQUESTS).map_err(io("open requests"))?;
         let mut out = Vec::new();
         for e in idx
-            .range((user, 0)..=(user, u64::MAX))
+            .range((user, 0)..(user, before))
             .map_err(io("read index"))?
             .rev()
         {
@@ -1089,15 +1092,16 @@ impl ReadTx {
         Ok(out)
     }
 
-    /// A user's open requests, newest first, that pass `keep`, at most `limit` (the index of
-    /// open requests: the user's history is not read).
+    /// A user's open requests with an id below `before`, newest first, that pass `keep`, at
+    /// most `limit` (the index of open requests: the user's history is not read).
     pub fn open_of(
         &self,
         user: &str,
+        before: RequestId,
         limit: usize,
         keep: impl FnMut(&RequestRecord) -> bool,
     ) -> Result<Vec<RequestRecord>, StoreError> {
-        self.newest_of(OPEN_BY_REQUESTER, user, limit, keep)
+        self.newest_of(OPEN_BY_REQUESTER, user, before, limit, keep)
     }
 
     /// Open requests approvers may have to review (pending, an extension waiting,
@@ -1115,15 +1119,17 @@ impl ReadTx {
         Ok(out)
     }
 
-    /// All requests, newest first, that pass `keep`, at most `limit`.
+    /// All requests with an id below `before`, newest first, that pass `keep`, at most
+    /// `limit`.
     pub fn all_requests(
         &self,
+        before: RequestId,
         limit: usize,
         mut keep: impl FnMut(&RequestRecord) -> bool,
     ) -> Result<Vec<RequestRecord>, StoreError> {
         let reqs = self.txn.open_table(REQUESTS).map_err(io("open requests"))?;
         let mut out = Vec::new();
-        for e in reqs.iter().map_err(io("read requests"))?.rev() {
+        for e in reqs.range(..before).map_err(io("read requests"))?.rev() {
             let (k, v) = e.map_err(io("read request"))?;
             let id = k.value();
             let rec: RequestRecord = decode(|| format!("request {id}"), v.value())?;
@@ -1372,9 +1378,9 @@ mod tests {
             assert_eq!(r.open_ids()?, vec![(1, Status::Granted, false)]);
             assert_eq!(r.earliest_deadline()?, Some(100));
             assert_eq!(r.due(100, 10)?, vec![(100, 1, DeadlineKind::Expire)]);
-            assert_eq!(r.by_requester("alice", 10, |_| true)?.len(), 1);
-            assert_eq!(r.open_of("alice", 10, |_| true)?.len(), 1);
-            assert!(r.open_of("bob", 10, |_| true)?.is_empty());
+            assert_eq!(r.by_requester("alice", u64::MAX, 10, |_| true)?.len(), 1);
+            assert_eq!(r.open_of("alice", u64::MAX, 10, |_| true)?.len(), 1);
+            assert!(r.open_of("bob", u64::MAX, 10, |_| true)?.is_empty());
             assert!(
                 r.review_candidates()?.is_empty(),
                 "granted, not break-glass"
@@ -1392,10 +1398,10 @@ mod tests {
             assert!(r.open_ids()?.is_empty());
             assert_eq!(r.earliest_deadline()?, None);
             assert_eq!(
-                r.by_requester("alice", 10, |_| true)?[0].status,
+                r.by_requester("alice", u64::MAX, 10, |_| true)?[0].status,
                 Status::Expired
             );
-            assert!(r.open_of("alice", 10, |_| true)?.is_empty());
+            assert!(r.open_of("alice", u64::MAX, 10, |_| true)?.is_empty());
             Ok(())
         })
         .unwrap();
@@ -1440,7 +1446,7 @@ mod tests {
         let s = Store::open(&path).unwrap();
         s.read(|r| {
             let open: Vec<_> = r
-                .open_of("alice", 10, |_| true)?
+                .open_of("alice", u64::MAX, 10, |_| true)?
                 .iter()
                 .map(|r| r.id)
                 .collect();
