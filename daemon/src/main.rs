@@ -272,7 +272,18 @@ fn init_tracing(filter: Option<&str>) {
     });
     let journal = if stderr_is_journal() {
         match tracing_journald::layer() {
-            Ok(l) => Some(l.with_syslog_identifier("jitd".to_owned())),
+            // INFO is the journal's `info` (6), as other services log it, not the crate's
+            // default `notice` (5), which `journalctl -p notice` would then mix in with what
+            // deserves attention. The event's fields keep the crate's `F_` prefix, so none
+            // can clash with the journal's own (`PRIORITY`, `MESSAGE`, ...).
+            Ok(l) => Some(
+                l.with_syslog_identifier("jitd".to_owned())
+                    .with_priority_mappings(tracing_journald::PriorityMappings {
+                        info: tracing_journald::Priority::Informational,
+                        debug: tracing_journald::Priority::Debug,
+                        ..tracing_journald::PriorityMappings::new()
+                    }),
+            ),
             // No journald socket after all: stderr still reaches the journal as text.
             Err(_) => None,
         }

@@ -80,6 +80,9 @@ pub struct Daemon {
     rust_log: String,
     /// Extra environment for jitd at its next (re)start (`JITD_FAILPOINT`, …).
     pub env: Vec<(String, String)>,
+    /// A command jitd runs under (it must end by exec'ing its arguments, so the child's
+    /// pid is jitd's): `systemd-cat …` for the journald test. Empty: jitd itself.
+    pub wrapper: Vec<String>,
 }
 
 impl Daemon {
@@ -92,6 +95,12 @@ impl Daemon {
     /// Like [`start`](Self::start), with the given `RUST_LOG` (benchmarks use `info`, as in
     /// production).
     pub fn start_logging(config: &str, log: &str) -> Daemon {
+        Daemon::start_wrapped(config, log, Vec::new())
+    }
+
+    /// Like [`start_logging`](Self::start_logging), with jitd run under `wrapper` (see
+    /// [`Daemon::wrapper`]).
+    pub fn start_wrapped(config: &str, log: &str, wrapper: Vec<String>) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("jit-e2e-")
             .tempdir()
@@ -108,6 +117,7 @@ impl Daemon {
             child: None,
             rust_log: log.to_owned(),
             env: Vec::new(),
+            wrapper,
         };
         std::fs::write(&d.config, config).expect("write config");
         d.restart();
@@ -141,7 +151,15 @@ impl Daemon {
             .append(true)
             .open(&self.log)
             .expect("log file");
-        let child = Command::new(bin("jitd"))
+        let mut cmd = match self.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(bin("jitd"));
+                c
+            }
+            None => Command::new(bin("jitd")),
+        };
+        let child = cmd
             .arg("--system")
             .arg("--config")
             .arg(&self.config)

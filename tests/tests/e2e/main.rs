@@ -14,6 +14,7 @@ mod crash_campaign;
 mod events;
 mod exec;
 mod exec_credentials;
+mod journald;
 mod list_pages;
 mod load;
 mod mariadb;
