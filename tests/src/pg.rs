@@ -131,6 +131,72 @@ impl Drop for TestDb {
     }
 }
 
+/// A superuser with a password, dropped after: an integration whose URL holds a secret, for
+/// the tests that look for secrets in what jitd writes.
+pub struct SecretAdmin {
+    /// The role's name (`<prefix>admin`).
+    pub name: String,
+    /// Its password.
+    pub password: String,
+}
+
+impl SecretAdmin {
+    /// Creates `<prefix>admin` with a fresh password.
+    pub fn create(prefix: &str) -> SecretAdmin {
+        let name = format!("{prefix}admin");
+        let password = format!("UrlPw{}", crate::unique());
+        admin_sql(
+            "postgres",
+            &format!("CREATE ROLE {name} LOGIN SUPERUSER PASSWORD '{password}'"),
+        );
+        SecretAdmin { name, password }
+    }
+
+    /// A config: integration `pg` (kind postgres) reached as this role, roles `prefix…`, and
+    /// flow `pg-read` letting `%dev` have read on database `db` for up to an hour.
+    pub fn config(&self, prefix: &str, dev: &str, db: &str) -> String {
+        format!(
+            r#"
+[daemon]
+admins = ["root"]
+
+[[integrations]]
+name = "pg"
+kind = "postgres"
+url = "postgres://{admin}:{password}@127.0.0.1:5432/postgres"
+role_prefix = "{prefix}"
+
+[[flows]]
+name = "pg-read"
+requesters = ["%{dev}"]
+integration = "pg"
+resources = ["{db}"]
+permissions = ["read"]
+max_duration = "1h"
+"#,
+            admin = self.name,
+            password = self.password,
+        )
+    }
+}
+
+impl Drop for SecretAdmin {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-Atc",
+            ])
+            .arg(format!("DROP ROLE IF EXISTS {}", self.name))
+            .output();
+    }
+}
+
 /// Roles whose names start with `prefix`.
 pub fn roles_with_prefix(prefix: &str) -> Vec<String> {
     let out = admin_sql(

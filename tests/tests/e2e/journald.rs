@@ -98,34 +98,9 @@ fn under_systemd_jitd_logs_structured_entries_to_the_journal_and_no_secret() {
     let db = TestDb::create();
     let prefix = crate::prefix();
     // An admin role with a password, so that the integration's URL holds a secret too.
-    let admin = format!("{prefix}admin");
-    let url_password = format!("UrlPw{}", jit_tests::unique());
-    pg::admin_sql(
-        "postgres",
-        &format!("CREATE ROLE {admin} LOGIN SUPERUSER PASSWORD '{url_password}'"),
-    );
-    let config = format!(
-        r#"
-[daemon]
-admins = ["root"]
-
-[[integrations]]
-name = "pg"
-kind = "postgres"
-url = "postgres://{admin}:{url_password}@127.0.0.1:5432/postgres"
-role_prefix = "{prefix}"
-
-[[flows]]
-name = "pg-read"
-requesters = ["%{dev}"]
-integration = "pg"
-resources = ["{db}"]
-permissions = ["read"]
-max_duration = "1h"
-"#,
-        dev = dev.name,
-        db = db.name,
-    );
+    let admin = pg::SecretAdmin::create(&prefix);
+    let url_password = admin.password.clone();
+    let config = admin.config(&prefix, &dev.name, &db.name);
     // stderr a journal stream, JOURNAL_STREAM naming it: what systemd gives a service.
     let wrapper = [
         "systemd-cat",
@@ -225,5 +200,5 @@ max_duration = "1h"
     );
     drop(d);
     drop(db);
-    pg::admin_sql("postgres", &format!("DROP ROLE IF EXISTS {admin}"));
+    drop(admin);
 }

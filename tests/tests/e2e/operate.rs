@@ -408,35 +408,10 @@ fn no_secret_reaches_the_log_at_trace() {
     let alice = User::create("a", &[&dev]);
     let db = TestDb::create();
     let prefix = crate::prefix();
-    // An admin role with a password, so that the integration's URL holds a secret.
-    let admin = format!("{prefix}admin");
-    let url_password = format!("UrlPw{}", jit_tests::unique());
-    pg::admin_sql(
-        "postgres",
-        &format!("CREATE ROLE {admin} LOGIN SUPERUSER PASSWORD '{url_password}'"),
-    );
-    let config = format!(
-        r#"
-[daemon]
-admins = ["root"]
-
-[[integrations]]
-name = "pg"
-kind = "postgres"
-url = "postgres://{admin}:{url_password}@127.0.0.1:5432/postgres"
-role_prefix = "{prefix}"
-
-[[flows]]
-name = "pg-read"
-requesters = ["%{dev}"]
-integration = "pg"
-resources = ["{db}"]
-permissions = ["read"]
-max_duration = "1h"
-"#,
-        dev = dev.name,
-        db = db.name,
-    );
+    // An admin role with a password, so that the integration's URL holds a secret too.
+    let admin = pg::SecretAdmin::create(&prefix);
+    let url_password = admin.password.clone();
+    let config = admin.config(&prefix, &dev.name, &db.name);
     let d = Daemon::start(&config);
     let out = d.jit(
         Some(&alice),
@@ -491,5 +466,5 @@ max_duration = "1h"
     );
     drop(d);
     drop(db);
-    pg::admin_sql("postgres", &format!("DROP ROLE IF EXISTS {admin}"));
+    drop(admin);
 }
