@@ -148,6 +148,40 @@ pub struct Ssh {
     lock: Mutex<()>,
 }
 
+/// Refuses a KRL in a directory another user may write: jitd (root) writes a temp file next
+/// to the KRL and renames it over it, so whoever else may write there could swap either for
+/// a symlink and have root write through it, or put back an older KRL.
+fn krl_dir_is_private(krl: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = match krl.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let meta = std::fs::metadata(dir).map_err(|e| {
+        format!(
+            "cannot read the KRL's directory {}: {e} (fix: create it, owned by root, mode 0755)",
+            dir.display()
+        )
+    })?;
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != 0 && meta.uid() != me {
+        return Err(format!(
+            "the KRL's directory {} belongs to uid {}: that user could replace the KRL (fix: put the KRL in a directory owned by root, like /etc/ssh)",
+            dir.display(),
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "the KRL's directory {} is writable by other users (mode {:04o}): they could replace the KRL or the file jitd writes next to it (fix: chmod go-w {}, or put the KRL in a directory only root writes, like /etc/ssh)",
+            dir.display(),
+            meta.mode() & 0o7777,
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
 impl Ssh {
     /// Prepares the integration: loads the CA key (creating it, 0600, when missing), writes
     /// its public key beside the ledger, and checks the KRL against the ledger ([`Ssh::check_krl`]:
@@ -187,6 +221,7 @@ impl Ssh {
         if marker == "check" {
             return Ok(ssh);
         }
+        krl_dir_is_private(&ssh.krl).map_err(err)?;
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -1284,6 +1319,30 @@ fn clean(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_krl_in_a_directory_others_may_write_is_refused() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let krl = tmp.path().join("revoked.krl");
+        for mode in [0o700, 0o755] {
+            std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))
+                .expect("chmod");
+            krl_dir_is_private(&krl).expect("a private directory");
+        }
+        for mode in [0o775, 0o757, 0o1777] {
+            std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))
+                .expect("chmod");
+            let e = krl_dir_is_private(&krl).expect_err("writable by others");
+            assert!(e.contains("writable by other users") && e.contains("chmod go-w"), "{e}");
+        }
+        // And jitd refuses to start with it.
+        let state = tempfile::tempdir().expect("state");
+        let e = match Ssh::new("ssh", &settings(&krl), "t1", state.path()) {
+            Ok(_) => panic!("started with a KRL in a world-writable directory"),
+            Err(e) => e.message,
+        };
+        assert!(e.contains("writable by other users"), "{e}");
+    }
 
     fn settings(krl: &Path) -> SshSettings {
         SshSettings {
