@@ -113,22 +113,28 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-Atc",
-            ])
-            .arg(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .output();
+        cleanup_sql(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
     }
+}
+
+/// Runs SQL as `postgres` in database `postgres`, ignoring failure: for `Drop`, which must
+/// not panic while a test is already failing.
+fn cleanup_sql(sql: &str) {
+    let _ = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-Atc",
+            sql,
+        ])
+        .output();
 }
 
 /// A superuser with a password, dropped after: an integration whose URL holds a secret, for
@@ -182,18 +188,7 @@ max_duration = "1h"
 
 impl Drop for SecretAdmin {
     fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-Atc",
-            ])
-            .arg(format!("DROP ROLE IF EXISTS {}", self.name))
-            .output();
+        cleanup_sql(&format!("DROP ROLE IF EXISTS {}", self.name));
     }
 }
 

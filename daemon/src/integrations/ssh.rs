@@ -1333,7 +1333,10 @@ mod tests {
             std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode))
                 .expect("chmod");
             let e = krl_dir_is_private(&krl).expect_err("writable by others");
-            assert!(e.contains("writable by other users") && e.contains("chmod go-w"), "{e}");
+            assert!(
+                e.contains("writable by other users") && e.contains("chmod go-w"),
+                "{e}"
+            );
         }
         // And jitd refuses to start with it.
         let state = tempfile::tempdir().expect("state");
