@@ -725,6 +725,13 @@ impl Integration for Exec {
         }
     }
 
+    fn reset_ends_processes(&self) -> bool {
+        // What the command's target is, jitd cannot know: its sessions may outlive a new
+        // secret (a tunnel, a connection that logged in once), so at an admin's reset the
+        // processes `jit connect` launched end too, whatever the command did.
+        true
+    }
+
     async fn extend(
         &self,
         principal: &str,

@@ -4,12 +4,15 @@
 //! environment, `jit creds` shows it once, `jit reset` runs the command's `reset` (the old
 //! password stops working), and revoke drops the role; the secret is never in jitd's log.
 
-use jit_tests::Daemon;
 use jit_tests::pg::{self, TestDb};
 use jit_tests::users::{Group, User};
+use jit_tests::{Daemon, bin, wait_until};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// A PostgreSQL database, a requester in `dev`, and a jitd whose `logins` integration runs
 /// the fixture.
@@ -23,6 +26,12 @@ struct Setup {
 
 impl Setup {
     fn start() -> Setup {
+        Setup::start_with("")
+    }
+
+    /// With `env` added to the command's environment (`KEEP_SESSIONS = "1", `: its reset
+    /// then leaves live sessions to jitd).
+    fn start_with(env: &str) -> Setup {
         let dev = Group::create("dev");
         let alice = User::create("a", &[&dev]);
         let db = TestDb::create();
@@ -48,7 +57,7 @@ name = "logins"
 kind = "exec"
 command = "{command}"
 args = ["{state}", "{db}"]
-env = {{ PGHOST = "127.0.0.1", PGUSER = "postgres" }}
+env = {{ {env}PGHOST = "127.0.0.1", PGUSER = "postgres" }}
 timeout = "20s"
 resource_types = {{ database = ["login"] }}
 
@@ -205,4 +214,70 @@ fn a_command_returns_credentials_that_connect_and_creds_use() {
             "a secret is in the audit log"
         );
     }
+}
+
+#[test]
+fn an_admins_reset_ends_what_jit_connect_launched_even_when_the_command_cannot() {
+    // The command's reset changes the password but leaves sessions alone, like a target
+    // whose connections outlive a password change.
+    let s = Setup::start_with(r#"KEEP_SESSIONS = "1", "#);
+    let out = s.d.jit_json(
+        Some(&s.alice),
+        &[
+            "request",
+            "logins/database",
+            &s.db.name,
+            "--perm",
+            "login",
+            "--reason",
+            "reset ends sessions",
+        ],
+    );
+    let id = out["id"].as_u64().expect("id").to_string();
+    let role = out["sessions"][0]["principal"]
+        .as_str()
+        .expect("principal")
+        .to_owned();
+    let mut live = Command::new(bin("jit"))
+        .args(["connect", &id, "--", "-Atc", "select pg_sleep(60)"])
+        .env("JIT_SOCKET", &s.d.socket)
+        .env("HOME", "/")
+        .env_remove("XDG_RUNTIME_DIR")
+        .current_dir("/")
+        .uid(s.alice.uid)
+        .gid(s.alice.gid)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn jit connect");
+    wait_until(Duration::from_secs(15), "the live psql session", || {
+        (pg::sessions_of(&role) > 0).then_some(())
+    });
+    // The requester's own reset leaves her session be (she may be using it).
+    let out = s.d.jit(Some(&s.alice), &["reset", &id]);
+    assert!(out.status.success(), "{out:?}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        live.try_wait().expect("try_wait").is_none(),
+        "the requester's reset ended her session"
+    );
+    // An admin's reset ends it: the command did not, so jitd ends the connect processes.
+    let out = s.d.jit(None, &["admin", "reset", &id, "--yes"]);
+    assert!(out.status.success(), "{out:?}");
+    let status = wait_until(Duration::from_secs(10), "jit connect to end", || {
+        live.try_wait().expect("try_wait")
+    });
+    assert!(!status.success(), "{status}");
+    // psql itself is gone, not only `jit connect` (PostgreSQL keeps running a backend's
+    // pg_sleep until it next writes to the closed connection: the client is what counts).
+    wait_until(Duration::from_secs(10), "psql to end", || {
+        let out = Command::new("pgrep")
+            .args(["-u", &s.alice.uid.to_string(), "-x", "psql"])
+            .output()
+            .expect("pgrep");
+        (!out.status.success()).then_some(())
+    });
+    let out = s.d.jit(Some(&s.alice), &["revoke", &id]);
+    assert!(out.status.success(), "{out:?}");
 }
