@@ -1,5 +1,5 @@
 //! The notification outbox, the engine's side: which channels an event goes to, the rows
-//! written in the transaction that made the event, and what
+//! written in the transaction that made the event (each with a random delivery id), and what
 //! the notifier ([`crate::notify`]) may do with them — list a page of a channel's keys, read
 //! one, set when one that failed on its own is tried next, mark it delivered, give it up — and
 //! the counts `daemon.status` shows.
@@ -125,6 +125,7 @@ pub(super) fn fill(
                         details: note.details.clone(),
                         request: rec.clone(),
                         done: Vec::new(),
+                        delivery: Some(new_delivery_id()),
                     };
                     let (seq, out) = wtx.push_outbox(&channel.name, &row, channel.max_pending)?;
                     queued.push((channel.name.clone(), seq));
@@ -177,6 +178,12 @@ impl Filled {
             let _ = outbox.queued.send(self.queued);
         }
     }
+}
+
+/// A new delivery id: 128 random bits in hex. Not derived from anything in the store, so a
+/// store restored from an older backup (whose counters went back) never reissues one.
+fn new_delivery_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
 }
 
 /// Audits that notification `seq` of `channel` was given up; `row` is `None` when it could
@@ -289,7 +296,8 @@ pub enum Loaded {
 /// One notification ready to send: its stable id, the event, and who it is for.
 #[derive(Debug, Clone)]
 pub struct Delivery {
-    /// Stable across retries and restarts, unique per store: `<instance id>-<seq>`.
+    /// Stable across retries and restarts, unique across stores and restores: 128 random
+    /// bits in hex, kept in the row (`<instance id>-<seq>` for rows written before).
     pub id: String,
     /// The event, as `events.subscribe` would have sent it.
     pub event: Event,
@@ -371,7 +379,10 @@ impl Engine {
             )));
         };
         Ok(Loaded::Ready(Box::new(Delivery {
-            id: format!("{}-{seq}", self.store.instance_id()),
+            id: row
+                .delivery
+                .clone()
+                .unwrap_or_else(|| format!("{}-{seq}", self.store.instance_id())),
             event: self.event_of(kind, &row),
             requester: row.request.requester.clone(),
             approvers: row.request.approval.approvers.clone(),

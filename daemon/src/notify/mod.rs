@@ -542,27 +542,34 @@ max_pending = 100000
         let at = engine.now_ms();
         // Thousands of notifications wait, written before the notifier starts, as at a start
         // after a long outage.
-        let row = OutboxRecord {
-            kind: "granted".into(),
-            action: "grant.granted".into(),
-            actor: "jitd".into(),
-            at,
-            reason: None,
-            details: None,
-            request,
-            done: Vec::new(),
-        };
-        let seqs = engine
+        let mut ids = BTreeSet::new();
+        let rows: Vec<OutboxRecord> = (0..ROWS)
+            .map(|i| {
+                let id = format!("{i:032x}");
+                ids.insert(id.clone());
+                OutboxRecord {
+                    kind: "granted".into(),
+                    action: "grant.granted".into(),
+                    actor: "jitd".into(),
+                    at,
+                    reason: None,
+                    details: None,
+                    request: request.clone(),
+                    done: Vec::new(),
+                    delivery: Some(id),
+                }
+            })
+            .collect();
+        engine
             .store()
             .write(move |w| {
-                (0..ROWS)
-                    .map(|_| w.push_outbox("ops", &row, 100_000).map(|(seq, _)| seq))
-                    .collect::<Result<Vec<u64>, _>>()
+                for row in &rows {
+                    w.push_outbox("ops", row, 100_000)?;
+                }
+                Ok::<_, crate::store::StoreError>(())
             })
             .await
             .unwrap();
-        let instance = engine.store().instance_id().to_owned();
-        let ids: BTreeSet<String> = seqs.iter().map(|s| format!("{instance}-{s}")).collect();
         tokio::spawn(run(engine.clone(), queued));
         let failed = |e: &Engine| e.channel_statuses().unwrap()[0].failed_attempts;
         until(30, "two failed attempts", || failed(&engine) >= 2).await;

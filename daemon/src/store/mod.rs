@@ -53,7 +53,8 @@ pub fn wait_for_writers(timeout: std::time::Duration) {
 /// 1. The first layout.
 /// 2. Adds the `open_by_requester` and `review` indexes, filled from the open requests.
 /// 3. Adds `outbox_retry` and `outbox_due`: when each notification that failed on its own is
-///    tried next. Empty at first (every row is due).
+///    tried next. Empty at first (every row is due). Outbox rows may carry a delivery id
+///    (`OutboxRecord::delivery`); rows written before have none and keep `<instance>-<seq>`.
 pub const SCHEMA_VERSION: u64 = 3;
 
 /// redb's page cache. Its default (1 GiB) would let the daemon's memory grow with the store;
@@ -1793,6 +1794,7 @@ mod tests {
             details: None,
             request: record(id, Status::Granted, None),
             done: Vec::new(),
+            delivery: Some(format!("d{id}")),
         }
     }
 
@@ -1978,6 +1980,24 @@ mod tests {
             Ok(())
         })
         .unwrap();
+    }
+
+    /// A row written before delivery ids were stored reads with none (its id stays
+    /// `<instance>-<seq>`); a new row keeps its id in this exact form.
+    #[test]
+    fn an_outbox_row_without_a_delivery_id_still_reads() {
+        let mut row = outbox_row(1);
+        row.delivery = None;
+        let old = serde_json::to_string(&row).unwrap();
+        assert!(!old.contains("delivery"), "{old}");
+        let back: OutboxRecord = serde_json::from_str(&old).unwrap();
+        assert_eq!(back.delivery, None);
+        row.delivery = Some("0123456789abcdef0123456789abcdef".into());
+        let new = serde_json::to_string(&row).unwrap();
+        assert!(
+            new.ends_with(r#","delivery":"0123456789abcdef0123456789abcdef"}"#),
+            "{new}"
+        );
     }
 
     #[test]

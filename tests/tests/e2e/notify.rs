@@ -1293,6 +1293,63 @@ fn a_notification_that_cannot_be_read_is_given_up_once_and_holds_nothing_up() {
 }
 
 #[test]
+fn delivery_ids_stay_unique_when_an_older_backup_of_the_store_is_restored() {
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let http = HttpSink::start();
+    let mut d = Daemon::start(&config(
+        &dev,
+        &dba,
+        "",
+        &slack_channel("ops", &http.url("/ops")),
+    ));
+    // A backup, taken before any notification.
+    d.stop();
+    let backup = tempfile::tempdir().expect("dir");
+    for f in ["jit.redb", "secret.key"] {
+        std::fs::copy(d.state.join(f), backup.path().join(f)).expect("back up");
+    }
+    d.restart();
+    request(&d, Some(&alice), "read", "b1");
+    let got = http.wait_for("/ops", 1, T);
+    assert!(
+        got[0].json().to_string().contains("INC-b1"),
+        "{:?}",
+        got[0].json()
+    );
+    let first_id = got[0].header("x-jit-delivery").expect("id").to_owned();
+
+    // The backup is restored: the store forgets that notification, its number, and the
+    // request's (the next request is number 1 again).
+    d.stop();
+    for f in ["jit.redb", "secret.key"] {
+        std::fs::copy(backup.path().join(f), d.state.join(f)).expect("restore");
+    }
+    d.restart();
+    request(&d, Some(&alice), "read", "b2");
+    let got = http.wait_for("/ops", 2, T);
+    assert!(
+        got[1].json().to_string().contains("INC-b2"),
+        "{:?}",
+        got[1].json()
+    );
+    let second_id = got[1].header("x-jit-delivery").expect("id").to_owned();
+    // A receiver that deduplicates on the id must not drop the new one.
+    assert_ne!(first_id, second_id);
+    for id in [&first_id, &second_id] {
+        assert!(
+            id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "a random 128-bit id in hex: {id}"
+        );
+        assert!(
+            got.iter()
+                .any(|r| r.json().to_string().contains(id.as_str()))
+        );
+    }
+}
+
+#[test]
 fn an_email_refused_for_now_for_one_recipient_holds_back_no_other_email() {
     let dev = Group::create("dev");
     let dba = Group::create("dba");
