@@ -1350,6 +1350,68 @@ fn delivery_ids_stay_unique_when_an_older_backup_of_the_store_is_restored() {
 }
 
 #[test]
+fn check_config_refuses_addresses_and_urls_that_cannot_be_used_at_their_lines() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("jit.toml");
+    let secret = format!("T0-{}", unique());
+    // Each passes a quick look (an @, a host) but cannot be used: lettre refuses the sender
+    // (a comma in an unquoted name) and the address (two dots), and no URL has port 99999.
+    let text = format!(
+        r#"[[integrations]]
+name = "demo"
+kind = "dry-run"
+
+[[flows]]
+name = "f"
+requesters = ["*"]
+integration = "demo"
+max_duration = "1h"
+
+[[notifications]]
+name = "hook"
+kind = "slack"
+url = "https://hooks.example.com:99999/services/{secret}"
+global = true
+
+[[notifications]]
+name = "mail"
+kind = "email"
+url = "smtp://mail.example.com"
+from = "Jit Ops, On-call <jit@example.com>"
+domain = "-example.com"
+global = true
+
+[notifications.addresses]
+alice = "alice..smith@example.com"
+"#
+    );
+    std::fs::write(&path, text).expect("write");
+    let check = std::process::Command::new(jit_tests::bin("jitd"))
+        .arg("--check-config")
+        .arg(&path)
+        .output()
+        .expect("jitd");
+    let err = String::from_utf8_lossy(&check.stderr);
+    assert!(!check.status.success(), "{err}");
+    let at = |line: usize, what: &str, fix: &str| {
+        let l = err
+            .lines()
+            .find(|l| l.contains(&format!("{}:{line}:", path.display())))
+            .unwrap_or_else(|| panic!("nothing at line {line}:\n{err}"));
+        assert!(l.contains(what) && l.contains(fix), "line {line}: {l}");
+    };
+    at(
+        14,
+        "has a port that is not a number from 1 to 65535",
+        "fix: ",
+    );
+    at(21, "from \"Jit Ops, On-call <jit@example.com>\"", "quote");
+    at(22, "domain \"-example.com\"", "fix: ");
+    at(26, "\"alice..smith@example.com\"", "fix: ");
+    assert!(!err.contains(&secret), "the URL is a secret: {err}");
+}
+
+#[test]
 fn an_email_refused_for_now_for_one_recipient_holds_back_no_other_email() {
     let dev = Group::create("dev");
     let dba = Group::create("dba");
