@@ -630,8 +630,9 @@ pub struct ChannelStatus {
     pub delivered: u64,
     /// Delivery attempts that failed (each is retried, with backoff).
     pub failed_attempts: u64,
-    /// Notifications given up: too old (`give_up_after`), refused by the receiver, or pushed
-    /// out of a full outbox (`max_pending`). Each has an audit entry `notification.dropped`.
+    /// Notifications given up: too old (`give_up_after`), refused by the receiver, pushed out
+    /// of a full outbox (`max_pending`), or unreadable in the store. Each has an audit entry
+    /// `notification.dropped`.
     pub dropped: u64,
     /// The last failure, if any (never holds the channel's URL or a secret).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -380,6 +380,33 @@ pub fn config(data: &[u8]) {
 }
 
 fn check_config(config: &jit_config::Config) {
+    // A channel that checks can be built: its addresses are ones lettre sends to, its URLs
+    // ones reqwest sends to (the messages name the channel only: URLs are secrets).
+    for c in &config.notifications {
+        match &c.kind {
+            jit_config::ChannelKind::Email(m) => {
+                assert!(
+                    m.from.parse::<lettre::message::Mailbox>().is_ok(),
+                    "channel {}: from does not parse",
+                    c.name
+                );
+                for (user, address) in &m.addresses {
+                    assert!(
+                        address.parse::<lettre::message::Mailbox>().is_ok(),
+                        "channel {}: the address of {user} does not parse",
+                        c.name
+                    );
+                }
+            }
+            jit_config::ChannelKind::Slack { url }
+            | jit_config::ChannelKind::Teams { url }
+            | jit_config::ChannelKind::Webhook { url, .. } => assert!(
+                reqwest::Url::parse(url.expose()).is_ok(),
+                "channel {}: the URL does not parse",
+                c.name
+            ),
+        }
+    }
     for flow in &config.flows {
         assert!(
             flow.default_duration <= flow.max_duration,

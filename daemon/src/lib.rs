@@ -102,16 +102,19 @@ pub async fn run_with_clock(
         mode: options.mode.as_str(),
     }));
     tokio::spawn(engine::events::run(engine.clone(), events_rx));
-    // What the outbox holds now, before recovery or anyone else writes to it: rows written
-    // later are announced on `queued_rx`.
-    let pending = engine.outbox_keys()?;
-    if !pending.is_empty() {
+    // The notifier reads each channel's rows from the store, a window at a time: what the
+    // outbox holds now, and what later writes announce on `queued_rx`.
+    let mut pending = 0;
+    for channel in engine.outbox_channels()? {
+        pending += engine.outbox_len(&channel)?;
+    }
+    if pending > 0 {
         tracing::info!(
-            notifications = pending.len(),
+            notifications = pending,
             "resuming the delivery of notifications left in the outbox"
         );
     }
-    tokio::spawn(notify::run(engine.clone(), pending, queued_rx));
+    tokio::spawn(notify::run(engine.clone(), queued_rx));
     let limits = provision::limits(&engine);
     let watched = provision::Watched::default();
     tokio::spawn(provision::run(

@@ -1,6 +1,7 @@
 //! Real receivers for notifications, started by a test on loopback ports: an HTTP server
 //! ([`HttpSink`]) that records every request and answers as the test says — OK, an error,
-//! never (a hung receiver), or not at all (down) — and an SMTP server ([`SmtpSink`], Python's
+//! never (a hung receiver), or not at all (down), for all requests or those whose body holds
+//! a given text — and an SMTP server ([`SmtpSink`], Python's
 //! aiosmtpd from Debian's `python3-aiosmtpd`) that saves every message it accepts.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -55,6 +56,8 @@ pub enum Answer {
 
 struct Shared {
     answer: Mutex<Answer>,
+    /// `(needle, answer)`: a request whose body contains `needle` gets `answer`.
+    rules: Mutex<Vec<(Vec<u8>, Answer)>>,
     got: Mutex<Vec<Received>>,
     stop: AtomicBool,
 }
@@ -76,6 +79,7 @@ impl HttpSink {
             addr,
             shared: Arc::new(Shared {
                 answer: Mutex::new(Answer::Ok),
+                rules: Mutex::new(Vec::new()),
                 got: Mutex::new(Vec::new()),
                 stop: AtomicBool::new(false),
             }),
@@ -115,6 +119,22 @@ impl HttpSink {
     /// Answers from now on with `answer`.
     pub fn answer(&self, answer: Answer) {
         *self.shared.answer.lock().expect("lock") = answer;
+    }
+
+    /// Answers a request whose body contains `needle` with `answer` from now on (the first
+    /// such rule wins), whatever [`HttpSink::answer`] says for the others.
+    pub fn answer_when(&self, needle: &str, answer: Answer) {
+        assert!(!needle.is_empty(), "an empty needle matches everything");
+        self.shared
+            .rules
+            .lock()
+            .expect("lock")
+            .push((needle.as_bytes().to_vec(), answer));
+    }
+
+    /// Forgets every [`HttpSink::answer_when`] rule.
+    pub fn clear_rules(&self) {
+        self.shared.rules.lock().expect("lock").clear();
     }
 
     /// Stops listening: connections are refused until [`HttpSink::up`].
@@ -201,13 +221,20 @@ fn handle(stream: TcpStream, shared: &Shared) {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
+        let ruled = shared
+            .rules
+            .lock()
+            .expect("lock")
+            .iter()
+            .find(|(needle, _)| body.windows(needle.len()).any(|w| w == needle.as_slice()))
+            .map(|(_, a)| *a);
         shared.got.lock().expect("lock").push(Received {
             method,
             path,
             headers,
             body,
         });
-        let answer = *shared.answer.lock().expect("lock");
+        let answer = ruled.unwrap_or_else(|| *shared.answer.lock().expect("lock"));
         let status = match answer {
             Answer::Ok => 200,
             Answer::Status(s) => s,

@@ -290,7 +290,29 @@ fn http_problem(url: &str) -> Option<&'static str> {
     if host.is_empty() || host.starts_with(':') {
         return Some("names no host");
     }
-    None
+    // What reqwest will do with it when it sends: a URL that passes the looks above can
+    // still have a port out of range or a host that is no host name.
+    match url::Url::parse(url) {
+        Ok(u) if u.host_str().is_none_or(str::is_empty) => Some("names no host"),
+        Ok(_) => None,
+        Err(e) => Some(url_problem(e)),
+    }
+}
+
+/// What is wrong with a URL that does not parse, in words that never repeat it.
+fn url_problem(e: url::ParseError) -> &'static str {
+    match e {
+        url::ParseError::EmptyHost => "names no host",
+        url::ParseError::InvalidPort => "has a port that is not a number from 1 to 65535",
+        url::ParseError::InvalidIpv4Address => "has an IPv4 address that is not valid",
+        url::ParseError::InvalidIpv6Address => {
+            "has an IPv6 address that is not valid (write it in brackets: [::1])"
+        }
+        url::ParseError::IdnaError | url::ParseError::InvalidDomainCharacter => {
+            "has a host name that is not valid"
+        }
+        _ => "is not a valid URL",
+    }
 }
 
 fn smtp_problem(url: &str) -> Option<&'static str> {
@@ -565,6 +587,24 @@ fn email(
             );
             None
         }
+        // What lettre will do with it when it sends: it refuses an unquoted name with `,` `;`
+        // `:` or `"` in it, and local parts such as `a..b`.
+        Some(f)
+            if f.get_ref()
+                .trim()
+                .parse::<lettre::message::Mailbox>()
+                .is_err() =>
+        {
+            ck.problems.at(
+                &f.span(),
+                format!(
+                    "{label}: from \"{}\" is not a sender email can be sent from",
+                    suggest::clip(f.get_ref())
+                ),
+                "write an address, or a name and an address: \"jit@example.com\" or \"jit <jit@example.com>\"; quote a name that holds , ; : or \" (\"\\\"jit, ops\\\" <jit@example.com>\"), and use no two dots in a row",
+            );
+            None
+        }
         Some(f) => Some(f.get_ref().trim().to_owned()),
     };
     let domain = match &raw.domain {
@@ -689,7 +729,8 @@ fn strip_name(s: &str) -> &str {
     }
 }
 
-/// A plain `local@domain` address, without white space, angle brackets or a second `@`.
+/// A plain `local@domain` address, without white space, angle brackets or a second `@`,
+/// that lettre (which sends it) takes as it is.
 fn address_ok(s: &str) -> bool {
     let s = s.trim();
     match s.split_once('@') {
@@ -699,12 +740,14 @@ fn address_ok(s: &str) -> bool {
                     c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '@' | ',' | '"')
                 })
                 && domain_ok(domain)
+                && s.parse::<lettre::Address>().is_ok()
         }
         None => false,
     }
 }
 
-/// A domain name: dot-separated labels of letters, digits and `-`.
+/// A domain name: dot-separated labels of letters, digits and `-` (not first or last, as
+/// lettre wants it).
 fn domain_ok(s: &str) -> bool {
     let s = s.trim();
     !s.is_empty()
@@ -714,6 +757,7 @@ fn domain_ok(s: &str) -> bool {
                 && l.len() <= 63
                 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         })
+        && format!("jit@{s}").parse::<lettre::Address>().is_ok()
 }
 
 /// Checks every flow's `notify` list against the channels (`(name, global)` of each valid

@@ -204,6 +204,74 @@ fn each_key_says_what_is_wrong_and_how_to_fix_it() {
     );
 }
 
+/// What passes a quick look but the libraries that send would refuse: lettre (a sender with
+/// an unquoted comma, an address with two dots in a row, a domain label starting with `-`)
+/// and reqwest (a port out of range, a bad IPv6 host) — found at load, at their lines.
+#[test]
+fn addresses_and_urls_the_senders_would_refuse_are_refused_at_load() {
+    let email = |keys: &str| {
+        with(&format!(
+            "[[notifications]]\nname = \"c\"\nglobal = true\nkind = \"email\"\nurl = \"smtp://mail.example.com\"\n{keys}\n"
+        ))
+    };
+    one_problem(
+        &email("from = \"Jit Ops, On-call <jit@example.com>\"\ndomain = \"example.com\""),
+        16,
+        "from \"Jit Ops, On-call <jit@example.com>\" is not a sender email can be sent from",
+        "quote a name",
+    );
+    one_problem(
+        &email("from = \"jit..bot@example.com\"\ndomain = \"example.com\""),
+        16,
+        "from \"jit..bot@example.com\" is not an email address",
+        "jit@example.com",
+    );
+    one_problem(
+        &email("from = \"jit@example.com\"\ndomain = \"-example.com\""),
+        17,
+        "domain \"-example.com\" is not a mail domain",
+        "example.com",
+    );
+    one_problem(
+        &email(
+            "from = \"jit@example.com\"\ndomain = \"example.com\"\n[notifications.addresses]\nalice = \"alice..smith@example.com\"",
+        ),
+        19,
+        "the address of alice \"alice..smith@example.com\" is not an email address",
+        "alice@example.com",
+    );
+    // Quoted, a name may hold a comma; and what lettre takes, the check takes.
+    valid(&email(
+        "from = \"\\\"Jit Ops, On-call\\\" <jit@example.com>\"\ndomain = \"example.com\"",
+    ));
+    let slack = |url: &str| {
+        with(&format!(
+            "[[notifications]]\nname = \"c\"\nglobal = true\nkind = \"slack\"\nurl = \"{url}\"\n"
+        ))
+    };
+    for (url, why) in [
+        (
+            format!("https://hooks.example.com:99999/{PASSWORD}"),
+            "has a port that is not a number from 1 to 65535",
+        ),
+        (
+            format!("https://hooks.example.com:abc/{PASSWORD}"),
+            "has a port that is not a number from 1 to 65535",
+        ),
+        (
+            format!("https://[::1/{PASSWORD}"),
+            "has an IPv6 address that is not valid",
+        ),
+        (
+            format!("https://exa%mple.com/{PASSWORD}"),
+            "has a host name that is not valid",
+        ),
+    ] {
+        let p = one_problem(&slack(&url), 15, why, "write the webhook URL");
+        assert!(!format!("{p:?}").contains(PASSWORD), "{p:?}");
+    }
+}
+
 #[test]
 fn secrets_stay_out_of_every_message() {
     let dir = tempfile::tempdir().expect("dir");

@@ -1,12 +1,17 @@
 //! The notification outbox, the engine's side: which channels an event goes to, the rows
-//! written in the transaction that made the event, and what the notifier ([`crate::notify`])
-//! may do with them — read one, mark it delivered, give it up — and the counts
-//! `daemon.status` shows.
+//! written in the transaction that made the event (each with a random delivery id), and what
+//! the notifier ([`crate::notify`]) may do with them — list a page of a channel's keys, read
+//! one, set when one that failed on its own is tried next, mark it delivered, give it up — and
+//! the counts `daemon.status` shows.
 //!
 //! Invariant: a notification exists in the store before its transition is acknowledged: the
 //! rows are written by `Engine::write`, in the same transaction, whether or not anyone
 //! subscribes to events. The notifier learns of them once they are durable (or at start), and
 //! removes each in a later transaction after it was delivered or given up.
+//!
+//! Invariant: removing or rescheduling a row goes by its key and never needs to decode it, so
+//! a row that cannot be read (damaged, or written by a newer jitd) is given up on its own —
+//! logged once, audited, counted — and fails no other write of its transaction.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,8 +23,8 @@ use tokio::sync::mpsc;
 use super::events::{Change, kinds};
 use super::views::ts;
 use super::{Engine, EngineError};
-use crate::store::WriteTx;
 use crate::store::model::{AuditEntry, Millis, OutboxRecord};
+use crate::store::{OutboxPage, OutboxRow, WriteTx};
 
 /// The audit action of a notification given up.
 pub const DROPPED: &str = "notification.dropped";
@@ -103,7 +108,7 @@ pub(super) fn fill(
 ) -> Result<Filled, EngineError> {
     let mut queued = Vec::new();
     let mut pushed_out = Vec::new();
-    let mut dropped: Vec<(String, u64, OutboxRecord, Millis)> = Vec::new();
+    let mut dropped: Vec<(String, u64, OutboxRow, Millis)> = Vec::new();
     for change in changes {
         let Some(rec) = change.rec.as_ref() else {
             continue;
@@ -120,6 +125,7 @@ pub(super) fn fill(
                         details: note.details.clone(),
                         request: rec.clone(),
                         done: Vec::new(),
+                        delivery: Some(new_delivery_id()),
                     };
                     let (seq, out) = wtx.push_outbox(&channel.name, &row, channel.max_pending)?;
                     queued.push((channel.name.clone(), seq));
@@ -134,8 +140,8 @@ pub(super) fn fill(
         tracing::error!(
             channel,
             seq,
-            request = row.request.id,
-            event = row.kind,
+            request = row.record().map(|r| r.request.id),
+            event = row.record().map(|r| r.kind.as_str()),
             "the channel's outbox is full (max_pending): its oldest notification is dropped"
         );
         audit_drop(
@@ -143,7 +149,7 @@ pub(super) fn fill(
             at,
             &channel,
             seq,
-            &row,
+            row.record(),
             "the channel's outbox was full (max_pending)",
         )?;
         pushed_out.push(channel);
@@ -174,27 +180,39 @@ impl Filled {
     }
 }
 
+/// A new delivery id: 128 random bits in hex. Not derived from anything in the store, so a
+/// store restored from an older backup (whose counters went back) never reissues one.
+fn new_delivery_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// Audits that notification `seq` of `channel` was given up; `row` is `None` when it could
+/// not be read (then the entry names no request).
 fn audit_drop(
     wtx: &mut WriteTx<'_>,
     at: Millis,
     channel: &str,
     seq: u64,
-    row: &OutboxRecord,
+    row: Option<&OutboxRecord>,
     why: &str,
 ) -> Result<(), EngineError> {
+    let details = match row {
+        Some(row) => format!(
+            "channel {channel}, notification {seq} ({} of {})",
+            row.kind,
+            ts_text(row.at)
+        ),
+        None => format!("channel {channel}, notification {seq} (it cannot be read)"),
+    };
     wtx.append_audit(AuditEntry {
         seq: 0,
         at,
         actor: "jitd".to_owned(),
         action: DROPPED.to_owned(),
-        request: Some(row.request.id),
+        request: row.map(|r| r.request.id),
         status: None,
         reason: Some(why.to_owned()),
-        details: Some(format!(
-            "channel {channel}, notification {seq} ({} of {})",
-            row.kind,
-            ts_text(row.at)
-        )),
+        details: Some(details),
         prev_hash: String::new(),
         hash: String::new(),
     })?;
@@ -222,6 +240,9 @@ struct Stats {
     failed_attempts: u64,
     dropped: u64,
     last_error: Option<(String, Millis)>,
+    /// Rows the notifier holds in memory now, and at most so far.
+    held: usize,
+    peak_held: usize,
 }
 
 impl Outbox {
@@ -260,10 +281,23 @@ impl Progress {
     }
 }
 
+/// A notification of the outbox, as the notifier finds it.
+#[derive(Debug)]
+pub enum Loaded {
+    /// Ready to send.
+    Ready(Box<Delivery>),
+    /// In the outbox, but it cannot be sent (it cannot be read, or is of an event this jitd
+    /// does not know): to be given up, for this reason.
+    Unsendable(String),
+    /// No longer in the outbox (delivered, given up, or pushed out of a full outbox).
+    Gone,
+}
+
 /// One notification ready to send: its stable id, the event, and who it is for.
 #[derive(Debug, Clone)]
 pub struct Delivery {
-    /// Stable across retries and restarts, unique per store: `<instance id>-<seq>`.
+    /// Stable across retries and restarts, unique across stores and restores: 128 random
+    /// bits in hex, kept in the row (`<instance id>-<seq>` for rows written before).
     pub id: String,
     /// The event, as `events.subscribe` would have sent it.
     pub event: Event,
@@ -286,36 +320,93 @@ impl Delivery {
 }
 
 impl Engine {
-    /// Every notification waiting in the outbox, by channel, oldest first.
-    pub fn outbox_keys(&self) -> Result<Vec<Queued>, EngineError> {
-        Ok(self.store.read(|r| r.outbox_keys())?)
+    /// The channels with notifications in the outbox (configured or not).
+    pub fn outbox_channels(&self) -> Result<Vec<String>, EngineError> {
+        Ok(self.store.read(|r| r.outbox_channels())?)
     }
 
-    /// A notification of the outbox, ready to send; `None` once it is gone (delivered, or
-    /// pushed out of a full outbox).
-    pub fn outbox_delivery(
+    /// How many notifications wait for `channel`.
+    pub fn outbox_len(&self, channel: &str) -> Result<u64, EngineError> {
+        Ok(self.store.read(|r| r.outbox_len(channel))?)
+    }
+
+    /// Up to `limit` notifications of `channel` to try at `now` (see
+    /// [`crate::store::ReadTx::outbox_page`]): keys only, nothing decoded.
+    pub fn outbox_page(
         &self,
         channel: &str,
-        seq: u64,
-    ) -> Result<Option<Delivery>, EngineError> {
-        let Some(row) = self.store.read(|r| r.outbox(channel, seq))? else {
-            return Ok(None);
+        after: u64,
+        now: Millis,
+        limit: usize,
+    ) -> Result<OutboxPage, EngineError> {
+        Ok(self
+            .store
+            .read(|r| r.outbox_page(channel, after, now, limit))?)
+    }
+
+    /// Notes how many of `channel`'s notifications the notifier holds in memory now.
+    pub fn outbox_held(&self, channel: &str, held: usize) {
+        self.outbox.count(channel, |s| {
+            s.held = held;
+            s.peak_held = s.peak_held.max(held);
+        });
+    }
+
+    /// The most of `channel`'s notifications the notifier held in memory at once (for tests
+    /// of its bound).
+    #[doc(hidden)]
+    pub fn outbox_peak_held(&self, channel: &str) -> usize {
+        self.outbox
+            .stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(channel)
+            .map_or(0, |s| s.peak_held)
+    }
+
+    /// A notification of the outbox, ready to send, or why it cannot be, or that it is gone.
+    pub fn outbox_delivery(&self, channel: &str, seq: u64) -> Result<Loaded, EngineError> {
+        let row = match self.store.read(|r| r.outbox(channel, seq))? {
+            None => return Ok(Loaded::Gone),
+            Some(OutboxRow::Unreadable(why)) => return Ok(Loaded::Unsendable(why)),
+            Some(OutboxRow::Record(row)) => row,
         };
         let Some(kind) = kind_named(&row.kind) else {
             // Written by a newer jitd: this one cannot say it.
-            return Err(EngineError::InvalidInput(format!(
-                "notification {seq} is of an event kind this jitd does not know ({})",
+            return Ok(Loaded::Unsendable(format!(
+                "it is of an event kind this jitd does not know ({})",
                 row.kind
             )));
         };
-        Ok(Some(Delivery {
-            id: format!("{}-{seq}", self.store.instance_id()),
+        Ok(Loaded::Ready(Box::new(Delivery {
+            id: row
+                .delivery
+                .clone()
+                .unwrap_or_else(|| format!("{}-{seq}", self.store.instance_id())),
             event: self.event_of(kind, &row),
             requester: row.request.requester.clone(),
             approvers: row.request.approval.approvers.clone(),
             at: row.at,
             done: row.done.clone(),
-        }))
+        })))
+    }
+
+    /// Records that a notification failed on its own (the channel is fine): it is tried
+    /// again at `at`, not before, across restarts; `failures` counts its failed attempts.
+    /// The row is not read, so this works for any row still in the outbox.
+    pub async fn outbox_retry(
+        &self,
+        channel: &str,
+        seq: u64,
+        at: Millis,
+        failures: u32,
+    ) -> Result<(), EngineError> {
+        let ch = channel.to_owned();
+        self.write(move |tx| {
+            tx.outbox_retry(&ch, seq, at, failures)?;
+            Ok(())
+        })
+        .await
     }
 
     fn event_of(&self, kind: EventKind, row: &OutboxRecord) -> Event {
@@ -366,7 +457,7 @@ impl Engine {
                     at,
                     &ch,
                     seq,
-                    &row,
+                    row.record(),
                     &format!("recipient {address}: {why}"),
                 )?;
             }
@@ -390,7 +481,7 @@ impl Engine {
     }
 
     /// Gives a notification up (`why` is for people, and holds no secret): it leaves the
-    /// outbox with an audit entry, and is logged and counted.
+    /// outbox by its key (read or not) with an audit entry, and is logged and counted.
     pub async fn outbox_give_up(
         &self,
         channel: &str,
@@ -405,7 +496,7 @@ impl Engine {
                 let Some(row) = tx.remove_outbox(&ch, seq)? else {
                     return Ok(false);
                 };
-                audit_drop(tx, at, &ch, seq, &row, &reason)?;
+                audit_drop(tx, at, &ch, seq, row.record(), &reason)?;
                 Ok(true)
             })
             .await?;

@@ -9,7 +9,9 @@
 //! Each recipient gets the message in an SMTP transaction of its own (MAIL, RCPT, DATA, RSET on
 //! one connection): a server that refuses one address at RCPT would otherwise abort the
 //! message for everybody. Who got it is remembered in the outbox row, so a retry sends only to
-//! the others.
+//! the others. A recipient refused for now (4xx, but 421) makes this message alone wait for
+//! its next attempt ([`Failure::Later`]); the server failing before any recipient (no
+//! connection, TLS, login, sender) makes the channel wait.
 
 use jit_config::{EmailSettings, SmtpTls};
 use lettre::Message as Mail;
@@ -275,6 +277,10 @@ impl Email {
                         .refused
                         .push((address, format!("the SMTP server refused it: {e}")));
                 }
+                // 421: the server is closing the connection, for everyone.
+                Err(e) if e.status().is_some_and(|c| c.to_string() == "421") => {
+                    return Err(Failure::Retry(format!("SMTP: {e}")));
+                }
                 // For now: only this recipient is tried again.
                 Err(e) if e.is_transient() => later.push(format!("{address}: {e}")),
                 // The connection broke: the rest are tried again.
@@ -290,7 +296,9 @@ impl Email {
         if later.is_empty() {
             Ok(())
         } else {
-            Err(Failure::Retry(format!(
+            // The server is up and answered about these recipients: this message alone waits
+            // for its next attempt (to them only), the channel's next messages go on.
+            Err(Failure::Later(format!(
                 "SMTP: recipients refused for now: {}",
                 later.join("; ")
             )))

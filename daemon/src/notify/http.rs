@@ -187,14 +187,21 @@ pub async fn post(
     Err(classify(status.as_u16(), what))
 }
 
-/// What an HTTP status other than 2xx means for the notification: only a refusal of this very
-/// body (400, 413, 422) drops it; a refusal of the channel — its URL unknown or revoked (401,
-/// 403, 404, 410) or moved (3xx, not followed) — is for the admin to fix and is retried,
-/// loudly; anything else is retried.
+/// What an HTTP status other than 2xx means for the notification, and whom a retry waits
+/// for:
+/// - a refusal of this very body (400, 413, 422) drops it;
+/// - a refusal of the channel — its URL unknown or revoked (401, 403, 404, 410), not taking
+///   POSTs (405), or moved (3xx, not followed) — is for the admin to fix: the channel waits,
+///   loudly;
+/// - a receiver down, failing or busy (5xx, 408, 429) makes the channel wait;
+/// - any other 4xx is the receiver answering about this message alone (409, 423, …): only it
+///   waits for its next attempt, the ones behind it go on.
 fn classify(status: u16, what: String) -> Failure {
     match status {
         400 | 413 | 422 => Failure::Refused(what),
-        300..=399 | 401 | 403 | 404 | 410 => Failure::Channel(what),
+        300..=399 | 401 | 403 | 404 | 405 | 410 => Failure::Channel(what),
+        408 | 429 => Failure::Retry(what),
+        400..=499 => Failure::Later(what),
         _ => Failure::Retry(what),
     }
 }
@@ -225,20 +232,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_a_refusal_of_the_body_drops_a_notification() {
+    fn only_a_refusal_of_the_body_drops_a_notification_and_only_the_channels_failures_hold_it_up() {
         let kind = |s| match classify(s, String::new()) {
             Failure::Refused(_) => "drop",
             Failure::Channel(_) => "channel",
             Failure::Retry(_) => "retry",
+            Failure::Later(_) => "this one later",
         };
         for s in [400, 413, 422] {
             assert_eq!(kind(s), "drop", "{s}");
         }
-        for s in [301, 302, 401, 403, 404, 410] {
+        for s in [301, 302, 401, 403, 404, 405, 410] {
             assert_eq!(kind(s), "channel", "{s}");
         }
-        for s in [405, 408, 409, 429, 500, 502, 503] {
+        for s in [408, 429, 500, 502, 503, 504] {
             assert_eq!(kind(s), "retry", "{s}");
+        }
+        for s in [402, 409, 412, 423, 424, 425, 451] {
+            assert_eq!(kind(s), "this one later", "{s}");
         }
     }
 

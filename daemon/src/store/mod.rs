@@ -52,7 +52,10 @@ pub fn wait_for_writers(timeout: std::time::Duration) {
 ///
 /// 1. The first layout.
 /// 2. Adds the `open_by_requester` and `review` indexes, filled from the open requests.
-pub const SCHEMA_VERSION: u64 = 2;
+/// 3. Adds `outbox_retry` and `outbox_due`: when each notification that failed on its own is
+///    tried next. Empty at first (every row is due). Outbox rows may carry a delivery id
+///    (`OutboxRecord::delivery`); rows written before have none and keep `<instance>-<seq>`.
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// redb's page cache. Its default (1 GiB) would let the daemon's memory grow with the store;
 /// the hot set (open requests, the deadline index, the newest history) is far smaller.
@@ -277,6 +280,35 @@ pub fn set_schema_version_for_tests(path: &Path, version: u64) -> Result<(), Sto
     Ok(())
 }
 
+/// Overwrites the oldest outbox row of `channel` in the store at `path` (closed) with bytes
+/// that do not decode, as a damaged file or a row from an unknown jitd would leave it, and
+/// returns its sequence number: for tests of what jitd does with a row it cannot read.
+#[doc(hidden)]
+pub fn corrupt_outbox_row_for_tests(path: &Path, channel: &str) -> Result<Option<u64>, StoreError> {
+    let db = Database::open(path).map_err(|source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    let txn = db.begin_write().map_err(io("begin write"))?;
+    let seq = {
+        let mut t = txn.open_table(OUTBOX).map_err(io("open outbox"))?;
+        let first = t
+            .range((channel, 0)..=(channel, u64::MAX))
+            .map_err(io("read outbox"))?
+            .next()
+            .transpose()
+            .map_err(io("read outbox"))?
+            .map(|(k, _)| k.value().1);
+        if let Some(seq) = first {
+            t.insert((channel, seq), b"{\"kind\": 7, not json".as_slice())
+                .map_err(io("write outbox"))?;
+        }
+        first
+    };
+    txn.commit().map_err(io("commit"))?;
+    Ok(seq)
+}
+
 fn init_schema(db: &Database, path: &Path) -> Result<String, StoreError> {
     let txn = db.begin_write().map_err(io("begin write"))?;
     let instance_id;
@@ -343,6 +375,9 @@ fn init_schema(db: &Database, path: &Path) -> Result<String, StoreError> {
         // Added after schema version 1 without a bump: an older jitd never opens it (it would
         // leave the notifications waiting, and the next newer jitd sends them).
         txn.open_table(OUTBOX).map_err(io("open outbox"))?;
+        txn.open_table(OUTBOX_RETRY)
+            .map_err(io("open outbox_retry"))?;
+        txn.open_table(OUTBOX_DUE).map_err(io("open outbox_due"))?;
     }
     txn.commit().map_err(io("commit schema"))?;
     Ok(instance_id)
@@ -374,6 +409,8 @@ fn migrate(txn: &redb::WriteTransaction, from: u64) -> Result<(), StoreError> {
             }
         }
     }
+    // 2 → 3: the outbox's retry tables start empty (every waiting row is due now), and are
+    // created with the others when the store opens.
     Ok(())
 }
 
@@ -504,6 +541,52 @@ batch_tables! {
     secrets: SECRETS, (u64, &'static str), &'static [u8];
     saved: SAVED, (&'static str, &'static str), &'static [u8];
     outbox: OUTBOX, (&'static str, u64), &'static [u8];
+    outbox_retry: OUTBOX_RETRY, (&'static str, u64), (u64, u32);
+    outbox_due: OUTBOX_DUE, (&'static str, u64, u64), ();
+}
+
+/// An outbox row as the store holds it: its record, or why it cannot be read (a damaged row,
+/// or one a newer jitd wrote). Removing or rescheduling a row never needs to read it, so a
+/// row that cannot be read fails nothing but itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxRow {
+    /// The row, decoded.
+    Record(Box<OutboxRecord>),
+    /// Why it could not be decoded (holds no part of the row beyond serde's message).
+    Unreadable(String),
+}
+
+impl OutboxRow {
+    fn decode(bytes: &[u8]) -> OutboxRow {
+        match serde_json::from_slice::<OutboxRecord>(bytes) {
+            Ok(r) => OutboxRow::Record(Box::new(r)),
+            Err(e) => OutboxRow::Unreadable(format!(
+                "it cannot be read (a damaged row, or one written by a newer jitd): {e}"
+            )),
+        }
+    }
+
+    /// The record, if it could be read.
+    pub fn record(&self) -> Option<&OutboxRecord> {
+        match self {
+            OutboxRow::Record(r) => Some(r),
+            OutboxRow::Unreadable(_) => None,
+        }
+    }
+}
+
+/// One page of a channel's outbox for the notifier ([`ReadTx::outbox_page`]): only keys and
+/// retry times, never a decoded row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxPage {
+    /// Rows whose retry time has come: `(seq, failed attempts)`, earliest first.
+    pub due: Vec<(u64, u32)>,
+    /// Rows after the cursor not waiting for a retry, oldest first.
+    pub fresh: Vec<u64>,
+    /// Where the next page's fresh rows start (after this sequence number).
+    pub cursor: u64,
+    /// When the earliest row waiting for a retry and not in `due` is due, if any.
+    pub next_due: Option<Millis>,
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
@@ -762,13 +845,14 @@ impl WriteTx<'_> {
 
     /// Adds a notification for `channel` to the outbox and returns its sequence number. When
     /// the channel then holds more than `max_pending`, its oldest row is removed and returned
-    /// with its number (the caller records that it was dropped).
+    /// with its number (the caller records that it was dropped); one that cannot be read is
+    /// removed all the same.
     pub fn push_outbox(
         &mut self,
         channel: &str,
         rec: &OutboxRecord,
         max_pending: u64,
-    ) -> Result<(u64, Option<(u64, OutboxRecord)>), StoreError> {
+    ) -> Result<(u64, Option<(u64, OutboxRow)>), StoreError> {
         let r = (|| {
             let meta = self.tables.meta()?;
             let seq = meta
@@ -799,26 +883,29 @@ impl WriteTx<'_> {
                 if let Some((old, bytes)) = first {
                     outbox.remove((channel, old)).map_err(io("remove outbox"))?;
                     len -= 1;
-                    dropped = Some((old, decode(|| format!("outbox row {old}"), &bytes)?));
+                    dropped = Some((old, OutboxRow::decode(&bytes)));
                 }
             }
             self.tables
                 .meta()?
                 .insert(len_key.as_str(), len)
                 .map_err(io("write outbox length"))?;
+            if let Some((old, _)) = &dropped {
+                self.forget_retry(channel, *old)?;
+            }
             Ok((seq, dropped))
         })();
         self.track(r)
     }
 
     /// Adds `recipients` to the `done` list of a notification of the outbox; returns the row
-    /// as it is now, if it is there.
+    /// as it is now, if it is there. A row that cannot be read is left as it is (and said so).
     pub fn outbox_done(
         &mut self,
         channel: &str,
         seq: u64,
         recipients: &[String],
-    ) -> Result<Option<OutboxRecord>, StoreError> {
+    ) -> Result<Option<OutboxRow>, StoreError> {
         let r = (|| {
             let outbox = self.tables.outbox()?;
             let got = outbox
@@ -828,27 +915,81 @@ impl WriteTx<'_> {
             let Some(bytes) = got else {
                 return Ok(None);
             };
-            let mut row: OutboxRecord = decode(|| format!("outbox row {seq}"), &bytes)?;
+            let OutboxRow::Record(mut row) = OutboxRow::decode(&bytes) else {
+                return Ok(Some(OutboxRow::decode(&bytes)));
+            };
             for r in recipients {
                 if !row.done.contains(r) {
                     row.done.push(r.clone());
                 }
             }
             outbox
-                .insert((channel, seq), encode(&row).as_slice())
+                .insert((channel, seq), encode(&*row).as_slice())
                 .map_err(io("write outbox"))?;
-            Ok(Some(row))
+            Ok(Some(OutboxRow::Record(row)))
         })();
         self.track(r)
     }
 
-    /// Removes a notification from the outbox (delivered, or given up); returns it if it was
-    /// there.
+    /// Sets when a notification that failed on its own is tried next (`at`), and how many of
+    /// its attempts failed; `false` when it is no longer in the outbox. The row itself is not
+    /// read: a row that cannot be decoded is rescheduled like any other.
+    pub fn outbox_retry(
+        &mut self,
+        channel: &str,
+        seq: u64,
+        at: Millis,
+        failures: u32,
+    ) -> Result<bool, StoreError> {
+        let r = (|| {
+            let there = self
+                .tables
+                .outbox()?
+                .get((channel, seq))
+                .map_err(io("read outbox"))?
+                .is_some();
+            if !there {
+                return Ok(false);
+            }
+            self.forget_retry(channel, seq)?;
+            self.tables
+                .outbox_retry()?
+                .insert((channel, seq), (at, failures))
+                .map_err(io("write outbox_retry"))?;
+            self.tables
+                .outbox_due()?
+                .insert((channel, at, seq), ())
+                .map_err(io("write outbox_due"))?;
+            Ok(true)
+        })();
+        self.track(r)
+    }
+
+    /// Removes a notification's retry time, if it has one.
+    fn forget_retry(&mut self, channel: &str, seq: u64) -> Result<(), StoreError> {
+        let old = self
+            .tables
+            .outbox_retry()?
+            .remove((channel, seq))
+            .map_err(io("remove outbox_retry"))?
+            .map(|v| v.value().0);
+        if let Some(at) = old {
+            self.tables
+                .outbox_due()?
+                .remove((channel, at, seq))
+                .map_err(io("remove outbox_due"))?;
+        }
+        Ok(())
+    }
+
+    /// Removes a notification from the outbox (delivered, or given up) by its key, with its
+    /// retry time; returns it if it was there, decoded if it can be (a row that cannot be is
+    /// removed all the same).
     pub fn remove_outbox(
         &mut self,
         channel: &str,
         seq: u64,
-    ) -> Result<Option<OutboxRecord>, StoreError> {
+    ) -> Result<Option<OutboxRow>, StoreError> {
         let r = (|| {
             let removed = self
                 .tables
@@ -867,7 +1008,8 @@ impl WriteTx<'_> {
                 .map_or(0, |v| v.value());
             meta.insert(len_key.as_str(), len.saturating_sub(1))
                 .map_err(io("write outbox length"))?;
-            decode(|| format!("outbox row {seq}"), &bytes).map(Some)
+            self.forget_retry(channel, seq)?;
+            Ok(Some(OutboxRow::decode(&bytes)))
         })();
         self.track(r)
     }
@@ -1166,24 +1308,102 @@ impl ReadTx {
         due_in(&t, now, limit)
     }
 
-    /// Every notification in the outbox: `(channel, seq)`, by channel, oldest first.
-    pub fn outbox_keys(&self) -> Result<Vec<(String, u64)>, StoreError> {
+    /// The channels that have notifications in the outbox, by name. Reads one key per
+    /// channel, however many rows each holds.
+    pub fn outbox_channels(&self) -> Result<Vec<String>, StoreError> {
         let t = self.txn.open_table(OUTBOX).map_err(io("open outbox"))?;
-        let mut out = Vec::new();
-        for e in t.iter().map_err(io("read outbox"))? {
-            let (k, _) = e.map_err(io("read outbox"))?;
-            let (channel, seq) = k.value();
-            out.push((channel.to_owned(), seq));
+        let mut out: Vec<String> = Vec::new();
+        loop {
+            // No row has seq u64::MAX, so this starts at the next channel's first row.
+            let next = match out.last() {
+                Some(last) => t.range((last.as_str(), u64::MAX)..),
+                None => t.range::<(&str, u64)>(..),
+            }
+            .map_err(io("read outbox"))?
+            .next()
+            .transpose()
+            .map_err(io("read outbox"))?
+            .map(|(k, _)| k.value().0.to_owned());
+            match next {
+                Some(c) if out.last() != Some(&c) => out.push(c),
+                _ => return Ok(out),
+            }
         }
-        Ok(out)
     }
 
-    /// One notification of the outbox.
-    pub fn outbox(&self, channel: &str, seq: u64) -> Result<Option<OutboxRecord>, StoreError> {
+    /// Up to `limit` notifications of `channel` to try now: first those waiting for a retry
+    /// whose time (`<= now`) has come, then rows after `after` that wait for no retry, oldest
+    /// first. Reads keys and retry times only, so a row that cannot be decoded is listed like
+    /// any other.
+    pub fn outbox_page(
+        &self,
+        channel: &str,
+        after: u64,
+        now: Millis,
+        limit: usize,
+    ) -> Result<OutboxPage, StoreError> {
+        let retry = self
+            .txn
+            .open_table(OUTBOX_RETRY)
+            .map_err(io("open outbox_retry"))?;
+        let due = self
+            .txn
+            .open_table(OUTBOX_DUE)
+            .map_err(io("open outbox_due"))?;
+        let mut page = OutboxPage {
+            cursor: after,
+            ..OutboxPage::default()
+        };
+        for e in due
+            .range((channel, 0, 0)..=(channel, u64::MAX, u64::MAX))
+            .map_err(io("read outbox_due"))?
+        {
+            let (at, seq) = {
+                let (k, _) = e.map_err(io("read outbox_due"))?;
+                let (_, at, seq) = k.value();
+                (at, seq)
+            };
+            if at > now || page.due.len() >= limit {
+                page.next_due = Some(at);
+                break;
+            }
+            let failures = retry
+                .get((channel, seq))
+                .map_err(io("read outbox_retry"))?
+                .map_or(0, |v| v.value().1);
+            page.due.push((seq, failures));
+        }
+        let room = limit.saturating_sub(page.due.len());
+        if room == 0 || after == u64::MAX {
+            return Ok(page);
+        }
+        let outbox = self.txn.open_table(OUTBOX).map_err(io("open outbox"))?;
+        for e in outbox
+            .range((channel, after + 1)..=(channel, u64::MAX))
+            .map_err(io("read outbox"))?
+        {
+            let seq = e.map_err(io("read outbox"))?.0.value().1;
+            page.cursor = seq;
+            // Rows waiting for a retry come through `due`, when their time comes.
+            if retry
+                .get((channel, seq))
+                .map_err(io("read outbox_retry"))?
+                .is_none()
+            {
+                page.fresh.push(seq);
+                if page.fresh.len() >= room {
+                    break;
+                }
+            }
+        }
+        Ok(page)
+    }
+
+    /// One notification of the outbox, decoded if it can be.
+    pub fn outbox(&self, channel: &str, seq: u64) -> Result<Option<OutboxRow>, StoreError> {
         let t = self.txn.open_table(OUTBOX).map_err(io("open outbox"))?;
         let got = t.get((channel, seq)).map_err(io("read outbox"))?;
-        got.map(|v| decode(|| format!("outbox row {seq}"), v.value()))
-            .transpose()
+        Ok(got.map(|v| OutboxRow::decode(v.value())))
     }
 
     /// How many notifications wait for `channel`.
@@ -1570,10 +1790,8 @@ mod tests {
         assert!(problem.contains("record 3 is missing"), "{problem}");
     }
 
-    #[tokio::test]
-    async fn the_outbox_keeps_order_and_counts_and_drops_the_oldest_past_its_bound() {
-        let (_d, s) = store();
-        let row = |id| OutboxRecord {
+    fn outbox_row(id: RequestId) -> OutboxRecord {
+        OutboxRecord {
             kind: "granted".into(),
             action: "grant.granted".into(),
             actor: "jitd".into(),
@@ -1582,10 +1800,23 @@ mod tests {
             details: None,
             request: record(id, Status::Granted, None),
             done: Vec::new(),
-        };
+            delivery: Some(format!("d{id}")),
+        }
+    }
+
+    /// The request ids of the rows `(seq, row)` (an unreadable one as 0).
+    fn ids(rows: &[(u64, OutboxRow)]) -> Vec<(u64, RequestId)> {
+        rows.iter()
+            .map(|(seq, r)| (*seq, r.record().map_or(0, |r| r.request.id)))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_outbox_keeps_order_and_counts_and_drops_the_oldest_past_its_bound() {
+        let (_d, s) = store();
         let mut dropped = Vec::new();
         for id in 1..=3 {
-            let (a, b) = (row(id), row(id));
+            let (a, b) = (outbox_row(id), outbox_row(id));
             let out = s
                 .write(move |w| {
                     let x = w.push_outbox("slack", &a, 2)?;
@@ -1595,24 +1826,21 @@ mod tests {
                 .await
                 .unwrap();
             assert!(out.1.1.is_none());
-            dropped.extend(out.0.1.map(|(seq, r)| (seq, r.request.id)));
+            dropped.extend(out.0.1);
         }
         // Sequence numbers are shared; slack lost its oldest (seq 1, request 1).
-        assert_eq!(dropped, vec![(1, 1)]);
+        assert_eq!(ids(&dropped), vec![(1, 1)]);
         s.read(|r| {
             assert_eq!(r.outbox_len("slack")?, 2);
             assert_eq!(r.outbox_len("mail")?, 3);
+            assert_eq!(r.outbox_channels()?, ["mail", "slack"]);
+            assert_eq!(r.outbox_page("mail", 0, 0, 10)?.fresh, [2, 4, 6]);
+            assert_eq!(r.outbox_page("slack", 0, 0, 10)?.fresh, [3, 5]);
             assert_eq!(
-                r.outbox_keys()?,
-                vec![
-                    ("mail".to_owned(), 2),
-                    ("mail".to_owned(), 4),
-                    ("mail".to_owned(), 6),
-                    ("slack".to_owned(), 3),
-                    ("slack".to_owned(), 5),
-                ]
+                r.outbox("slack", 3)?
+                    .and_then(|o| o.record().map(|o| o.request.id)),
+                Some(2)
             );
-            assert_eq!(r.outbox("slack", 3)?.map(|o| o.request.id), Some(2));
             Ok(())
         })
         .unwrap();
@@ -1626,6 +1854,156 @@ mod tests {
             .unwrap();
         assert_eq!(gone, (true, false), "removing twice is harmless");
         assert_eq!(s.read(|r| r.outbox_len("slack")).unwrap(), 1);
+    }
+
+    /// Writes `bytes` as outbox row `(channel, seq)`, as a damaged file would hold it.
+    async fn put_raw(s: &Store, channel: &'static str, seq: u64, bytes: &'static [u8]) {
+        s.write(move |w| {
+            w.tables
+                .outbox()?
+                .insert((channel, seq), bytes)
+                .map_err(io("write outbox"))?;
+            Ok::<_, StoreError>(())
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_row_that_cannot_be_read_fails_nothing_but_itself() {
+        let (_d, s) = store();
+        for id in 1..=4 {
+            let a = outbox_row(id);
+            s.write(move |w| w.push_outbox("c", &a, 4)).await.unwrap();
+        }
+        // Rows 1 and 2 are damaged (or from a newer jitd).
+        put_raw(&s, "c", 1, b"{not json").await;
+        put_raw(&s, "c", 2, br#"{"kind": 7}"#).await;
+        assert!(matches!(
+            s.read(|r| r.outbox("c", 1)).unwrap(),
+            Some(OutboxRow::Unreadable(why)) if why.contains("cannot be read")
+        ));
+        // Listing and rescheduling never decode a row.
+        let page = s.read(|r| r.outbox_page("c", 0, 0, 10)).unwrap();
+        assert_eq!(page.fresh, [1, 2, 3, 4]);
+        // One transaction: a progress record and a removal of damaged rows, a retry time for
+        // one, the removal of a good one, and one more row pushing the (damaged) oldest out.
+        // None of it fails, and all of it is written.
+        let five = outbox_row(5);
+        let out = s
+            .write(move |w| {
+                let done = w.outbox_done("c", 2, &["a@example.com".to_owned()])?;
+                let retried = w.outbox_retry("c", 2, 50, 1)?;
+                let good = w.remove_outbox("c", 3)?;
+                let pushed = w.push_outbox("c", &five, 2)?;
+                Ok::<_, StoreError>((done, retried, good, pushed))
+            })
+            .await
+            .expect("the batch commits");
+        assert!(matches!(out.0, Some(OutboxRow::Unreadable(_))));
+        assert!(out.1);
+        assert_eq!(
+            out.2.and_then(|r| r.record().map(|r| r.request.id)),
+            Some(3)
+        );
+        let (seq, pushed_out) = out.3;
+        assert_eq!(seq, 5);
+        assert_eq!(ids(&pushed_out.into_iter().collect::<Vec<_>>()), [(1, 0)]);
+        // The damaged row still waiting is removed by its key, its retry time with it.
+        let removed = s.write(|w| w.remove_outbox("c", 2)).await.expect("removed");
+        assert!(matches!(removed, Some(OutboxRow::Unreadable(_))));
+        s.read(|r| {
+            assert_eq!(r.outbox_len("c")?, 2);
+            let page = r.outbox_page("c", 0, 100, 10)?;
+            assert_eq!(
+                (page.due, page.fresh, page.next_due),
+                (vec![], vec![4, 5], None)
+            );
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn retry_times_are_kept_with_the_row_and_pages_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.redb");
+        {
+            let s = Store::open(&path).unwrap();
+            for id in 1..=6 {
+                let a = outbox_row(id);
+                s.write(move |w| w.push_outbox("c", &a, 100)).await.unwrap();
+            }
+            let other = outbox_row(7);
+            s.write(move |w| w.push_outbox("d", &other, 100))
+                .await
+                .unwrap();
+            // Rows 2 and 4 failed on their own: 2 is tried next at 200, 4 at 100.
+            s.write(|w| {
+                assert!(w.outbox_retry("c", 2, 150, 1)?);
+                assert!(w.outbox_retry("c", 2, 200, 2)?);
+                assert!(w.outbox_retry("c", 4, 100, 1)?);
+                assert!(!w.outbox_retry("c", 99, 100, 1)?, "no such row");
+                Ok::<_, StoreError>(())
+            })
+            .await
+            .unwrap();
+            s.close();
+        }
+        // Durable: after a restart, rows waiting for their retry are not fresh, and each
+        // comes when its time does.
+        let s = Store::open(&path).unwrap();
+        s.read(|r| {
+            let page = r.outbox_page("c", 0, 50, 10)?;
+            assert_eq!(page.due, []);
+            assert_eq!(page.fresh, [1, 3, 5, 6]);
+            assert_eq!((page.cursor, page.next_due), (6, Some(100)));
+            let page = r.outbox_page("c", 6, 100, 10)?;
+            assert_eq!(
+                (page.due, page.fresh, page.next_due),
+                (vec![(4, 1)], vec![], Some(200))
+            );
+            let page = r.outbox_page("c", 6, 500, 10)?;
+            assert_eq!(page.due, [(4, 1), (2, 2)]);
+            // At most `limit`, the due first; the cursor says where the next page starts.
+            let page = r.outbox_page("c", 0, 500, 3)?;
+            assert_eq!(
+                (page.due.len(), page.fresh.clone(), page.cursor),
+                (2, vec![1], 1)
+            );
+            let page = r.outbox_page("c", 0, 0, 2)?;
+            assert_eq!((page.fresh, page.cursor), (vec![1, 3], 3));
+            let page = r.outbox_page("c", 3, 0, 2)?;
+            assert_eq!((page.fresh, page.cursor), (vec![5, 6], 6));
+            Ok(())
+        })
+        .unwrap();
+        // Delivered or given up, a row takes its retry time with it.
+        s.write(|w| w.remove_outbox("c", 2)).await.unwrap();
+        s.read(|r| {
+            let page = r.outbox_page("c", 6, 500, 10)?;
+            assert_eq!((page.due, page.next_due), (vec![(4, 1)], None));
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    /// A row written before delivery ids were stored reads with none (its id stays
+    /// `<instance>-<seq>`); a new row keeps its id in this exact form.
+    #[test]
+    fn an_outbox_row_without_a_delivery_id_still_reads() {
+        let mut row = outbox_row(1);
+        row.delivery = None;
+        let old = serde_json::to_string(&row).unwrap();
+        assert!(!old.contains("delivery"), "{old}");
+        let back: OutboxRecord = serde_json::from_str(&old).unwrap();
+        assert_eq!(back.delivery, None);
+        row.delivery = Some("0123456789abcdef0123456789abcdef".into());
+        let new = serde_json::to_string(&row).unwrap();
+        assert!(
+            new.ends_with(r#","delivery":"0123456789abcdef0123456789abcdef"}"#),
+            "{new}"
+        );
     }
 
     #[test]

@@ -422,6 +422,12 @@ pub struct OutboxRecord {
     /// several (email): a retry skips them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub done: Vec<String>,
+    /// The delivery id receivers deduplicate on: 128 random bits in hex, made when the row is
+    /// written, so that no other notification has it — not even one written after an older
+    /// backup of the store was restored. `None` in rows written before it existed, whose id is
+    /// `<instance id>-<seq>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<String>,
 }
 
 /// What a saved request asks for (`saved.save`): a request without its justification and

@@ -31,6 +31,13 @@ pub const SECRETS: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("s
 /// Notifications not yet delivered: `(channel, seq) → JSON OutboxRecord`. Per channel in the
 /// order they were written; `seq` is unique across channels.
 pub const OUTBOX: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("outbox");
+/// Notifications that failed on their own and wait for their next attempt (schema 3):
+/// `(channel, seq) → (next attempt ms, failed attempts)`. Kept apart from the row so that
+/// rescheduling one never needs to read (decode) it.
+pub const OUTBOX_RETRY: TableDefinition<(&str, u64), (u64, u32)> =
+    TableDefinition::new("outbox_retry");
+/// The same notifications by next attempt (schema 3): `(channel, next attempt ms, seq) → ()`.
+pub const OUTBOX_DUE: TableDefinition<(&str, u64, u64), ()> = TableDefinition::new("outbox_due");
 
 /// `META` key: schema version.
 pub const KEY_SCHEMA: &str = "schema_version";

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use hmac::{Hmac, Mac};
 use jit_api::methods::{DaemonStatusMethod, Empty};
 use jit_api::{ChannelStatus, DaemonStatus};
-use jit_tests::receivers::{Answer, HttpSink, Received, SmtpSink};
+use jit_tests::receivers::{Answer, HttpSink, Mail as SmtpMail, Received, SmtpSink};
 use jit_tests::users::{Group, User};
 use jit_tests::{Daemon, unique, wait_until};
 use serde_json::Value;
@@ -1133,4 +1133,382 @@ fn email_goes_over_starttls_to_a_server_signed_by_the_channels_ca() {
     );
     assert_eq!(mails[0].login.as_deref(), Some("jit"));
     assert_eq!(mails[0].rcpt_to, [format!("{}@example.test", carol.name)]);
+}
+
+/// A Slack channel `name` on `url` for the `granted` events of every flow.
+fn slack_channel(name: &str, url: &str) -> String {
+    format!(
+        r#"
+[[notifications]]
+name = "{name}"
+kind = "slack"
+url = "{url}"
+global = true
+events = ["granted"]
+"#
+    )
+}
+
+/// The Slack message of request `id` among `got`, if any.
+fn about(got: &[Received], id: u64) -> Vec<&Received> {
+    got.iter()
+        .filter(|r| {
+            r.json()["text"]
+                .to_string()
+                .contains(&format!("(request {id})"))
+        })
+        .collect()
+}
+
+#[test]
+fn a_notification_refused_for_now_waits_alone_and_the_next_ones_are_delivered() {
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let http = HttpSink::start();
+    // The receiver cannot take this one message now (409: it is about the message, and the
+    // receiver answers, so the channel is up); it takes everything else.
+    http.answer_when("INC-stuck", Answer::Status(409));
+    let d = Daemon::start(&config(
+        &dev,
+        &dba,
+        "",
+        &slack_channel("ops", &http.url("/ops")),
+    ));
+
+    let stuck = request(&d, Some(&alice), "read", "stuck");
+    wait_until(T, "the first notification to be refused", || {
+        (!about(&http.received(), stuck).is_empty()).then_some(())
+    });
+    // The next one arrives while the first waits for its own retry: no head-of-line block.
+    let next = request(&d, Some(&alice), "read", "next");
+    wait_until(T, "the next notification", || {
+        (!about(&http.received(), next).is_empty()).then_some(())
+    });
+    let ch = wait_until(T, "the next one to be recorded delivered", || {
+        let ch = channel(&d, "ops");
+        (ch.delivered == 1).then_some(ch)
+    });
+    assert_eq!((ch.pending, ch.dropped), (1, 0), "{ch:?}");
+    assert!(
+        ch.last_error.as_deref().is_some_and(|e| e.contains("409")),
+        "{ch:?}"
+    );
+
+    // The receiver takes it now: it arrives, with the id of its refused attempts.
+    http.clear_rules();
+    wait_until(
+        Duration::from_secs(60),
+        "the first notification to be delivered",
+        || {
+            let ch = channel(&d, "ops");
+            (ch.pending == 0 && ch.delivered == 2).then_some(())
+        },
+    );
+    let got = http.received();
+    let attempts = about(&got, stuck);
+    assert!(attempts.len() >= 2, "{}", attempts.len());
+    let ids: std::collections::BTreeSet<&str> = attempts
+        .iter()
+        .map(|r| r.header("x-jit-delivery").expect("delivery header"))
+        .collect();
+    assert_eq!(ids.len(), 1, "one id for every attempt: {ids:?}");
+    assert!(
+        !audit(&d)
+            .iter()
+            .any(|e| e["action"] == "notification.dropped"),
+        "nothing was given up"
+    );
+}
+
+#[test]
+fn a_notification_that_cannot_be_read_is_given_up_once_and_holds_nothing_up() {
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let mut http = HttpSink::start();
+    http.down();
+    let mut d = Daemon::start(&config(
+        &dev,
+        &dba,
+        "",
+        &slack_channel("ops", &http.url("/ops")),
+    ));
+    let ids: Vec<u64> = (0..3)
+        .map(|i| request(&d, Some(&alice), "read", &format!("c{i}")))
+        .collect();
+    wait_until(T, "three notifications in the outbox", || {
+        (channel(&d, "ops").pending == 3).then_some(())
+    });
+    d.stop();
+    // The oldest row is damaged (or was written by a jitd that knows more than this one).
+    let bad = jitd::store::corrupt_outbox_row_for_tests(&d.state.join("jit.redb"), "ops")
+        .expect("corrupt a row")
+        .expect("a row to corrupt");
+    http.up();
+    d.restart();
+
+    // The two readable ones arrive; the damaged one is given up, audited and counted.
+    let got = http.wait_for("/ops", 2, Duration::from_secs(60));
+    assert!(
+        about(&got, ids[1]).len() == 1 && about(&got, ids[2]).len() == 1,
+        "{:?}",
+        bodies(&got)
+    );
+    let ch = wait_until(T, "the outbox to empty", || {
+        let ch = channel(&d, "ops");
+        (ch.pending == 0).then_some(ch)
+    });
+    assert_eq!((ch.delivered, ch.dropped), (2, 1), "{ch:?}");
+    let dropped: Vec<Value> = audit(&d)
+        .into_iter()
+        .filter(|e| e["action"] == "notification.dropped")
+        .collect();
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert!(
+        dropped[0]["details"]
+            .as_str()
+            .is_some_and(|t| t.contains(&format!("channel ops, notification {bad} "))),
+        "{dropped:?}"
+    );
+    assert!(
+        dropped[0]["reason"]
+            .as_str()
+            .is_some_and(|t| t.contains("cannot be read")),
+        "{dropped:?}"
+    );
+    // Logged once, not once per attempt.
+    let log = d.log_text();
+    let lines = log
+        .lines()
+        .filter(|l| l.contains("a notification was given up") && l.contains(&format!("seq={bad}")))
+        .count();
+    assert_eq!(lines, 1, "{log}");
+
+    // The channel keeps working.
+    let more = request(&d, Some(&alice), "read", "c3");
+    wait_until(T, "a new notification", || {
+        (about(&http.received(), more).len() == 1).then_some(())
+    });
+}
+
+#[test]
+fn delivery_ids_stay_unique_when_an_older_backup_of_the_store_is_restored() {
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let http = HttpSink::start();
+    let mut d = Daemon::start(&config(
+        &dev,
+        &dba,
+        "",
+        &slack_channel("ops", &http.url("/ops")),
+    ));
+    // A backup, taken before any notification.
+    d.stop();
+    let backup = tempfile::tempdir().expect("dir");
+    for f in ["jit.redb", "secret.key"] {
+        std::fs::copy(d.state.join(f), backup.path().join(f)).expect("back up");
+    }
+    d.restart();
+    request(&d, Some(&alice), "read", "b1");
+    let got = http.wait_for("/ops", 1, T);
+    assert!(
+        got[0].json().to_string().contains("INC-b1"),
+        "{:?}",
+        got[0].json()
+    );
+    let first_id = got[0].header("x-jit-delivery").expect("id").to_owned();
+
+    // The backup is restored: the store forgets that notification, its number, and the
+    // request's (the next request is number 1 again).
+    d.stop();
+    for f in ["jit.redb", "secret.key"] {
+        std::fs::copy(backup.path().join(f), d.state.join(f)).expect("restore");
+    }
+    d.restart();
+    request(&d, Some(&alice), "read", "b2");
+    let got = http.wait_for("/ops", 2, T);
+    assert!(
+        got[1].json().to_string().contains("INC-b2"),
+        "{:?}",
+        got[1].json()
+    );
+    let second_id = got[1].header("x-jit-delivery").expect("id").to_owned();
+    // A receiver that deduplicates on the id must not drop the new one.
+    assert_ne!(first_id, second_id);
+    for id in [&first_id, &second_id] {
+        assert!(
+            id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "a random 128-bit id in hex: {id}"
+        );
+        assert!(
+            got.iter()
+                .any(|r| r.json().to_string().contains(id.as_str()))
+        );
+    }
+}
+
+#[test]
+fn check_config_refuses_addresses_and_urls_that_cannot_be_used_at_their_lines() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("jit.toml");
+    let secret = format!("T0-{}", unique());
+    // Each passes a quick look (an @, a host) but cannot be used: lettre refuses the sender
+    // (a comma in an unquoted name) and the address (two dots), and no URL has port 99999.
+    let text = format!(
+        r#"[[integrations]]
+name = "demo"
+kind = "dry-run"
+
+[[flows]]
+name = "f"
+requesters = ["*"]
+integration = "demo"
+max_duration = "1h"
+
+[[notifications]]
+name = "hook"
+kind = "slack"
+url = "https://hooks.example.com:99999/services/{secret}"
+global = true
+
+[[notifications]]
+name = "mail"
+kind = "email"
+url = "smtp://mail.example.com"
+from = "Jit Ops, On-call <jit@example.com>"
+domain = "-example.com"
+global = true
+
+[notifications.addresses]
+alice = "alice..smith@example.com"
+"#
+    );
+    std::fs::write(&path, text).expect("write");
+    let check = std::process::Command::new(jit_tests::bin("jitd"))
+        .arg("--check-config")
+        .arg(&path)
+        .output()
+        .expect("jitd");
+    let err = String::from_utf8_lossy(&check.stderr);
+    assert!(!check.status.success(), "{err}");
+    let at = |line: usize, what: &str, fix: &str| {
+        let l = err
+            .lines()
+            .find(|l| l.contains(&format!("{}:{line}:", path.display())))
+            .unwrap_or_else(|| panic!("nothing at line {line}:\n{err}"));
+        assert!(l.contains(what) && l.contains(fix), "line {line}: {l}");
+    };
+    at(
+        14,
+        "has a port that is not a number from 1 to 65535",
+        "fix: ",
+    );
+    at(21, "from \"Jit Ops, On-call <jit@example.com>\"", "quote");
+    at(22, "domain \"-example.com\"", "fix: ");
+    at(26, "\"alice..smith@example.com\"", "fix: ");
+    assert!(!err.contains(&secret), "the URL is a secret: {err}");
+}
+
+#[test]
+fn an_email_refused_for_now_for_one_recipient_holds_back_no_other_email() {
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let dave = User::create("d", &[&dba]);
+    let erin = User::create("e", &[&dba]);
+    let password = format!("smtp-pw-{}", unique());
+    let smtp = SmtpSink::start("jit", &password);
+    let dir = tempfile::tempdir().expect("dir");
+    let dave_at = format!("{}@example.test", dave.name);
+    let erin_at = format!("{}@example.test", erin.name);
+    smtp.refuse(&[(&erin_at, "452 4.2.2 mailbox full, try later")], None);
+    let channels = mail_channel(&smtp, &dir.path().join("smtp.url"), &password, "");
+    let d = Daemon::start(&config(&dev, &dba, "", &channels));
+
+    let first = request(&d, Some(&alice), "write", "m1");
+    let mails = smtp.wait_for(1, T);
+    assert_eq!(mails[0].rcpt_to, std::slice::from_ref(&dave_at));
+    wait_until(T, "erin's refusal to be counted", || {
+        (channel(&d, "mail").failed_attempts >= 1).then_some(())
+    });
+    // The second request's email reaches dave while the first waits for erin's server.
+    let second = request(&d, Some(&alice), "write", "m2");
+    let mails = smtp.wait_for(2, T);
+    assert_eq!(mails[1].rcpt_to, std::slice::from_ref(&dave_at));
+    assert!(
+        mails[1].body.contains(&format!("jit approve {second}")),
+        "{}",
+        mails[1].body
+    );
+
+    // erin's server takes mail again: erin gets both, each with the id dave's copy had.
+    smtp.refuse(&[], None);
+    let mails = smtp.wait_for(4, Duration::from_secs(60));
+    let id_of = |id: u64| {
+        let of: Vec<&SmtpMail> = mails
+            .iter()
+            .filter(|m| m.body.contains(&format!("jit approve {id}")))
+            .collect();
+        let mut to: Vec<String> = of.iter().flat_map(|m| m.rcpt_to.clone()).collect();
+        to.sort();
+        let mut want = vec![dave_at.clone(), erin_at.clone()];
+        want.sort();
+        assert_eq!(to, want, "{of:?}");
+        assert_eq!(
+            of[0].header("x-jit-delivery"),
+            of[1].header("x-jit-delivery")
+        );
+    };
+    id_of(first);
+    id_of(second);
+    wait_until(T, "the outbox to empty", || {
+        let ch = channel(&d, "mail");
+        (ch.pending == 0 && ch.delivered == 2 && ch.dropped == 0).then_some(())
+    });
+}
+
+#[test]
+fn notifications_of_a_channel_removed_from_the_config_are_given_up_at_start() {
+    let dev = Group::create("dev");
+    let dba = Group::create("dba");
+    let alice = User::create("a", &[&dev]);
+    let http = HttpSink::start();
+    // The old channel's receiver takes none of them now: each waits for its own retry.
+    let refusing = HttpSink::start();
+    refusing.answer(Answer::Status(409));
+    let old = slack_channel("old", &refusing.url("/old"));
+    let kept = slack_channel("kept", &http.url("/kept"));
+    let mut d = Daemon::start(&config(&dev, &dba, "", &format!("{old}{kept}")));
+    for i in 0..3 {
+        request(&d, Some(&alice), "read", &format!("o{i}"));
+    }
+    wait_until(T, "each of the old channel's rows to be refused", || {
+        let ch = channel(&d, "old");
+        (ch.failed_attempts >= 3 && ch.pending == 3).then_some(())
+    });
+    d.stop();
+    std::fs::write(&d.config, config(&dev, &dba, "", &kept)).expect("config");
+    d.restart();
+    let dropped = wait_until(T, "the old channel's rows to be given up", || {
+        let dropped: Vec<Value> = audit(&d)
+            .into_iter()
+            .filter(|e| {
+                e["action"] == "notification.dropped"
+                    && e["reason"]
+                        .as_str()
+                        .is_some_and(|r| r.contains("no longer in the config"))
+            })
+            .collect();
+        (dropped.len() == 3).then_some(dropped)
+    });
+    assert!(
+        dropped.iter().all(|e| e["details"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("channel old, "))),
+        "{dropped:?}"
+    );
+    assert!(status(&d).notifications.iter().all(|c| c.name != "old"));
+    assert_eq!(channel(&d, "kept").pending, 0);
 }

@@ -1,7 +1,8 @@
-//! Upgrades: a store written by the previous schema (the golden fixture in
-//! `tests/fixtures/store-v1`, written by an older jitd) opens, migrates and serves — its
-//! requests, their indexes and the audit chain intact — and a store from a newer jitd is
-//! refused with a message that says what to do.
+//! Upgrades: a store written by an earlier schema (the golden fixtures in
+//! `tests/fixtures/store-v1` and `store-v2`, written by older jitds) opens, migrates and
+//! serves — its requests, their indexes, the audit chain and the notifications waiting in its
+//! outbox intact — and a store from a newer jitd is refused with a message that says what to
+//! do.
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -9,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use jit_api::Status;
 use jit_api::methods::{AuditVerify, Empty, ListParams, RequestList, Scope};
 use jit_tests::inprocess::InProcess;
+use jit_tests::receivers::HttpSink;
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/store-v1")
@@ -88,5 +90,59 @@ fn a_store_from_a_newer_jitd_is_refused_and_left_alone() {
         std::fs::read(dir.path().join("jit.redb")).expect("read"),
         before,
         "the refused store is not touched"
+    );
+}
+
+fn fixture_v2() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/store-v2")
+}
+
+#[test]
+fn a_schema_2_store_delivers_the_notifications_it_held_with_their_old_ids() {
+    let http = HttpSink::start();
+    let config = std::fs::read_to_string(fixture_v2().join("jit.toml"))
+        .expect("fixture config")
+        .replace("http://127.0.0.1:9/hook", &http.url("/hook"));
+    // Just after the fixture was written (see its README).
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_497_900);
+    let d = InProcess::start_on(&config, Some(&fixture_v2()), at).expect("starts");
+    // Rows written before delivery ids were random keep the id they were first tried with.
+    let got = http.wait_for("/hook", 2, Duration::from_secs(30));
+    let ids: Vec<&str> = got
+        .iter()
+        .map(|r| r.header("x-jit-delivery").expect("delivery header"))
+        .collect();
+    assert_eq!(ids, ["63d0527ebdb3d3b7-1", "63d0527ebdb3d3b7-2"]);
+    for (r, want) in got.iter().zip(["(request 1)", "(request 2)"]) {
+        assert!(
+            r.json()["text"].to_string().contains(want),
+            "{:?}",
+            r.json()
+        );
+    }
+    // A notification written now gets a random id.
+    let mut c = d.conn();
+    let r = c
+        .call::<jit_api::methods::RequestCreate>(&jit_api::methods::CreateParams {
+            integration: "demo".into(),
+            resource_type: "database".into(),
+            resources: vec!["new".into()],
+            permissions: vec!["read".into()],
+            justification: Some("after the upgrade".into()),
+            ..Default::default()
+        })
+        .expect("create");
+    let got = http.wait_for("/hook", 3, Duration::from_secs(30));
+    assert!(
+        got[2].json()["text"]
+            .to_string()
+            .contains(&format!("(request {})", r.id)),
+        "{:?}",
+        got[2].json()
+    );
+    let new = got[2].header("x-jit-delivery").expect("delivery header");
+    assert!(
+        new.len() == 32 && new.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{new}"
     );
 }
