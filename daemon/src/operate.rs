@@ -4,9 +4,9 @@
 //!
 //! A reload reads and checks the whole file first and changes nothing when it is invalid: the
 //! error is the config crate's `file:line` list. Then it compares integrations by name and
-//! settings: an added or changed one is built anew (a changed one's connection pool and lane
-//! are replaced; calls running on the old one finish there), an unchanged one keeps its
-//! pool. A removed integration that still has open requests is refused, naming them, unless
+//! settings: an added or changed one is built anew (a changed one's connection pool is
+//! replaced; calls running on the old one finish there, in the same provisioning lane as the
+//! new one's, see [`crate::provision::Lanes`]), an unchanged one keeps its pool. A removed integration that still has open requests is refused, naming them, unless
 //! `revoke_orphans`: then they are revoked (or rejected, when nothing is granted yet) with
 //! the reason "integration removed", and the integration is kept, retired, until its revokes
 //! are done. The new config and registry replace the old in one swap
@@ -200,7 +200,7 @@ impl Operator {
         let unchanged = digest == old.digest;
         let flows = new.flows.len() as u64;
         let registry = Arc::new(registry);
-        self.limits.update(&registry, &diff.changed);
+        self.limits.update(&registry);
         self.engine.swap_config(Arc::new(new), registry);
 
         // The flows no longer name them: take their access away.
