@@ -243,20 +243,42 @@ impl Engine {
 
     /// Builds the caller for a peer, deciding admin rights from the config.
     pub fn caller(&self, uid: u32, pid: u32, user: String, groups: Vec<String>) -> Caller {
-        let admin = uid == 0
-            || (self.mode == "user" && uid == nix::unistd::geteuid().as_raw())
-            || self
-                .config()
-                .daemon
-                .admins
-                .iter()
-                .any(|p| p.matches(&user, &groups));
+        let admin = self.is_admin(uid, &user, &groups);
         Caller {
             uid,
             pid,
             user,
             groups,
             admin,
+        }
+    }
+
+    /// Whether a peer is an admin under the config in force now: root, the daemon's own
+    /// user in user mode, and whom `[daemon] admins` names.
+    fn is_admin(&self, uid: u32, user: &str, groups: &[String]) -> bool {
+        uid == 0
+            || (self.mode == "user" && uid == nix::unistd::geteuid().as_raw())
+            || self
+                .current()
+                .config
+                .daemon
+                .admins
+                .iter()
+                .any(|p| p.matches(user, groups))
+    }
+
+    /// `caller` with its admin rights as the config in force now decides them: a connection
+    /// keeps its identity, but a reload that adds or removes an admin applies to its next
+    /// call (and its subscriptions' next event). The same `Arc` when nothing changed.
+    pub fn current_caller(&self, caller: Arc<Caller>) -> Arc<Caller> {
+        let admin = self.is_admin(caller.uid, &caller.user, &caller.groups);
+        if admin == caller.admin {
+            caller
+        } else {
+            Arc::new(Caller {
+                admin,
+                ..(*caller).clone()
+            })
         }
     }
 
