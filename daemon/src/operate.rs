@@ -342,16 +342,17 @@ impl Diff {
 }
 
 /// Rewrites the metrics textfile every `[daemon] metrics_interval`, as long as the daemon
-/// runs (the path and interval in force at each turn: a reload may change them).
+/// runs (the path, mode and interval in force at each turn: a reload may change them).
 pub async fn write_textfile_forever(engine: Arc<Engine>) {
     let mut warned = false;
     loop {
         let config = engine.config();
         let interval = config.daemon.metrics_interval;
         if let Some(path) = config.daemon.metrics_textfile.clone() {
+            let mode = config.daemon.metrics_textfile_mode;
             let written = match engine.metrics_exposition() {
                 Ok(text) => tokio::task::spawn_blocking(move || {
-                    crate::metrics::write_textfile(&path, &text)
+                    crate::metrics::write_textfile(&path, &text, mode)
                         .map_err(|e| format!("{}: {e}", path.display()))
                 })
                 .await

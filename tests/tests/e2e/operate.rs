@@ -3,8 +3,8 @@
 //! serving, removing an integration with live grants is refused until `--revoke-orphans`,
 //! every reload is audited with the file's digest); admin rights follow a reload on
 //! connections already open; `jit admin ls` filters and refuses non-admins;
-//! `daemon.metrics` moves and the textfile is rewritten whole; no secret reaches the log at
-//! `trace`.
+//! `daemon.metrics` moves and the textfile is rewritten whole, with the mode asked for; no
+//! secret reaches the log at `trace`.
 
 use std::time::Duration;
 
@@ -375,7 +375,7 @@ fn metrics_move_and_the_textfile_is_rewritten_whole() {
     text = text.replace(
         "admins = [\"root\"]",
         &format!(
-            "admins = [\"root\"]\nmetrics_textfile = \"{}\"\nmetrics_interval = \"1s\"",
+            "admins = [\"root\"]\nmetrics_textfile = \"{}\"\nmetrics_textfile_mode = \"0640\"\nmetrics_interval = \"1s\"",
             prom.display()
         ),
     );
@@ -434,6 +434,11 @@ fn metrics_move_and_the_textfile_is_rewritten_whole() {
         reads += 1;
     }
     assert!(reads > 10, "only {reads} reads");
+    // The mode asked for, not 0644: the counts are not every local user's business.
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&prom).expect("textfile").permissions(),
+    );
+    assert_eq!(mode & 0o7777, 0o640, "mode {mode:o}");
     let names: Vec<_> = std::fs::read_dir(out_dir.path())
         .expect("dir")
         .filter_map(|e| e.ok().map(|e| e.file_name()))
