@@ -159,6 +159,10 @@ pub struct DaemonSection {
     /// rewrites atomically with its metrics every [`DaemonSection::metrics_interval`];
     /// `None`: metrics only through `daemon.metrics`.
     pub metrics_textfile: Option<PathBuf>,
+    /// The mode of the metrics textfile (`metrics_textfile_mode`, default 0o644: node_exporter
+    /// usually runs as another user). Its group is jitd's, or the directory's when the
+    /// directory is set-group-ID.
+    pub metrics_textfile_mode: u32,
     /// How often the metrics textfile is rewritten (`metrics_interval`, default 15 s, from
     /// 1 s to 1 h).
     pub metrics_interval: Duration,

@@ -48,6 +48,7 @@ pub(crate) struct RawDaemon {
     pub log: Option<Str>,
     pub expiry_warnings: Option<StrList>,
     pub metrics_textfile: Option<Str>,
+    pub metrics_textfile_mode: Option<Str>,
     pub metrics_interval: Option<Str>,
 }
 
@@ -241,6 +242,10 @@ pub(crate) const DAEMON: Schema = Schema {
         key(
             "metrics_textfile",
             "an absolute path like \"/var/lib/node_exporter/textfile/jit.prom\"",
+        ),
+        key(
+            "metrics_textfile_mode",
+            "a string of octal digits like \"0640\"",
         ),
         key("metrics_interval", DURATION),
     ],

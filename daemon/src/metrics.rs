@@ -283,15 +283,17 @@ fn escape(v: &str) -> String {
 }
 
 /// Writes `text` to `path` atomically: a temporary file beside it, fsynced, renamed over it.
-/// node_exporter never reads half a file.
+/// node_exporter never reads half a file. The file gets `mode` exactly (set after creation,
+/// so jitd's umask does not change it); its group is jitd's, or the directory's when the
+/// directory is set-group-ID.
 ///
 /// jitd runs as root and the directory usually belongs to another user (node_exporter's):
 /// the temporary file gets a random name and is created with `O_CREAT | O_EXCL |
 /// O_NOFOLLOW`, so a file or symlink planted there is never opened, and the rename replaces
 /// a symlink at `path` rather than following it.
-pub fn write_textfile(path: &Path, text: &str) -> std::io::Result<()> {
+pub fn write_textfile(path: &Path, text: &str, mode: u32) -> std::io::Result<()> {
     use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
     let dir = path.parent().unwrap_or(Path::new("/"));
     let name = path
         .file_name()
@@ -305,7 +307,7 @@ pub fn write_textfile(path: &Path, text: &str) -> std::io::Result<()> {
             .write(true)
             .create_new(true)
             .custom_flags(nix::libc::O_NOFOLLOW)
-            .mode(0o644)
+            .mode(0o600)
             .open(&tmp)
         {
             Ok(f) => break (tmp, f),
@@ -317,6 +319,7 @@ pub fn write_textfile(path: &Path, text: &str) -> std::io::Result<()> {
     };
     let result = (|| {
         f.write_all(text.as_bytes())?;
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
@@ -337,7 +340,7 @@ mod tests {
         std::fs::write(&victim, "precious").expect("victim");
         let path = dir.path().join("jit.prom");
         std::os::unix::fs::symlink(&victim, &path).expect("planted symlink");
-        write_textfile(&path, "jit_up 1\n").expect("write");
+        write_textfile(&path, "jit_up 1\n", 0o644).expect("write");
         assert_eq!(std::fs::read_to_string(&victim).expect("read"), "precious");
         let meta = std::fs::symlink_metadata(&path).expect("meta");
         assert!(
@@ -405,10 +408,34 @@ mod tests {
     fn textfile_is_replaced_whole() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("jit.prom");
-        write_textfile(&path, "a 1\n").expect("write");
-        write_textfile(&path, "a 2\n").expect("write");
+        write_textfile(&path, "a 1\n", 0o644).expect("write");
+        write_textfile(&path, "a 2\n", 0o644).expect("write");
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "a 2\n");
         let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
         assert_eq!(left.len(), 1, "no temporary file left behind");
+    }
+
+    #[test]
+    fn the_textfile_has_the_mode_asked_for_and_a_setgid_directory_s_group() {
+        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("jit.prom");
+        // 0664 as well: a umask (022, usually) must not take the group's write bit away.
+        for mode in [0o640, 0o600, 0o664, 0o644] {
+            write_textfile(&path, "a 1\n", mode).expect("write");
+            let meta = std::fs::metadata(&path).expect("meta");
+            assert_eq!(meta.permissions().mode() & 0o7777, mode, "{mode:o}");
+        }
+        // The documented way to let node_exporter's group read a 0640 file: a set-group-ID
+        // directory of that group (here a group jitd is not in).
+        let group = 4_000_000_u32;
+        nix::unistd::chown(dir.path(), None, Some(nix::unistd::Gid::from_raw(group)))
+            .expect("chgrp (the tests run as root)");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o2755))
+            .expect("chmod g+s");
+        write_textfile(&path, "a 2\n", 0o640).expect("write");
+        let meta = std::fs::metadata(&path).expect("meta");
+        assert_eq!(meta.gid(), group);
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o640);
     }
 }

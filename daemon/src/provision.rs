@@ -60,7 +60,14 @@ fn failpoint(_name: &str) {}
 /// removal): a semaphore sized by its `concurrency()`, and the revokes waiting for it.
 pub type Limits = Arc<Lanes>;
 
-/// The lanes by integration name; a reload adds and replaces lanes ([`Lanes::update`]).
+/// The lanes by integration name.
+///
+/// A lane belongs to the name, not to one build of the integration, and outlives reloads: a
+/// reload that changes an integration's settings builds a new instance while calls on the old
+/// one may still run, and both take their turns in the same lane, so `concurrency = 1` (one
+/// DDL at a time on a PostgreSQL server) holds across the reload. A lane whose integration's
+/// concurrency changed is resized in place ([`Lanes::update`]). Lanes of integrations that
+/// are gone stay: a name that comes back queues behind any call still running under it.
 #[derive(Debug, Default)]
 pub struct Lanes(std::sync::RwLock<HashMap<String, Arc<Lane>>>);
 
@@ -74,18 +81,27 @@ impl Lanes {
             .cloned()
     }
 
-    /// Gives every integration of `registry` a lane: a new one for those without one and for
-    /// those in `rebuilt` (their settings changed); the others keep theirs, queue included.
-    /// Lanes of integrations not in `registry` are dropped once their holders finish.
-    pub fn update(&self, registry: &Registry, rebuilt: &[String]) {
-        let mut map = self
-            .0
+    /// The lane of `name`, made with `size` permits if it has none yet (an integration a
+    /// reload added, called before [`Lanes::update`] ran).
+    pub fn lane(&self, name: &str, size: usize) -> Arc<Lane> {
+        if let Some(lane) = self.get(name) {
+            return lane;
+        }
+        self.0
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.retain(|name, _| registry.contains_key(name) && !rebuilt.contains(name));
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(Lane::new(size)))
+            .clone()
+    }
+
+    /// Gives every integration of `registry` a lane sized by its `concurrency()`: a new one
+    /// for those without one; the one it has, queue and holders included, for the others —
+    /// resized in place when the concurrency changed (shrinking waits for the calls over the
+    /// new size to end). Call it in a runtime.
+    pub fn update(&self, registry: &Registry) {
         for (name, i) in registry {
-            map.entry(name.clone())
-                .or_insert_with(|| Arc::new(Lane::new(i.concurrency())));
+            self.lane(name, i.concurrency()).resize(i.concurrency());
         }
     }
 
@@ -94,7 +110,12 @@ impl Lanes {
         let Some(lane) = self.get(name) else {
             return (0, 0);
         };
-        let running = lane.size.saturating_sub(lane.permits.available_permits());
+        let size = *lane
+            .size
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // While a shrink waits for holders, fewer permits exist than `size`: never below 0.
+        let running = size.saturating_sub(lane.permits.available_permits());
         let queued = lane
             .revokes
             .lock()
@@ -108,8 +129,9 @@ impl Lanes {
 #[derive(Debug)]
 pub struct Lane {
     permits: Arc<Semaphore>,
-    /// How many permits it has.
-    size: usize,
+    /// How many permits it has (or will have, once a shrink has taken back what calls still
+    /// running hold).
+    size: std::sync::Mutex<usize>,
     /// Revokes waiting for a permit. Whoever gets one takes all of them to the integration
     /// at once (`Integration::revoke_many`), so a burst of expiries on a serialized
     /// integration costs a few batches, not one round trip after another.
@@ -120,9 +142,56 @@ impl Lane {
     fn new(size: usize) -> Lane {
         Lane {
             permits: Arc::new(Semaphore::new(size)),
-            size,
+            size: std::sync::Mutex::new(size),
             revokes: std::sync::Mutex::default(),
         }
+    }
+
+    /// A permit to call the integration; waits for its turn.
+    async fn permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.permits.clone().acquire_owned().await.ok()
+    }
+
+    /// Gives the lane `want` permits. Growing adds them at once. Shrinking takes back the
+    /// free ones at once and the rest as the calls holding them finish, ahead of every call
+    /// that asks after this point: the semaphore is fair (first come, first served) and the
+    /// take-back waits in line from here. Calls that were already waiting when it shrank
+    /// still run under the old size; none that come later do.
+    fn resize(&self, want: usize) {
+        let mut size = self
+            .size
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if want > *size {
+            self.permits.add_permits(want - *size);
+        } else if want < *size {
+            let excess = *size - want;
+            let taken = self.permits.forget_permits(excess);
+            if taken < excess {
+                let rest = u32::try_from(excess - taken).unwrap_or(u32::MAX);
+                // Polled once here, so that it is in line now (unconstrained: tokio's budget
+                // could otherwise answer "later" without queueing it), then left to a task.
+                let mut take = Box::pin(tokio::task::unconstrained(
+                    self.permits.clone().acquire_many_owned(rest),
+                ));
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                match take.as_mut().poll(&mut cx) {
+                    std::task::Poll::Ready(got) => {
+                        if let Ok(p) = got {
+                            p.forget();
+                        }
+                    }
+                    std::task::Poll::Pending => {
+                        tokio::spawn(async move {
+                            if let Ok(p) = take.await {
+                                p.forget();
+                            }
+                        });
+                    }
+                }
+            }
+        }
+        *size = want;
     }
 }
 
@@ -135,7 +204,7 @@ const REVOKE_BATCH: usize = 200;
 /// The lanes for the engine's integrations.
 pub fn limits(engine: &Engine) -> Limits {
     let lanes = Lanes::default();
-    lanes.update(&engine.integrations(), &[]);
+    lanes.update(&engine.integrations());
     Arc::new(lanes)
 }
 
@@ -181,11 +250,13 @@ pub async fn run(
     }
 }
 
-async fn permit(limits: &Limits, integration: &str) -> Option<tokio::sync::OwnedSemaphorePermit> {
-    match limits.get(integration) {
-        Some(lane) => lane.permits.clone().acquire_owned().await.ok(),
-        None => None,
-    }
+/// A permit to call `integ`, named `name`, in its lane.
+async fn permit(
+    limits: &Limits,
+    name: &str,
+    integ: &Arc<dyn Integration>,
+) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    limits.lane(name, integ.concurrency()).permit().await
 }
 
 /// Revokes `spec` on `integ` through its lane: queued, then taken — with every other revoke
@@ -196,15 +267,13 @@ async fn revoke_queued(
     integ: &Arc<dyn Integration>,
     spec: RevokeSpec,
 ) -> Result<(), IntegrationError> {
-    let Some(lane) = limits.get(name) else {
-        return integ.revoke(&spec).await;
-    };
+    let lane = limits.lane(name, integ.concurrency());
     let (tx, mut rx) = oneshot::channel();
     lane.revokes
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .push((spec, tx));
-    let permit = lane.permits.clone().acquire_owned().await.ok();
+    let permit = lane.permit().await;
     // Ours may have been taken by an earlier holder; if not, it is in what we drain. Drain
     // until the queue is empty, so nothing queued before we held the permit is left behind.
     let dropped = || Err(IntegrationError::new("the revoke was dropped; retrying"));
@@ -315,7 +384,7 @@ async fn grant(engine: &Arc<Engine>, limits: &Limits, id: u64) {
             secret,
             valid_until: end,
         };
-        let _permit = permit(limits, &s.integration).await;
+        let _permit = permit(limits, &s.integration, &integ).await;
         match integ.grant(&spec).await {
             Ok(mut got) => {
                 if integ.secret_source() != SecretSource::Issued && got.secret.take().is_some() {
@@ -389,7 +458,7 @@ async fn reset(engine: &Arc<Engine>, limits: &Limits, id: u64) {
             continue;
         };
         let r = {
-            let _permit = permit(limits, &s.integration).await;
+            let _permit = permit(limits, &s.integration, &integ).await;
             integ
                 .reset(&principal, secret.as_ref(), end_sessions)
                 .await
@@ -446,7 +515,7 @@ async fn extend(engine: &Arc<Engine>, limits: &Limits, id: u64) {
         // stays), so a few tries and a loud log are enough.
         for attempt in 1..=3u64 {
             let r = {
-                let _permit = permit(limits, &s.integration).await;
+                let _permit = permit(limits, &s.integration, &integ).await;
                 integ.extend(&principal, until).await
             };
             match r {
@@ -669,7 +738,7 @@ pub async fn reconcile_orphans(engine: Arc<Engine>, limits: Limits) {
                 resources: Vec::new(),
             };
             let outcome = {
-                let _permit = permit(&limits, &name).await;
+                let _permit = permit(&limits, &name, &integ).await;
                 integ.revoke(&spec).await.map_err(|e| e.message)
             };
             match &outcome {
@@ -682,5 +751,92 @@ pub async fn reconcile_orphans(engine: Arc<Engine>, limits: Limits) {
             }
             let _ = engine.record_orphan(&name, &principal, outcome).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::path::Path;
+
+    use super::*;
+
+    const POSTGRES: &str = "kind = \"postgres\"\nurl = \"postgres://jit@127.0.0.1:5432/postgres\"";
+    const DRY_RUN: &str = "kind = \"dry-run\"\nresource_types = { database = [\"read\"] }";
+
+    /// The integrations of a config with one integration, `pg`, of these settings.
+    fn registry(settings: &str) -> Registry {
+        let text = format!("[[integrations]]\nname = \"pg\"\n{settings}\n");
+        let config = jit_config::parse(&text, Path::new("/jit.toml")).expect("config");
+        crate::integrations::build(&config, "test", Path::new("")).expect("registry")
+    }
+
+    /// Whether `f` would wait if polled now (it is polled once).
+    async fn waits<F: Future + Unpin>(f: &mut F) -> bool {
+        std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(std::pin::Pin::new(&mut *f).poll(cx).is_pending())
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_rebuilt_integration_takes_turns_with_calls_still_running_on_the_old_one() {
+        let lanes: Limits = Arc::default();
+        let old = registry(POSTGRES);
+        lanes.update(&old);
+        let running = permit(&lanes, "pg", &old["pg"]).await.expect("permit");
+        // A reload changes its settings (another port): a new instance, the same server
+        // maybe, the same one-at-a-time.
+        let new = registry(&POSTGRES.replace("5432", "5433"));
+        lanes.update(&new);
+        let mut next = Box::pin(permit(&lanes, "pg", &new["pg"]));
+        assert!(
+            waits(&mut next).await,
+            "a call on the new instance ran beside the one still running on the old"
+        );
+        assert_eq!(lanes.depth("pg"), (1, 0));
+        drop(running);
+        assert!(next.await.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_lane_made_smaller_lets_no_new_call_in_before_the_calls_over_its_size_end() {
+        let lanes: Limits = Arc::default();
+        let wide = registry(DRY_RUN);
+        lanes.update(&wide);
+        let a = permit(&lanes, "pg", &wide["pg"]).await.expect("permit");
+        let b = permit(&lanes, "pg", &wide["pg"]).await.expect("permit");
+        // The same name becomes a PostgreSQL integration: one call at a time.
+        let narrow = registry(POSTGRES);
+        lanes.update(&narrow);
+        let mut next = Box::pin(permit(&lanes, "pg", &narrow["pg"]));
+        assert!(waits(&mut next).await, "two calls already run");
+        drop(a);
+        assert!(waits(&mut next).await, "one call still runs");
+        drop(b);
+        let only = next.await.expect("permit");
+        assert_eq!(lanes.depth("pg"), (1, 0));
+        let mut another = Box::pin(permit(&lanes, "pg", &narrow["pg"]));
+        assert!(waits(&mut another).await, "concurrency 1 means 1");
+        drop(only);
+        drop(another.await);
+        // And wide again.
+        lanes.update(&wide);
+        let held: Vec<_> = hold(&lanes, &wide, 3).await;
+        assert_eq!(held.len(), 3);
+        assert_eq!(lanes.depth("pg"), (3, 0));
+    }
+
+    /// `n` permits at once on `pg`.
+    async fn hold(
+        lanes: &Limits,
+        registry: &Registry,
+        n: usize,
+    ) -> Vec<tokio::sync::OwnedSemaphorePermit> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            out.push(permit(lanes, "pg", &registry["pg"]).await.expect("permit"));
+        }
+        out
     }
 }

@@ -176,37 +176,87 @@ impl WithWhen for CreateParams {
 }
 
 /// `jit request @NAME …` is `jit request --saved NAME …`: rewrites the command line before
-/// clap reads it (a positional `@NAME` would otherwise have to be a target).
+/// clap reads it (a positional `@NAME` would otherwise have to be a target). `@NAME` counts
+/// where the target goes — the first word of `jit request`'s own that is neither an option
+/// nor an option's value (`jit request -r INC-1 @NAME` too) — and nowhere else: not as a
+/// resource after the target, not as the value of an option (`--reason @foo`), not after
+/// `--`. Which options take a value is read from the command's own definition.
 pub fn expand_saved(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    // The subcommand is the first word that is not a global option (nor --socket's value).
-    let mut i = 1;
-    while let Some(a) = args.get(i) {
-        if a == "--socket" {
-            i += 2;
-        } else if a.to_str().is_some_and(|a| a.starts_with('-')) {
-            i += 1;
-        } else {
-            break;
-        }
-    }
-    if !args.get(i).is_some_and(|a| a == "request" || a == "req") {
+    use clap::CommandFactory;
+    // Most command lines have no `@` at all: no need to build the command's definition.
+    if !args.iter().any(|a| a.as_encoded_bytes().contains(&b'@')) {
         return args;
     }
-    match args
-        .get(i + 1)
-        .and_then(|a| a.to_str())
-        .and_then(|a| a.strip_prefix('@'))
-    {
-        Some(name) => {
-            let name = name.to_owned();
-            let mut out = args[..=i].to_vec();
+    let mut cli = Cli::command();
+    cli.build();
+    let Some(sub) = first_positional(&cli, &args, 1) else {
+        return args;
+    };
+    let Some(request) = cli.find_subcommand("request") else {
+        return args;
+    };
+    let word = args[sub].to_str().unwrap_or_default();
+    if request.get_name() != word && !request.get_all_aliases().any(|a| a == word) {
+        return args;
+    }
+    let Some(target) = first_positional(request, &args, sub + 1) else {
+        return args;
+    };
+    match args[target].to_str().and_then(|a| a.strip_prefix('@')) {
+        Some(name) if !name.is_empty() => {
+            let mut out = args[..target].to_vec();
             out.push("--saved".into());
             out.push(name.into());
-            out.extend_from_slice(&args[i + 2..]);
+            out.extend_from_slice(&args[target + 1..]);
             out
         }
-        None => args,
+        _ => args,
     }
+}
+
+/// Where `cmd`'s first positional word is in `args[from..]`: the first word that is neither
+/// an option of `cmd` (its own or a global one) nor the value such an option takes; `None`
+/// when there is none, or when `--` comes first (what follows it is literal).
+fn first_positional(
+    cmd: &clap::Command,
+    args: &[std::ffi::OsString],
+    from: usize,
+) -> Option<usize> {
+    let takes_value = |arg: Option<&clap::Arg>| arg.is_some_and(|a| a.get_action().takes_values());
+    let mut i = from;
+    while let Some(word) = args.get(i) {
+        let Some(word) = word.to_str() else {
+            return Some(i);
+        };
+        if word == "--" {
+            return None;
+        }
+        if let Some(long) = word.strip_prefix("--") {
+            // `--name value`, unless written `--name=value`.
+            let arg = cmd.get_arguments().find(|a| {
+                a.get_long() == Some(long) || a.get_all_aliases().is_some_and(|l| l.contains(&long))
+            });
+            if takes_value(arg) {
+                i += 1;
+            }
+        } else if let Some(shorts) = word.strip_prefix('-').filter(|s| !s.is_empty()) {
+            // `-wr value` or `-rvalue`: the first short that takes a value takes the rest of
+            // the word, or the next word when it ends this one.
+            for (at, c) in shorts.char_indices() {
+                let arg = cmd.get_arguments().find(|a| a.get_short() == Some(c));
+                if takes_value(arg) {
+                    if at + c.len_utf8() == shorts.len() {
+                        i += 1;
+                    }
+                    break;
+                }
+            }
+        } else {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The usage error for `jit request` naming nothing where no terminal is: the wizard needs
@@ -242,31 +292,97 @@ mod tests {
     }
 
     #[test]
-    fn at_name_after_the_request_subcommand_is_a_saved_request() {
+    fn at_name_where_the_target_goes_is_a_saved_request() {
         let v = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
-        assert_eq!(
-            expand_saved(v(&["jit", "--socket", "/s", "request", "@x", "-r", "y"])),
-            v(&[
-                "jit", "--socket", "/s", "request", "--saved", "x", "-r", "y"
-            ])
-        );
-        assert_eq!(
-            expand_saved(v(&["jit", "--json", "req", "@x"])),
-            v(&["jit", "--json", "req", "--saved", "x"])
-        );
+        for (given, meant) in [
+            (
+                &["jit", "--socket", "/s", "request", "@x", "-r", "y"][..],
+                &[
+                    "jit", "--socket", "/s", "request", "--saved", "x", "-r", "y",
+                ][..],
+            ),
+            (
+                &["jit", "--json", "req", "@x"],
+                &["jit", "--json", "req", "--saved", "x"],
+            ),
+            // After options of `jit request` and their values.
+            (
+                &["jit", "request", "-r", "x", "@name"],
+                &["jit", "request", "-r", "x", "--saved", "name"],
+            ),
+            (
+                &[
+                    "jit", "request", "--reason", "@foo", "--for", "1h", "@name", "-w",
+                ],
+                &[
+                    "jit", "request", "--reason", "@foo", "--for", "1h", "--saved", "name", "-w",
+                ],
+            ),
+            (
+                &[
+                    "jit",
+                    "request",
+                    "--reason=x",
+                    "-wr",
+                    "y",
+                    "--json",
+                    "@name",
+                ],
+                &[
+                    "jit",
+                    "request",
+                    "--reason=x",
+                    "-wr",
+                    "y",
+                    "--json",
+                    "--saved",
+                    "name",
+                ],
+            ),
+            (
+                &["jit", "request", "-ry", "--socket", "/s", "@name"],
+                &["jit", "request", "-ry", "--socket", "/s", "--saved", "name"],
+            ),
+        ] {
+            assert_eq!(expand_saved(v(given)), v(meant), "{given:?}");
+        }
         for untouched in [
             &["jit", "save", "request", "@x"][..],
             &["jit", "show", "request"],
             &["jit", "request", "pg/database", "@literal", "-p", "read"],
             &["jit", "--socket", "request", "@x"],
+            // A flag's value is never a saved request's name.
+            &[
+                "jit",
+                "request",
+                "--reason",
+                "@foo",
+                "pg/database",
+                "x",
+                "-p",
+                "read",
+            ],
+            &["jit", "request", "-r", "@foo", "--bundle", "b"],
+            &["jit", "request", "-wr", "@foo", "--bundle", "b"],
+            &["jit", "request", "--bundle", "@b"],
+            &["jit", "request", "--", "@x"],
+            &["jit", "request", "@"],
         ] {
             assert_eq!(expand_saved(v(untouched)), v(untouched), "{untouched:?}");
         }
-        let cli = Cli::try_parse_from(expand_saved(v(&["jit", "request", "@x", "-r", "y"])))
-            .expect("parses");
-        match cli.command {
-            Command::Request(a) => assert_eq!(a.saved.as_deref(), Some("x")),
-            other => panic!("{other:?}"),
+        for argv in [
+            &["jit", "request", "@x", "-r", "y"][..],
+            &["jit", "request", "-r", "y", "@x"],
+            &["jit", "request", "--wait", "--reason", "@y", "@x"],
+        ] {
+            let cli = Cli::try_parse_from(expand_saved(v(argv))).expect("parses");
+            match cli.command {
+                Command::Request(a) => {
+                    assert_eq!(a.saved.as_deref(), Some("x"), "{argv:?}");
+                    assert!(a.target.is_none(), "{argv:?}");
+                }
+                other => panic!("{other:?}"),
+            }
         }
     }
 

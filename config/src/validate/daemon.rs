@@ -5,7 +5,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::{Checker, principals};
-use crate::raw::{RawDaemon, StrList};
+use crate::raw::{RawDaemon, Str, StrList};
 use crate::{DaemonSection, duration, suggest};
 
 /// `pending_ttl` when the file gives none.
@@ -16,6 +16,9 @@ const DEFAULT_SOCKET_MODE: u32 = 0o666;
 /// `expiry_warnings` when the file gives none: 10 minutes and 1 minute before expiry.
 const DEFAULT_EXPIRY_WARNINGS: [Duration; 2] =
     [Duration::from_secs(10 * 60), Duration::from_secs(60)];
+/// `metrics_textfile_mode` when the file gives none: readable by all, since node_exporter
+/// usually runs as a user of its own.
+const DEFAULT_METRICS_TEXTFILE_MODE: u32 = 0o644;
 /// `metrics_interval` when the file gives none.
 const DEFAULT_METRICS_INTERVAL: Duration = Duration::from_secs(15);
 /// The bounds of `metrics_interval`.
@@ -37,6 +40,7 @@ pub(super) fn check(
             log: None,
             expiry_warnings: DEFAULT_EXPIRY_WARNINGS.to_vec(),
             metrics_textfile: None,
+            metrics_textfile_mode: DEFAULT_METRICS_TEXTFILE_MODE,
             metrics_interval: DEFAULT_METRICS_INTERVAL,
         });
     };
@@ -52,20 +56,7 @@ pub(super) fn check(
         None => Some(DEFAULT_PENDING_TTL),
     };
     let socket_mode = match &raw.socket_mode {
-        Some(v) => {
-            let mode = parse_mode(v.get_ref());
-            if mode.is_none() {
-                ck.problems.at(
-                    &v.span(),
-                    format!(
-                        "{label}: socket_mode \"{}\" is not a file mode",
-                        suggest::clip(v.get_ref())
-                    ),
-                    "write 3 or 4 octal digits, at most \"0777\", like \"0660\"",
-                );
-            }
-            mode
-        }
+        Some(v) => mode(v, "socket_mode", "0660", label, ck),
         None => Some(DEFAULT_SOCKET_MODE),
     };
     let log = match &raw.log {
@@ -105,6 +96,10 @@ pub(super) fn check(
         }
         None => Some(None),
     };
+    let metrics_textfile_mode = match &raw.metrics_textfile_mode {
+        Some(v) => mode(v, "metrics_textfile_mode", "0640", label, ck),
+        None => Some(DEFAULT_METRICS_TEXTFILE_MODE),
+    };
     let metrics_interval = match &raw.metrics_interval {
         Some(v) => match duration::parse(v, "metrics_interval", label, &mut ck.problems) {
             Some(d) if d < METRICS_INTERVAL_BOUNDS.0 || d > METRICS_INTERVAL_BOUNDS.1 => {
@@ -130,8 +125,25 @@ pub(super) fn check(
         log: log?,
         expiry_warnings: expiry_warnings?,
         metrics_textfile: metrics_textfile?,
+        metrics_textfile_mode: metrics_textfile_mode?,
         metrics_interval: metrics_interval?,
     })
+}
+
+/// Checks a file mode written as a string (`key`), with `example` in the fix.
+fn mode(v: &Str, key: &str, example: &str, label: &str, ck: &mut Checker<'_>) -> Option<u32> {
+    let mode = parse_mode(v.get_ref());
+    if mode.is_none() {
+        ck.problems.at(
+            &v.span(),
+            format!(
+                "{label}: {key} \"{}\" is not a file mode",
+                suggest::clip(v.get_ref())
+            ),
+            format!("write 3 or 4 octal digits, at most \"0777\", like \"{example}\""),
+        );
+    }
+    mode
 }
 
 /// Checks `expiry_warnings`: durations, at most [`MAX_EXPIRY_WARNINGS`], no repeats; sorted

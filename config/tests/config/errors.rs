@@ -638,6 +638,19 @@ fn daemon_section() {
 }
 
 #[test]
+fn the_metrics_textfile_mode_is_a_file_mode_0644_by_default() {
+    assert_eq!(valid("").daemon.metrics_textfile_mode, 0o644);
+    let config = valid("[daemon]\nmetrics_textfile_mode = \"0640\"\n");
+    assert_eq!(config.daemon.metrics_textfile_mode, 0o640);
+    one_problem(
+        "[daemon]\nmetrics_textfile_mode = \"rw-r-----\"\n",
+        2,
+        "[daemon]: metrics_textfile_mode \"rw-r-----\" is not a file mode",
+        "like \"0640\"",
+    );
+}
+
+#[test]
 fn expiry_warnings_are_durations_longest_first() {
     let config = valid("");
     assert_eq!(

@@ -45,6 +45,10 @@ pub const PENDING_CHANGES: usize = 4096;
 /// The audit action of an expiry warning (sent, not audited).
 pub(crate) const EXPIRY_WARNING: &str = "grant.expiry_warning";
 
+/// What puts back the in-memory side of a write whose transaction was not committed (see
+/// [`Engine::write_or_undo`]).
+pub(crate) type Undo = Box<dyn FnOnce() + Send>;
+
 /// One thing a transaction did to a request: an audit action, or a note that is not audited.
 #[derive(Debug, Clone)]
 pub(crate) struct Note {
@@ -275,6 +279,18 @@ impl Engine {
         T: Send + 'static,
         F: FnOnce(&mut Tx<'_, '_>) -> Result<T, EngineError> + Send + 'static,
     {
+        self.write_or_undo(move |tx| f(tx).map(|t| (t, None))).await
+    }
+
+    /// Like [`Engine::write`], for a job that also changes something outside the store (the
+    /// config a reload puts in force): `f` may hand back an [`Undo`], which runs on the
+    /// writer thread if the transaction is not committed after all (a storage failure aborts
+    /// its whole batch), before any later job runs.
+    pub(crate) async fn write_or_undo<T, F>(&self, f: F) -> Result<T, EngineError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_, '_>) -> Result<(T, Option<Undo>), EngineError> + Send + 'static,
+    {
         let sink = self.events.changes.clone();
         let lost = self.events.lost.clone();
         let watchers = self.events.watchers.clone();
@@ -291,7 +307,7 @@ impl Engine {
                         changes: Vec::new(),
                         index: HashMap::new(),
                     };
-                    let out = f(&mut tx)?;
+                    let (out, undo) = f(&mut tx)?;
                     // The notifications of this transaction are written in it: durable before
                     // anyone is told, whether or not anyone subscribes.
                     let filled = if plan.is_empty() {
@@ -300,9 +316,20 @@ impl Engine {
                         super::outbox::fill(tx.inner, &tx.changes, &plan)?
                     };
                     let changes = if listened { tx.changes } else { Vec::new() };
-                    Ok((out, (changes, filled)))
+                    Ok((out, (changes, filled, undo)))
                 },
-                move |(changes, filled): (Vec<Change>, super::outbox::Filled)| {
+                move |(changes, filled, undo): (
+                    Vec<Change>,
+                    super::outbox::Filled,
+                    Option<Undo>,
+                ),
+                      durable| {
+                    if !durable {
+                        if let Some(undo) = undo {
+                            undo();
+                        }
+                        return;
+                    }
                     filled.committed(&outbox);
                     if changes.is_empty() {
                         return;

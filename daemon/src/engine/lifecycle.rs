@@ -392,7 +392,7 @@ impl Engine {
                             // approved window ends.
                             let late_secs = now.saturating_sub(at) / 1000;
                             rec.duration_secs = rec.duration_secs.saturating_sub(late_secs).max(1);
-                            this.begin_granting(wtx, &mut rec, now)?;
+                            this.begin_granting(wtx, &mut rec, now, &this.integrations())?;
                             audit(
                                 wtx,
                                 now,
@@ -688,15 +688,15 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-    use std::time::{Duration, SystemTime};
+    use std::time::Duration;
 
     use jit_api::Status;
     use jit_api::methods::CreateParams;
-    use tokio::sync::{Notify, mpsc};
+    use tokio::sync::mpsc;
 
     use super::{Expiry, backoff_ms};
     use crate::clock::ManualClock;
-    use crate::engine::{Action, Caller, Engine, EngineParts};
+    use crate::engine::{Action, Caller, Engine};
     use crate::store::model::ProcessRecord;
 
     const CONFIG: &str = r#"
@@ -716,42 +716,14 @@ permissions = ["read"]
 max_duration = "1h"
 "#;
 
-    /// An engine on a store in `dir`, a manual clock, and the provisioner's queue (nothing
-    /// provisions: the tests record outcomes themselves).
     fn engine(
         dir: &std::path::Path,
     ) -> (Arc<Engine>, ManualClock, mpsc::UnboundedReceiver<Action>) {
-        let config = jit_config::parse(CONFIG, &dir.join("jit.toml")).expect("config");
-        let store = crate::store::Store::open(&dir.join("jit.redb")).expect("store");
-        let integrations =
-            crate::integrations::build(&config, store.instance_id(), dir).expect("registry");
-        let clock = ManualClock::new(SystemTime::now());
-        let (actions, actions_rx) = mpsc::unbounded_channel();
-        let (events, events_rx) = mpsc::channel(crate::engine::events::PENDING_CHANGES);
-        let engine = Arc::new(Engine::new(EngineParts {
-            config: Arc::new(config),
-            store,
-            integrations,
-            clock: Arc::new(clock.clone()),
-            sealer: crate::secrets::Sealer::ephemeral(),
-            actions,
-            deadline_added: Arc::new(Notify::new()),
-            mode: "system",
-            events,
-            notifications: mpsc::unbounded_channel().0,
-        }));
-        tokio::spawn(crate::engine::events::run(engine.clone(), events_rx));
-        (engine, clock, actions_rx)
+        crate::engine::testing::engine(dir, CONFIG)
     }
 
     fn alice() -> Caller {
-        Caller {
-            uid: 1000,
-            user: "alice".into(),
-            groups: vec!["alice".into()],
-            admin: false,
-            pid: 0,
-        }
+        crate::engine::testing::user("alice", 1000)
     }
 
     /// A granted 60 s request, its expiry now due, as the scheduler reads it.

@@ -17,6 +17,8 @@ pub mod operate;
 pub mod outbox;
 mod requests;
 pub mod saved;
+#[cfg(test)]
+pub(crate) mod testing;
 mod views;
 
 use std::sync::Arc;
@@ -35,6 +37,7 @@ use crate::store::{Store, StoreError};
 pub use access::{kind_name, pending_key};
 pub use authz::Caller;
 pub use lifecycle::{Expiry, Fired, GrantOutcome};
+pub use operate::{Reload, Reloaded};
 
 /// Work for the provisioner, sent after the transition that calls for it is durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,17 +101,27 @@ impl EngineError {
 /// How long a revoke attempt may be in flight before the scheduler starts another.
 pub const REVOKE_GUARD: Duration = Duration::from_secs(60);
 
-/// The configuration in force and the integrations built from it, swapped as one on reload.
+/// The configuration in force and the integrations built from it (with those a reload
+/// removed while they still had open requests), read together: a call takes one snapshot and
+/// decides everything with it.
+#[derive(Clone)]
+pub struct Snapshot {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// The integrations.
+    pub integrations: Arc<Registry>,
+}
+
+/// What is in force, replaced whole by a reload.
 struct Current {
-    config: Arc<Config>,
-    integrations: Arc<Registry>,
+    snapshot: Snapshot,
     loaded_at: SystemTime,
 }
 
 /// The engine. Shared as `Arc<Engine>`.
 pub struct Engine {
     /// Read per call (a clone of the `Arc`s), never held across I/O or an await; replaced
-    /// whole by [`Engine::swap_config`].
+    /// whole by a reload ([`Engine::apply_reload`]).
     current: std::sync::RwLock<Current>,
     store: Store,
     clock: Arc<dyn Clock>,
@@ -162,8 +175,10 @@ impl Engine {
         let started_at = parts.clock.now();
         Engine {
             current: std::sync::RwLock::new(Current {
-                config: parts.config.clone(),
-                integrations: Arc::new(parts.integrations),
+                snapshot: Snapshot {
+                    config: parts.config.clone(),
+                    integrations: Arc::new(parts.integrations),
+                },
                 loaded_at: started_at,
             }),
             store: parts.store,
@@ -188,7 +203,17 @@ impl Engine {
 
     /// The configuration in force now. A call keeps the one it read for its whole length.
     pub fn config(&self) -> Arc<Config> {
-        self.current().config.clone()
+        self.current().snapshot.config.clone()
+    }
+
+    /// The configuration and the integrations in force now, read as one.
+    pub fn snapshot(&self) -> Snapshot {
+        self.current().snapshot.clone()
+    }
+
+    /// Whether `snapshot` is still the one in force (no reload came since it was read).
+    fn in_force(&self, snapshot: &Snapshot) -> bool {
+        Arc::ptr_eq(&self.current().snapshot.config, &snapshot.config)
     }
 
     /// When the configuration in force was loaded (the start, or the last reload).
@@ -196,18 +221,27 @@ impl Engine {
         self.current().loaded_at
     }
 
-    /// Puts a new configuration and its integrations in force (`admin.reload`). Calls
-    /// already running finish with the ones they read; new calls see these.
-    pub fn swap_config(&self, config: Arc<Config>, integrations: Arc<Registry>) {
+    /// Puts `next` in force and returns what it replaced (for [`Engine::restore`]). Only a
+    /// reload's store job calls this, so that every other job runs wholly before or wholly
+    /// after it.
+    fn swap_config(&self, next: Snapshot) -> Replaced {
         let mut current = self
             .current
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *current = Current {
-            config,
-            integrations,
+        let next = Current {
+            snapshot: next,
             loaded_at: self.clock.now(),
         };
+        Replaced(std::mem::replace(&mut *current, next))
+    }
+
+    /// Puts back what a swap replaced (its transaction was not committed).
+    fn restore(&self, replaced: Replaced) {
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = replaced.0;
     }
 
     /// The daemon's metrics.
@@ -223,7 +257,7 @@ impl Engine {
     /// The integrations in force now (with those a reload removed while they still had
     /// open requests).
     pub fn integrations(&self) -> Arc<Registry> {
-        self.current().integrations.clone()
+        self.current().snapshot.integrations.clone()
     }
 
     /// The sealer.
@@ -243,20 +277,43 @@ impl Engine {
 
     /// Builds the caller for a peer, deciding admin rights from the config.
     pub fn caller(&self, uid: u32, pid: u32, user: String, groups: Vec<String>) -> Caller {
-        let admin = uid == 0
-            || (self.mode == "user" && uid == nix::unistd::geteuid().as_raw())
-            || self
-                .config()
-                .daemon
-                .admins
-                .iter()
-                .any(|p| p.matches(&user, &groups));
+        let admin = self.is_admin(uid, &user, &groups);
         Caller {
             uid,
             pid,
             user,
             groups,
             admin,
+        }
+    }
+
+    /// Whether a peer is an admin under the config in force now: root, the daemon's own
+    /// user in user mode, and whom `[daemon] admins` names.
+    fn is_admin(&self, uid: u32, user: &str, groups: &[String]) -> bool {
+        uid == 0
+            || (self.mode == "user" && uid == nix::unistd::geteuid().as_raw())
+            || self
+                .current()
+                .snapshot
+                .config
+                .daemon
+                .admins
+                .iter()
+                .any(|p| p.matches(user, groups))
+    }
+
+    /// `caller` with its admin rights as the config in force now decides them: a connection
+    /// keeps its identity, but a reload that adds or removes an admin applies to its next
+    /// call (and its subscriptions' next event). The same `Arc` when nothing changed.
+    pub fn current_caller(&self, caller: Arc<Caller>) -> Arc<Caller> {
+        let admin = self.is_admin(caller.uid, &caller.user, &caller.groups);
+        if admin == caller.admin {
+            caller
+        } else {
+            Arc::new(Caller {
+                admin,
+                ..(*caller).clone()
+            })
         }
     }
 
@@ -280,6 +337,9 @@ impl Engine {
         }
     }
 }
+
+/// What a config swap replaced, to put back if its transaction is not committed.
+struct Replaced(Current);
 
 /// The stored form of what an integration handed back (see `integrations::Material`).
 pub(crate) fn material_record(m: Material) -> MaterialRecord {

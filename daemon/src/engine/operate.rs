@@ -1,20 +1,66 @@
 //! What admins read and record to operate jitd: the metrics' gauges, the parts of
-//! `admin.status` the store knows, what orphan reconciliation did, which open requests a
-//! reload would strand, and the audit entry of a reload. The I/O of a reload (reading the
-//! file, building integrations) is in [`crate::operate`].
+//! `admin.status` the store knows, what orphan reconciliation did, and putting a reloaded
+//! config in force ([`Engine::apply_reload`]). The I/O of a reload (reading the file,
+//! building integrations) is in [`crate::operate`].
+//!
+//! A reload is one store job: it reads the open requests, refuses (or, with
+//! `revoke_orphans`, revokes and rejects) those of removed integrations, writes its audit
+//! entry and swaps the config, all in one transaction. Jobs run one after the other, so
+//! every other write — a request created, approved, started — runs wholly before the reload
+//! (and its request is seen by the check) or wholly after it (and sees the new config: a
+//! request decided with the old one is decided again, see `Engine::create_inner`). If the
+//! transaction is not committed the swap is undone before any later job runs.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use jit_api::methods::OrphansParams;
-use jit_api::{AuditRecord, Counts, Request, Status};
+use jit_api::{AuditRecord, Counts, Request, RequestId, Status};
+use jit_config::Config;
 
-use super::requests::audit;
+use super::events::Undo;
+use super::requests::{audit, close, ended_by, start_revoking};
 use super::views::ts;
-use super::{Caller, Engine, EngineError, from_ms};
+use super::{Action, Caller, Engine, EngineError, Snapshot, from_ms};
+use crate::integrations::Registry;
 use crate::metrics::Gauges;
+use crate::store::model::{DecisionRecord, RequestRecord};
 
 /// The audit action of a reload.
 pub const CONFIG_RELOADED: &str = "daemon.config_reloaded";
+
+/// The reason recorded on requests a reload revoked or rejected.
+pub const REMOVED_REASON: &str = "integration removed";
+
+/// A checked config to put in force, and what it changes (made by
+/// [`crate::operate::Operator`]).
+pub struct Reload {
+    /// The new config.
+    pub config: Arc<Config>,
+    /// Its integrations: built anew for those added or changed, the running ones for the
+    /// others.
+    pub integrations: Registry,
+    /// Integrations in force (configured, or retired by an earlier reload) that the new
+    /// config does not have.
+    pub removed: Vec<String>,
+    /// Revoke (or reject) the open requests of integrations the config in force has and the
+    /// new one removes, instead of refusing the reload.
+    pub revoke_orphans: bool,
+    /// Who reloads (`jitd` for SIGHUP).
+    pub actor: String,
+    /// What changes, for the audit entry: the file, and the integrations added, changed and
+    /// removed.
+    pub details: String,
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, Default)]
+pub struct Reloaded {
+    /// Requests revoked or rejected because their integration was removed.
+    pub revoked: Vec<RequestId>,
+    /// Removed integrations kept, retired, because open requests still need them to revoke.
+    pub retired: Vec<String>,
+}
 
 /// What the store says about an integration, for `admin.status`.
 #[derive(Debug, Default, Clone)]
@@ -150,29 +196,146 @@ impl Engine {
             .collect())
     }
 
-    /// The open requests with a session on `integration`: (id, status), oldest first.
-    pub fn open_on(&self, integration: &str) -> Result<Vec<(u64, Status)>, EngineError> {
-        let mut out: Vec<_> = self
-            .open_records()?
-            .into_iter()
-            .filter(|r| r.integrations().contains(&integration))
-            .map(|r| (r.id, r.status))
-            .collect();
-        out.sort_unstable_by_key(|(id, _)| *id);
-        Ok(out)
-    }
-
-    /// Records a reload in the audit log: who, the file's digest, what changed.
-    pub async fn record_reload(
-        &self,
-        actor: &str,
-        digest: &str,
-        details: String,
-    ) -> Result<(), EngineError> {
+    /// Puts `r` in force, or refuses it and changes nothing (see the module's comment). A
+    /// removed integration that the config in force has and that still has open requests
+    /// refuses the reload unless `r.revoke_orphans`: then its granted requests are revoked and
+    /// its pending and scheduled ones rejected, with the reason [`REMOVED_REASON`]; one that
+    /// is being granted refuses it either way. Every removed integration that still has open
+    /// requests afterwards (being revoked) stays in the registry, retired: revoking needs it,
+    /// and no new request can name it.
+    pub async fn apply_reload(self: &Arc<Self>, r: Reload) -> Result<Reloaded, EngineError> {
+        let this = self.clone();
         let now = self.now_ms();
-        let actor = actor.to_owned();
-        let details = format!("sha256 {digest}; {details}");
-        self.write(move |wtx| audit(wtx, now, &actor, CONFIG_RELOADED, None, None, Some(details)))
-            .await
+        let (reloaded, changed, actions) = self
+            .write_or_undo(move |wtx| {
+                let old = this.snapshot();
+                let removed = |name: &str| r.removed.iter().any(|n| n == name);
+                // Removed from the config in force now; the others were retired by an earlier
+                // reload, which already settled what becomes of their requests.
+                let newly = |name: &str| removed(name) && old.config.integration(name).is_some();
+                let mut open: Vec<RequestRecord> = wtx
+                    .open_requests()?
+                    .into_iter()
+                    .filter(|rec| rec.integrations().into_iter().any(removed))
+                    .collect();
+                open.sort_unstable_by_key(|rec| rec.id);
+                let on_newly = |rec: &RequestRecord| {
+                    rec.integrations()
+                        .into_iter()
+                        .find(|i| newly(i))
+                        .map(str::to_owned)
+                };
+                let stranded: Vec<(usize, String)> = open
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, rec)| on_newly(rec).map(|name| (i, name)))
+                    .collect();
+                if !stranded.is_empty() && !r.revoke_orphans {
+                    let list = stranded
+                        .iter()
+                        .map(|(i, name)| format!("{} ({} on {name})", open[*i].id, open[*i].status))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    return Err(EngineError::InvalidState(format!(
+                        "the new config removes integrations that still have open requests: \
+                         {list}; revoke them first, or reload with --revoke-orphans (revokes \
+                         them with reason \"{REMOVED_REASON}\"); the running config stays"
+                    )));
+                }
+                if let Some((i, name)) = stranded
+                    .iter()
+                    .find(|(i, _)| open[*i].status == Status::Granting)
+                {
+                    return Err(EngineError::InvalidState(format!(
+                        "request {} is being granted on {name}, which the new config removes; \
+                         reload again in a moment, once it is granted; the running config stays",
+                        open[*i].id
+                    )));
+                }
+                // The flows no longer name them: take their access away.
+                let mut revoked = Vec::new();
+                let mut actions = Vec::new();
+                for (i, _) in &stranded {
+                    let rec = &mut open[*i];
+                    let old_rec = rec.clone();
+                    let action = match rec.status {
+                        Status::Granted => {
+                            let why = ended_by("revoked", "jitd", Some(REMOVED_REASON));
+                            start_revoking(rec, Status::Revoked, why, now);
+                            actions.push(Action::Revoke(rec.id));
+                            "grant.revoke_requested"
+                        }
+                        Status::Pending | Status::Scheduled => {
+                            rec.approval.rejection = Some(DecisionRecord {
+                                by: "jitd".to_owned(),
+                                at: now,
+                                reason: Some(REMOVED_REASON.to_owned()),
+                            });
+                            let why = ended_by("rejected", "jitd", Some(REMOVED_REASON));
+                            close(rec, Status::Rejected, now, why);
+                            "request.rejected"
+                        }
+                        // Already being taken away.
+                        _ => continue,
+                    };
+                    audit(
+                        wtx,
+                        now,
+                        "jitd",
+                        action,
+                        Some(rec),
+                        Some(REMOVED_REASON),
+                        None,
+                    )?;
+                    wtx.put_request(rec, Some(&old_rec))?;
+                    revoked.push(rec.id);
+                }
+                let mut retired: Vec<String> = r
+                    .removed
+                    .iter()
+                    .filter(|name| {
+                        open.iter().any(|rec| {
+                            rec.status.is_open() && rec.integrations().contains(&name.as_str())
+                        })
+                    })
+                    .cloned()
+                    .collect();
+                retired.sort();
+                let mut integrations = r.integrations;
+                for name in &retired {
+                    if let Some(i) = old.integrations.get(name) {
+                        integrations.insert(name.clone(), i.clone());
+                    }
+                }
+                let ids = revoked
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let details = format!("sha256 {}; {}, revoked [{ids}]", r.config.digest, r.details);
+                audit(
+                    wtx,
+                    now,
+                    &r.actor,
+                    CONFIG_RELOADED,
+                    None,
+                    None,
+                    Some(details),
+                )?;
+                let replaced = this.swap_config(Snapshot {
+                    config: r.config,
+                    integrations: Arc::new(integrations),
+                });
+                let undo_on = this.clone();
+                let undo: Undo = Box::new(move || undo_on.restore(replaced));
+                let changed = revoked.clone();
+                Ok((
+                    (Reloaded { revoked, retired }, changed, actions),
+                    Some(undo),
+                ))
+            })
+            .await?;
+        self.after_commit(&changed, actions, !changed.is_empty());
+        Ok(reloaded)
     }
 }

@@ -13,13 +13,13 @@ use jit_api::{
     MAX_TEXT_BYTES, PROTOCOL_VERSION, Request, RequestId, ResourceTypeEntry, SessionCredentials,
     SessionFile, Status,
 };
-use jit_config::{Approval, Justification};
+use jit_config::{Approval, Config, Justification};
 
 use super::authz::{Ask, Caller, Target, approver_rules, match_flow};
 use super::events::Tx;
 use super::views::ts;
-use super::{Action, Engine, EngineError};
-use crate::integrations::{SecretSource, SessionView};
+use super::{Action, Engine, EngineError, Snapshot};
+use crate::integrations::{Registry, SecretSource, SessionView};
 use crate::store::model::{
     ApprovalRecord, AuditEntry, Deadline, DeadlineKind, DecisionRecord, EntryRecord, Millis,
     RequestRecord, RevokingRecord,
@@ -29,6 +29,9 @@ use crate::store::model::{
 const MAX_RESOURCE_BYTES: usize = 255;
 /// The most permissions one request may name.
 const MAX_PERMISSIONS: usize = 64;
+/// How many times a request is decided again when reloads keep replacing the config it was
+/// decided with before it could be written.
+const MAX_CREATE_ATTEMPTS: usize = 5;
 /// How far ahead a scheduled start may be.
 const MAX_START_AHEAD_MS: u64 = 90 * 24 * 3600 * 1000;
 
@@ -134,8 +137,36 @@ impl Engine {
         p: CreateParams,
         repeats: Option<RequestId>,
     ) -> Result<Request, EngineError> {
-        let cfg = self.config();
-        let (bundle, entries) = self.resolve_entries(&p)?;
+        // A request is decided with one snapshot of the config, and its write checks that
+        // the snapshot is still in force: a reload's check of open requests and its swap are
+        // one store job (see `operate.rs`), so a request written before it is seen by that
+        // check, and one decided with the old config but written after it is decided again
+        // with the new one.
+        for _ in 0..MAX_CREATE_ATTEMPTS {
+            if let Some(created) = self
+                .create_with(&self.snapshot(), caller, &p, repeats)
+                .await?
+            {
+                return Ok(created);
+            }
+        }
+        Err(EngineError::InvalidState(
+            "the config was reloaded several times while this request was being made; send it again"
+                .into(),
+        ))
+    }
+
+    /// Creates a request decided with `snap`; `None` when a reload put another config in
+    /// force before it could be written (nothing was).
+    async fn create_with(
+        self: &Arc<Self>,
+        snap: &Snapshot,
+        caller: &Caller,
+        p: &CreateParams,
+        repeats: Option<RequestId>,
+    ) -> Result<Option<Request>, EngineError> {
+        let cfg = &snap.config;
+        let (bundle, entries) = Self::resolve_entries(cfg, p)?;
         if p.duration_secs == Some(0) {
             return Err(EngineError::InvalidInput(
                 "duration must be at least 1s".into(),
@@ -143,8 +174,10 @@ impl Engine {
         }
         let justification = p
             .justification
-            .map(|j| j.trim().to_owned())
-            .filter(|j| !j.is_empty());
+            .as_deref()
+            .map(str::trim)
+            .filter(|j| !j.is_empty())
+            .map(str::to_owned);
         if let Some(j) = &justification {
             check_text("justification", j)?;
         }
@@ -180,7 +213,7 @@ impl Engine {
             duration_secs: p.duration_secs,
             justification: justification.as_deref(),
         };
-        let flow = match_flow(&cfg, caller, &ask).map_err(|e| {
+        let flow = match_flow(cfg, caller, &ask).map_err(|e| {
             if e.bad_value {
                 EngineError::InvalidInput(e.message)
             } else {
@@ -198,7 +231,7 @@ impl Engine {
         }
         let pending_ttl = flow.pending_ttl.unwrap_or(cfg.daemon.pending_ttl);
         let dry_run = entries.iter().all(|e| {
-            self.integrations()
+            snap.integrations
                 .get(&e.integration)
                 .is_some_and(|i| i.dry_run())
         });
@@ -245,8 +278,12 @@ impl Engine {
         }
         let this = self.clone();
         let actor = caller.user.clone();
-        let (rec, actions, deadline) = self
+        let snap = snap.clone();
+        let written = self
             .write(move |wtx| {
+                if !this.in_force(&snap) {
+                    return Ok(None);
+                }
                 rec.id = wtx.next_request_id()?;
                 let details = Some(match &rec.bundle {
                     Some(b) => format!("flow {}, bundle {b}", rec.flow),
@@ -279,7 +316,8 @@ impl Engine {
                     } else {
                         "request.approved"
                     };
-                    deadline = this.after_approval(wtx, &mut rec, now, &mut actions)?;
+                    deadline =
+                        this.after_approval(wtx, &mut rec, now, &snap.integrations, &mut actions)?;
                     let notify = rec
                         .break_glass
                         .then(|| format!("told: {}", rec.approval.approvers.join(", ")));
@@ -295,22 +333,24 @@ impl Engine {
                     deadline = true;
                 }
                 wtx.put_request(&rec, None)?;
-                Ok::<_, EngineError>((rec, actions, deadline))
+                Ok::<_, EngineError>(Some((rec, actions, deadline)))
             })
             .await?;
+        let Some((rec, actions, deadline)) = written else {
+            return Ok(None);
+        };
         tracing::info!(id = rec.id, requester = %rec.requester, flow = %rec.flow, status = %rec.status, "request created");
         self.metrics.request_created();
         self.after_commit(&[rec.id], actions, deadline);
-        Ok(self.view(&rec))
+        Ok(Some(self.view(&rec)))
     }
 
-    /// Checks a create's names against the catalog and returns the bundle name (if any) and
-    /// the entries asked for.
+    /// Checks a create's names against the catalog of `cfg` and returns the bundle name (if any)
+    /// and the entries asked for.
     pub(super) fn resolve_entries(
-        &self,
+        cfg: &Config,
         p: &CreateParams,
     ) -> Result<(Option<String>, Vec<EntryRecord>), EngineError> {
-        let cfg = self.config();
         if let Some(name) = &p.bundle {
             if !p.integration.is_empty()
                 || !p.resource_type.is_empty()
@@ -429,13 +469,14 @@ impl Engine {
         ))
     }
 
-    /// What follows an approval: a scheduled start, or granting now. Returns whether a
-    /// deadline was set.
+    /// What follows an approval: a scheduled start, or granting now (on `integrations`, those
+    /// in force). Returns whether a deadline was set.
     pub(crate) fn after_approval(
         &self,
         wtx: &mut Tx<'_, '_>,
         rec: &mut RequestRecord,
         now: Millis,
+        integrations: &Registry,
         actions: &mut Vec<Action>,
     ) -> Result<bool, EngineError> {
         rec.pending_until = None;
@@ -449,24 +490,25 @@ impl Engine {
                 Ok(true)
             }
             None => {
-                self.begin_granting(wtx, rec, now)?;
+                self.begin_granting(wtx, rec, now, integrations)?;
                 actions.push(Action::Grant(rec.id));
                 Ok(true)
             }
         }
     }
 
-    /// Moves a request to Granting: names its sessions (one per integration) and seals their
-    /// new secrets.
+    /// Moves a request to Granting: names its sessions (one per integration, from
+    /// `integrations`, those in force) and seals their new secrets.
     pub(crate) fn begin_granting(
         &self,
         wtx: &mut Tx<'_, '_>,
         rec: &mut RequestRecord,
         now: Millis,
+        integrations: &Registry,
     ) -> Result<(), EngineError> {
         let mut sessions = Vec::new();
         for name in rec.integrations() {
-            let integ = self.integrations().get(name).cloned().ok_or_else(|| {
+            let integ = integrations.get(name).cloned().ok_or_else(|| {
                 EngineError::InvalidState(format!("integration {name} is no longer configured"))
             })?;
             // Generated secrets are sealed now; an integration that issues its own hands it
@@ -612,7 +654,7 @@ impl Engine {
             });
             if rec.approval.approvals.len() >= rec.approval.required as usize {
                 let mut actions = Vec::new();
-                eng.after_approval(wtx, rec, now, &mut actions)?;
+                eng.after_approval(wtx, rec, now, &eng.integrations(), &mut actions)?;
                 Ok(("request.approved", actions.pop()))
             } else {
                 Ok(("request.approval_added", None))
@@ -1258,7 +1300,7 @@ pub(crate) fn grant_guard(now: Millis) -> Deadline {
 }
 
 /// The end reason for a person's decision: `revoked by alice`, `revoked by alice: done`.
-fn ended_by(verb: &str, user: &str, reason: Option<&str>) -> String {
+pub(crate) fn ended_by(verb: &str, user: &str, reason: Option<&str>) -> String {
     match reason {
         Some(r) => format!("{verb} by {user}: {r}"),
         None => format!("{verb} by {user}"),

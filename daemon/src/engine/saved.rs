@@ -81,7 +81,7 @@ impl Engine {
             ));
         }
         // Names that do not exist are refused now, with the same errors as a request.
-        self.resolve_entries(&r)?;
+        Self::resolve_entries(&self.config(), &r)?;
         let rec = SavedRecord {
             integration: r.integration,
             resource_type: r.resource_type,

@@ -102,10 +102,13 @@ impl Subscriptions {
     }
 
     /// Adds a subscription for `caller` (only about `request`, if given), fed by `watch`.
-    /// Its events flow once [`Subscriptions::start_pending`] is called.
+    /// Its events flow once [`Subscriptions::start_pending`] is called. `current` gives the
+    /// caller as the config in force sees them at each event (a reload may take away or
+    /// give admin rights, and with them the events of other users' requests).
     pub fn subscribe(
         &self,
         caller: Arc<Caller>,
+        current: CurrentCaller,
         watch: Watch,
         request: Option<RequestId>,
     ) -> Result<SubscriptionId, SubscriptionError> {
@@ -119,6 +122,7 @@ impl Subscriptions {
         let task = tokio::spawn(forward(Forward {
             id,
             caller,
+            current,
             request,
             watch,
             outbox: self.outbox.clone(),
@@ -174,9 +178,13 @@ impl Drop for Subscriptions {
     }
 }
 
+/// The caller as the config in force sees them now (see [`crate::engine::Engine::current_caller`]).
+pub type CurrentCaller = Arc<dyn Fn(Arc<Caller>) -> Arc<Caller> + Send + Sync>;
+
 struct Forward {
     id: SubscriptionId,
     caller: Arc<Caller>,
+    current: CurrentCaller,
     request: Option<RequestId>,
     watch: Watch,
     outbox: Outbox,
@@ -233,7 +241,11 @@ async fn forward(mut f: Forward) {
                     missed = missed.saturating_add(event.lost);
                     continue;
                 }
-                if f.request.is_some_and(|id| id != event.request) || !event.visible_to(&f.caller) {
+                if f.request.is_some_and(|id| id != event.request) {
+                    continue;
+                }
+                f.caller = (f.current)(f.caller.clone());
+                if !event.visible_to(&f.caller) {
                     continue;
                 }
                 if missed > 0 {
@@ -282,6 +294,11 @@ mod tests {
         })
     }
 
+    /// Admin rights that never change.
+    fn same() -> CurrentCaller {
+        Arc::new(|c| c)
+    }
+
     fn event(n: u64) -> Arc<Published> {
         let json =
             format!(r#"{{"kind":"created","at":"2026-11-23T22:17:30Z","next":[],"reason":"{n}"}}"#);
@@ -308,7 +325,7 @@ mod tests {
         let (outbox, mut lines) = mpsc::channel(2);
         let conn = Subscriptions::new(outbox);
         let id = conn
-            .subscribe(alice(), Watch::for_test(events.subscribe()), None)
+            .subscribe(alice(), same(), Watch::for_test(events.subscribe()), None)
             .expect("subscribe");
         // Nothing flows before the answer is queued.
         events.send(event(0)).expect("send");
@@ -350,11 +367,16 @@ mod tests {
         let (outbox, _lines) = mpsc::channel(2);
         let conn = Subscriptions::new(outbox);
         for _ in 0..MAX_SUBSCRIPTIONS {
-            conn.subscribe(alice(), Watch::for_test(events.subscribe()), Some(1))
-                .expect("subscribe");
+            conn.subscribe(
+                alice(),
+                same(),
+                Watch::for_test(events.subscribe()),
+                Some(1),
+            )
+            .expect("subscribe");
         }
         assert!(matches!(
-            conn.subscribe(alice(), Watch::for_test(events.subscribe()), None),
+            conn.subscribe(alice(), same(), Watch::for_test(events.subscribe()), None),
             Err(SubscriptionError::TooMany)
         ));
     }

@@ -125,6 +125,9 @@ pub struct Store {
     jobs: std_mpsc::Sender<Job>,
     instance_id: Arc<str>,
     writer: Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
+    /// Jobs handed to the writer so far, for tests that need to know one is queued.
+    #[cfg(test)]
+    sent: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::fmt::Debug for Store {
@@ -170,7 +173,16 @@ impl Store {
             jobs: tx,
             instance_id: instance_id.into(),
             writer: Arc::new(std::sync::Mutex::new(Some(writer))),
+            #[cfg(test)]
+            sent: Arc::default(),
         })
+    }
+
+    /// How many jobs were handed to the writer so far: a test that holds the writer up can
+    /// wait until the jobs it expects are queued behind it.
+    #[cfg(test)]
+    pub(crate) fn jobs_sent(&self) -> usize {
+        self.sent.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Closes the store and waits until the file is released (its lock with it), for tools
@@ -202,21 +214,24 @@ impl Store {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut WriteTx) -> Result<T, E> + Send + 'static,
     {
-        self.write_then(move |wtx| f(wtx).map(|t| (t, ())), |()| {})
+        self.write_then(move |wtx| f(wtx).map(|t| (t, ())), |(), _| {})
             .await
     }
 
-    /// Like [`Store::write`]; `f` also returns a value `N` that `committed` gets once the
-    /// transaction is durable. `committed` runs on the writer thread, in commit order, before
-    /// the result is delivered, so what it passes on is in the order the store changed.
-    /// Keep it short: the next batch waits for it.
-    pub async fn write_then<T, N, E, F, C>(&self, f: F, committed: C) -> Result<T, E>
+    /// Like [`Store::write`]; when `f` succeeds it also returns a value `N` that `settled`
+    /// gets with `true` once the transaction is durable — or with `false` when the batch it
+    /// ran in could not be committed, so that nothing it wrote exists (a refused job gets no
+    /// call). `settled` runs on the writer thread, in commit order, before the result is
+    /// delivered and before the next batch, so what it passes on is in the order the store
+    /// changed, and what it undoes is undone before any later job runs. Keep it short: the
+    /// next batch waits for it.
+    pub async fn write_then<T, N, E, F, C>(&self, f: F, settled: C) -> Result<T, E>
     where
         T: Send + 'static,
         N: Send + 'static,
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&mut WriteTx) -> Result<(T, N), E> + Send + 'static,
-        C: FnOnce(N) + Send + 'static,
+        C: FnOnce(N, bool) + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<Result<T, E>>();
         let job: Job = Box::new(move |wtx: Option<&mut WriteTx>| {
@@ -227,11 +242,15 @@ impl Store {
             Box::new(move |durable: Result<(), Arc<StoreError>>| {
                 let result = match (durable, out) {
                     (Ok(()), Ok((t, n))) => {
-                        committed(n);
+                        settled(n, true);
                         Ok(t)
                     }
                     (Ok(()), Err(e)) => Err(e),
-                    (Err(e), _) => Err(E::from(shared_error(&e))),
+                    (Err(e), Ok((_, n))) => {
+                        settled(n, false);
+                        Err(E::from(shared_error(&e)))
+                    }
+                    (Err(e), Err(_)) => Err(E::from(shared_error(&e))),
                 };
                 let _ = tx.send(result);
             })
@@ -239,6 +258,8 @@ impl Store {
         self.jobs
             .send(job)
             .map_err(|_| E::from(StoreError::Closed))?;
+        #[cfg(test)]
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         rx.await.map_err(|_| E::from(StoreError::Closed))?
     }
 
@@ -669,6 +690,37 @@ impl WriteTx<'_> {
                 .transpose()
         })();
         self.track(r)
+    }
+
+    /// Every open request, as this transaction sees them (the jobs before it in its batch
+    /// included).
+    pub fn open_requests(&mut self) -> Result<Vec<RequestRecord>, StoreError> {
+        let r = (|| {
+            let ids = {
+                let open = self.tables.open()?;
+                let mut ids = Vec::new();
+                for e in open.iter().map_err(io("read open"))? {
+                    ids.push(e.map_err(io("read open"))?.0.value());
+                }
+                ids
+            };
+            let table = self.tables.requests()?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(v) = table.get(id).map_err(io("read request"))? {
+                    out.push(decode(|| format!("request {id}"), v.value())?);
+                }
+            }
+            Ok(out)
+        })();
+        self.track(r)
+    }
+
+    /// Makes this transaction's batch fail to commit, as a storage error would: for tests of
+    /// what a write does when its commit fails.
+    #[cfg(test)]
+    pub(crate) fn fail_batch(&mut self) {
+        self.poisoned = Some(StoreError::Closed);
     }
 
     /// Writes a request and keeps every index in step with it. `old` is the record as it
@@ -1718,7 +1770,8 @@ mod tests {
                             w.put_request(&r, None)?;
                             Ok::<_, StoreError>(((), r.id))
                         },
-                        move |id| {
+                        move |id, durable| {
+                            assert!(durable);
                             let _ = tx.send(id);
                         },
                     )
@@ -1728,7 +1781,7 @@ mod tests {
             .collect();
         let refused = s.write_then(
             |_w| Err::<((), u64), _>(StoreError::Closed),
-            |_: u64| panic!("a refused job has no commit hook"),
+            |_: u64, _| panic!("a refused job has no commit hook"),
         );
         assert!(refused.await.is_err());
         for j in jobs {
@@ -1737,6 +1790,63 @@ mod tests {
         drop(tx);
         let ids: Vec<u64> = rx.iter().collect();
         assert_eq!(ids, (1..=50).collect::<Vec<_>>());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_whose_batch_is_not_committed_is_told_so_and_left_nothing() {
+        let (_d, s) = store();
+        let queued = |n: usize| {
+            let s = s.clone();
+            async move {
+                let start = std::time::Instant::now();
+                while s.jobs_sent() < n {
+                    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                }
+            }
+        };
+        // Hold the writer, so that the next two jobs share a batch.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let hold = s.clone();
+        let hold = tokio::spawn(async move {
+            hold.write(move |_| {
+                let _ = held.recv();
+                Ok::<_, StoreError>(())
+            })
+            .await
+        });
+        queued(1).await;
+        let (told, settled) = std::sync::mpsc::channel();
+        let w = s.clone();
+        let written = tokio::spawn(async move {
+            w.write_then(
+                |w| {
+                    let r = record(w.next_request_id()?, Status::Pending, None);
+                    w.put_request(&r, None)?;
+                    Ok::<_, StoreError>(((), r.id))
+                },
+                move |id, durable| {
+                    let _ = told.send((id, durable));
+                },
+            )
+            .await
+        });
+        queued(2).await;
+        let f = s.clone();
+        let failing = tokio::spawn(async move {
+            f.write(|w| {
+                w.fail_batch();
+                Ok::<_, StoreError>(())
+            })
+            .await
+        });
+        queued(3).await;
+        release.send(()).unwrap();
+        hold.await.unwrap().unwrap();
+        assert!(written.await.unwrap().is_err());
+        assert!(failing.await.unwrap().is_err());
+        assert_eq!(settled.recv().unwrap(), (1, false));
+        assert!(s.read(|r| r.request(1)).unwrap().is_none());
     }
 
     #[tokio::test]

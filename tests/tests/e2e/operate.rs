@@ -1,13 +1,15 @@
 //! Operating jitd: config reload by SIGHUP and by `jit admin reload` (a flow change applies
 //! to the next request, a broken file is refused with file:line and the old config keeps
 //! serving, removing an integration with live grants is refused until `--revoke-orphans`,
-//! every reload is audited with the file's digest); `jit admin ls` filters and refuses
-//! non-admins; `daemon.metrics` moves and the textfile is rewritten whole; no secret reaches
-//! the log at `trace`.
+//! every reload is audited with the file's digest); admin rights follow a reload on
+//! connections already open; `jit admin ls` filters and refuses non-admins;
+//! `daemon.metrics` moves and the textfile is rewritten whole, with the mode asked for; no
+//! secret reaches the log at `trace`.
 
 use std::time::Duration;
 
-use jit_api::methods::{AuditList, AuditParams, DaemonMetrics, Empty};
+use jit_api::ErrorCode;
+use jit_api::methods::{AdminStatus, AuditList, AuditParams, DaemonMetrics, Empty};
 use jit_tests::pg::{self, TestDb};
 use jit_tests::users::{Group, User};
 use jit_tests::{Daemon, wait_until};
@@ -234,6 +236,48 @@ fn removing_an_integration_with_live_grants_needs_revoke_orphans() {
 }
 
 #[test]
+fn admin_rights_follow_a_reload_on_connections_already_open() {
+    let dev = Group::create("dev");
+    let alice = User::create("a", &[&dev]);
+    let carol = User::create("c", &[&dev]);
+    let without_carol = config(&dev, "1h", false);
+    let with_carol = without_carol.replace(
+        "admins = [\"root\"]",
+        &format!("admins = [\"root\", \"{}\"]", carol.name),
+    );
+    let d = Daemon::start(&with_carol);
+    // Carol's long-lived connections: an editor's, and `jit watch` (a subscription).
+    let mut editor = d.connect_as(&carol);
+    let mut watch = d.watch(Some(&carol), &["--json"]);
+    editor
+        .call::<AdminStatus>(&Empty {})
+        .expect("carol is an admin");
+    let seen = request(&d, &alice, "demo", "30m").expect("granted");
+    watch.event(T, "created", seen["id"].as_u64().expect("id"));
+
+    std::fs::write(&d.config, &without_carol).expect("write config");
+    d.jit_json(None, &["admin", "reload"]);
+
+    // The same connection: no longer an admin.
+    let refused = editor
+        .call::<AdminStatus>(&Empty {})
+        .expect_err("carol is no longer an admin");
+    assert_eq!(refused.code, ErrorCode::Forbidden.code(), "{refused:?}");
+    assert!(refused.message.contains("only admins"), "{refused:?}");
+    // The same subscription: Alice's requests are not Carol's to see any more; her own are.
+    let hidden = request(&d, &alice, "demo", "30m").expect("granted");
+    let hidden = hidden["id"].as_u64().expect("id");
+    let own = request(&d, &carol, "demo", "10m").expect("granted");
+    watch.event(T, "created", own["id"].as_u64().expect("id"));
+    // Events come in commit order: Alice's came before Carol's, or not at all.
+    assert!(
+        watch.kinds_of(hidden).is_empty(),
+        "an admin no longer still gets another user's events: {:?}",
+        watch.seen
+    );
+}
+
+#[test]
 fn admin_ls_filters_and_admin_commands_are_for_admins() {
     let dev = Group::create("dev");
     let alice = User::create("a", &[&dev]);
@@ -331,7 +375,7 @@ fn metrics_move_and_the_textfile_is_rewritten_whole() {
     text = text.replace(
         "admins = [\"root\"]",
         &format!(
-            "admins = [\"root\"]\nmetrics_textfile = \"{}\"\nmetrics_interval = \"1s\"",
+            "admins = [\"root\"]\nmetrics_textfile = \"{}\"\nmetrics_textfile_mode = \"0640\"\nmetrics_interval = \"1s\"",
             prom.display()
         ),
     );
@@ -390,6 +434,11 @@ fn metrics_move_and_the_textfile_is_rewritten_whole() {
         reads += 1;
     }
     assert!(reads > 10, "only {reads} reads");
+    // The mode asked for, not 0644: the counts are not every local user's business.
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&prom).expect("textfile").permissions(),
+    );
+    assert_eq!(mode & 0o7777, 0o640, "mode {mode:o}");
     let names: Vec<_> = std::fs::read_dir(out_dir.path())
         .expect("dir")
         .filter_map(|e| e.ok().map(|e| e.file_name()))

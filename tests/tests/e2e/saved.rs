@@ -85,18 +85,20 @@ fn a_saved_request_is_asked_for_again_by_name_and_kept_per_user() {
     assert_eq!(r["duration_secs"], 2700);
     assert_eq!(r["justification"], "INC-77");
     // --for overrides the saved duration; the flow still decides (a justification is required).
+    // The name may come after options; an option's value is never taken for one.
     let r = d.jit_json(
         Some(&alice),
         &[
             "request",
-            "@orders-read",
             "--for",
             "10m",
             "--reason",
-            "INC-78",
+            "@INC-78",
+            "@orders-read",
         ],
     );
     assert_eq!(r["duration_secs"], 600, "{r}");
+    assert_eq!(r["justification"], "@INC-78", "{r}");
     let no_reason = d.jit(Some(&alice), &["request", "@orders-read"]);
     assert!(!no_reason.status.success());
     assert!(

@@ -1,12 +1,14 @@
 //! `events.*`: subscribe to the events of the requests the caller may see, and unsubscribe.
 
+use std::sync::Arc;
+
 use jit_api::methods::{Empty, EventsSubscribe, EventsUnsubscribe};
 use jit_api::{ErrorCode, Subscribed};
 use jsonrpsee::RpcModule;
 use jsonrpsee::types::ErrorObjectOwned;
 
 use super::{Ctx, register_on_connection, rpc_error};
-use crate::rpc::subscriptions::SubscriptionError;
+use crate::rpc::subscriptions::{CurrentCaller, SubscriptionError};
 
 fn refused(e: &SubscriptionError) -> ErrorObjectOwned {
     let code = match e {
@@ -24,8 +26,9 @@ pub fn register_all(m: &mut RpcModule<Ctx>) {
         }
         // Watching starts before the answer: nothing that happens after it is missed.
         let watch = engine.watch().await.map_err(|e| rpc_error(&e))?;
+        let current: CurrentCaller = Arc::new(move |c| engine.current_caller(c));
         let subscription = conn
-            .subscribe(caller, watch, p.request)
+            .subscribe(caller, current, watch, p.request)
             .map_err(|e| refused(&e))?;
         Ok(Subscribed { subscription })
     });

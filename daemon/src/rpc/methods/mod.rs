@@ -1,5 +1,10 @@
 //! The method table: one file per method group, each registering its methods through
 //! [`register`], which parses parameters, finds the caller and maps engine errors.
+//!
+//! The caller is the connection's (its identity is read once, at accept), with its admin
+//! rights decided again at every call from the config in force
+//! ([`Engine::current_caller`]): a reload that takes a user off the admins applies to the
+//! connections they already have open.
 
 mod admin;
 mod audit;
@@ -94,6 +99,7 @@ where
             let p = parsed?;
             let started = std::time::Instant::now();
             let engine: Ctx = (*ctx).clone();
+            let caller = engine.current_caller(caller);
             let user = caller.user.clone();
             let answer = f(engine.clone(), caller, p).await;
             let elapsed = started.elapsed();
@@ -138,6 +144,7 @@ where
                     None,
                 ));
             };
+            let caller = ctx.current_caller(caller);
             f((*ctx).clone(), caller, conn, parsed?).await
         }
     });
@@ -181,6 +188,7 @@ where
                 ));
             };
             let started = std::time::Instant::now();
+            let caller = ctx.current_caller(caller);
             let answer = f(operator, caller, p).await;
             ctx.metrics().rpc(M::NAME, started.elapsed());
             answer.map_err(|e| rpc_error(&e))
