@@ -1805,17 +1805,25 @@ mod tests {
                 }
             }
         };
-        // Hold the writer, so that the next two jobs share a batch.
+        // Hold the writer, so that the next two jobs share a batch. Wait until the hold job
+        // runs, not only until it is sent: sent is not taken, and a batch that took all
+        // three would fail the hold job too.
         let (release, held) = std::sync::mpsc::channel::<()>();
+        let (running, runs) = std::sync::mpsc::channel::<()>();
         let hold = s.clone();
         let hold = tokio::spawn(async move {
             hold.write(move |_| {
+                let _ = running.send(());
                 let _ = held.recv();
                 Ok::<_, StoreError>(())
             })
             .await
         });
-        queued(1).await;
+        let start = std::time::Instant::now();
+        while runs.try_recv().is_err() {
+            assert!(start.elapsed() < std::time::Duration::from_secs(10));
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
         let (told, settled) = std::sync::mpsc::channel();
         let w = s.clone();
         let written = tokio::spawn(async move {
