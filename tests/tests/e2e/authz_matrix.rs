@@ -798,6 +798,7 @@ fn every_method_as_every_kind_of_caller() {
             }
         }
     }
+    eprintln!("authorization matrix: {cells} cells");
     assert!(
         violations.is_empty(),
         "{} violations in {cells} cells of the authorization matrix:\n{}",
@@ -1041,6 +1042,7 @@ fn what_each_kind_of_caller_sees() {
             )),
         }
     }
+    eprintln!("read tables: {cells} cells");
     assert!(
         violations.is_empty(),
         "{} violations in {cells} cells of the read tables:\n{}",
