@@ -20,8 +20,9 @@ pub struct InProcess {
     pub socket: PathBuf,
     /// Its state directory (the store and the secret key).
     pub state: PathBuf,
-    _dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     rt: Option<tokio::runtime::Runtime>,
 }
 
@@ -83,8 +84,9 @@ impl InProcess {
             clock,
             socket,
             state: state_dir,
-            _dir: dir,
+            dir: Some(dir),
             stop: Some(stop),
+            running: None,
             rt: None,
         };
         let started = std::time::Instant::now();
@@ -110,6 +112,7 @@ impl InProcess {
             std::thread::sleep(Duration::from_millis(10));
         }
         let mut d = d;
+        d.running = Some(running);
         d.rt = Some(rt);
         Ok(d)
     }
@@ -118,15 +121,32 @@ impl InProcess {
     pub fn conn(&self) -> Conn {
         Conn::open(&self.socket)
     }
-}
 
-impl Drop for InProcess {
-    fn drop(&mut self) {
+    /// Stops jitd and keeps its temp dir: the state directory inside (`state`) can start
+    /// another jitd ([`InProcess::start_on`]), as after a restart.
+    pub fn stop_keeping_state(mut self) -> tempfile::TempDir {
+        self.shut_down();
+        self.dir.take().expect("temp dir")
+    }
+
+    fn shut_down(&mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
         if let Some(rt) = self.rt.take() {
+            // jitd's own shutdown (the store closed) before the runtime goes.
+            if let Some(running) = self.running.take() {
+                let _ = rt.block_on(async {
+                    tokio::time::timeout(Duration::from_secs(10), running).await
+                });
+            }
             rt.shutdown_timeout(Duration::from_secs(5));
         }
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        self.shut_down();
     }
 }

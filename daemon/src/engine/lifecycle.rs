@@ -10,7 +10,9 @@ use super::events::{EXPIRY_WARNING, Tx};
 use super::requests::{audit, close, start_revoking};
 use super::{Action, Engine, EngineError, to_ms};
 use crate::integrations::Issued;
-use crate::store::model::{Deadline, DeadlineKind, Millis, ProcessRecord, RequestRecord};
+use crate::store::model::{
+    Deadline, DeadlineKind, DecisionRecord, Millis, ProcessRecord, RequestRecord,
+};
 
 /// Retry delay after `attempts` failed revokes: 1 s doubling to 30 s, with ±20 % jitter.
 pub fn backoff_ms(attempts: u32) -> Millis {
@@ -392,7 +394,44 @@ impl Engine {
                             // approved window ends.
                             let late_secs = now.saturating_sub(at) / 1000;
                             rec.duration_secs = rec.duration_secs.saturating_sub(late_secs).max(1);
-                            this.begin_granting(wtx, &mut rec, now, &this.integrations())?;
+                            let integrations = this.integrations();
+                            if let Some(gone) = rec
+                                .integrations()
+                                .into_iter()
+                                .find(|name| integrations.get(*name).is_none())
+                            {
+                                // Its integration left the config (a restart with a changed
+                                // file): nothing to start on. Refused here, alone — an error
+                                // would fail this whole batch of deadlines, again and again.
+                                let reason = format!(
+                                    "integration {gone} is no longer configured: the scheduled start could not happen"
+                                );
+                                rec.approval.rejection = Some(DecisionRecord {
+                                    by: "jitd".to_owned(),
+                                    at: now,
+                                    reason: Some(reason.clone()),
+                                });
+                                let why = super::requests::ended_by(
+                                    "rejected",
+                                    "jitd",
+                                    Some(&reason),
+                                );
+                                close(&mut rec, Status::Rejected, now, why);
+                                wtx.delete_secrets(rec.id)?;
+                                audit(
+                                    wtx,
+                                    now,
+                                    "jitd",
+                                    "request.rejected",
+                                    Some(&rec),
+                                    Some(&reason),
+                                    None,
+                                )?;
+                                wtx.put_request(&rec, Some(&old))?;
+                                changed.push(id);
+                                continue;
+                            }
+                            this.begin_granting(wtx, &mut rec, now, &integrations)?;
                             audit(
                                 wtx,
                                 now,

@@ -161,3 +161,68 @@ fn a_suspended_daemon_revokes_within_a_second_of_resuming() {
     );
     d.stop();
 }
+
+/// `CONFIG` with a second dry-run integration, `extra`, anyone may request.
+fn config_with_extra() -> String {
+    format!(
+        r#"{CONFIG}
+[[integrations]]
+name = "extra"
+kind = "dry-run"
+resource_types = {{ database = ["read"] }}
+
+[[flows]]
+name = "extra-read"
+requesters = ["*"]
+integration = "extra"
+permissions = ["read"]
+max_duration = "8h"
+"#
+    )
+}
+
+#[test]
+fn a_scheduled_start_on_an_integration_gone_after_a_restart_is_rejected_and_holds_up_nothing() {
+    let d = InProcess::start(&config_with_extra());
+    let expiring = grant(&d, "orders", 60);
+    let now = d.clock.now();
+    let scheduled = d
+        .conn()
+        .call::<RequestCreate>(&CreateParams {
+            integration: "extra".into(),
+            resource_type: "database".into(),
+            resources: vec!["orders".into()],
+            permissions: vec!["read".into()],
+            duration_secs: Some(600),
+            justification: Some("later".into()),
+            start_at: Some((now + Duration::from_secs(30)).into()),
+            ..CreateParams::default()
+        })
+        .expect("create");
+    assert_eq!(scheduled.status, Status::Scheduled);
+    let kept = d.stop_keeping_state();
+
+    // Restarted two minutes later on a config without `extra`: the start and the expiry
+    // are both due at once.
+    let d = InProcess::start_on(
+        CONFIG,
+        Some(&kept.path().join("state")),
+        now + Duration::from_secs(120),
+    )
+    .expect("jitd starts");
+    let r = wait_until(Duration::from_secs(10), "the start to be refused", || {
+        let r = get(&d, scheduled.id);
+        (!r.status.is_open()).then_some(r)
+    });
+    assert_eq!(r.status, Status::Rejected, "{r:?}");
+    let why = format!("{r:?}");
+    assert!(
+        why.contains("extra") && why.contains("no longer configured"),
+        "{why}"
+    );
+    wait_until(
+        Duration::from_secs(10),
+        "the grant due with it to expire",
+        || (get(&d, expiring.id).status == Status::Expired).then_some(()),
+    );
+}
