@@ -19,6 +19,9 @@ use crate::parse::{self, Target};
     jit save orders-read pg-main/database orders --perm read --for 1h\n  \
     jit request @orders-read --reason INC-4312 --wait\n  \
     jit saved")]
+// The target arguments repeat `jit request`'s on purpose: there they are optional (naming
+// nothing starts the wizard), here they are required unless --bundle; one flattened struct
+// cannot carry both rules.
 pub struct Args {
     /// The name (letters, digits, '.', '_', '-')
     #[arg(value_name = "NAME")]
