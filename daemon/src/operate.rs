@@ -662,6 +662,71 @@ approvers = ["bob"]
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reload_whose_notifications_cannot_be_written_changes_nothing() {
+        // A channel (never reached: nothing is delivered in this test), so that the reload's
+        // revokes write outbox rows in its transaction.
+        let channel = r#"
+[[notifications]]
+name = "hook"
+kind = "slack"
+url = "http://127.0.0.1:9/jit"
+global = true
+"#;
+        let dir = tempfile::tempdir().expect("dir");
+        let (engine, _clock, mut actions) =
+            engine(dir.path(), &format!("{}{channel}", config(true)));
+        let limits = crate::provision::limits(&engine);
+        let operator = Arc::new(Operator::new(engine.clone(), limits, dir.path().to_owned()));
+        let r = engine
+            .create(&user("alice", 1000), ask("extra", "orders"))
+            .await
+            .expect("create");
+        assert_eq!(
+            actions.recv().await,
+            Some(crate::engine::Action::Grant(r.id))
+        );
+        let now = SystemTime::now();
+        engine
+            .record_granted(r.id, now, now + Duration::from_secs(600), Ok(Vec::new()))
+            .await
+            .expect("granted");
+        let before = engine.config();
+        std::fs::write(
+            dir.path().join("jit.toml"),
+            format!("{}{channel}", config(false)),
+        )
+        .expect("new config");
+        crate::engine::outbox::FAIL_NEXT_FILL.store(true, std::sync::atomic::Ordering::SeqCst);
+        let err = operator
+            .reload("root", true)
+            .await
+            .expect_err("the reload's transaction failed");
+        assert!(
+            !crate::engine::outbox::FAIL_NEXT_FILL.load(std::sync::atomic::Ordering::SeqCst),
+            "the reload wrote notifications: {err}"
+        );
+        assert!(
+            Arc::ptr_eq(&engine.config(), &before),
+            "the config of a reload that was not recorded is not in force: {err}"
+        );
+        assert!(engine.integrations().contains_key("extra"));
+        assert!(
+            !err.to_string().contains("new config is in force"),
+            "the error must say what is in force: {err}"
+        );
+        assert_eq!(
+            engine
+                .store()
+                .read(|rd| rd.request(r.id))
+                .expect("read")
+                .expect("request")
+                .status,
+            Status::Granted,
+            "its revoke was not recorded either"
+        );
+    }
+
+    #[tokio::test]
     async fn a_reload_whose_transaction_fails_says_what_is_in_force() {
         let dir = tempfile::tempdir().expect("dir");
         let (engine, operator) = setup(dir.path());

@@ -313,7 +313,18 @@ impl Engine {
                     let filled = if plan.is_empty() {
                         super::outbox::Filled::default()
                     } else {
-                        super::outbox::fill(tx.inner, &tx.changes, &plan)?
+                        match super::outbox::fill(tx.inner, &tx.changes, &plan) {
+                            Ok(filled) => filled,
+                            Err(e) => {
+                                // Nothing of this job is committed, and the store tells a
+                                // failed job nothing: put back what it changed outside the
+                                // store (a reload's config) now, before the next job runs.
+                                if let Some(undo) = undo {
+                                    undo();
+                                }
+                                return Err(e);
+                            }
+                        }
                     };
                     let changes = if listened { tx.changes } else { Vec::new() };
                     Ok((out, (changes, filled, undo)))

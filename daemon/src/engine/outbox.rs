@@ -99,6 +99,11 @@ pub fn kind_named(name: &str) -> Option<EventKind> {
     EventKind::ALL.into_iter().find(|k| k.as_str() == name)
 }
 
+/// Tests: the next [`fill`] fails as a storage error would.
+#[cfg(test)]
+pub(crate) static FAIL_NEXT_FILL: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
 /// Writes the outbox rows for what a transaction did (`changes`), in that transaction.
 /// A channel that overflows loses its oldest row, with an audit entry saying so.
 pub(super) fn fill(
@@ -106,6 +111,11 @@ pub(super) fn fill(
     changes: &[Change],
     plan: &Plan,
 ) -> Result<Filled, EngineError> {
+    #[cfg(test)]
+    if FAIL_NEXT_FILL.swap(false, std::sync::atomic::Ordering::SeqCst) {
+        wtx.fail_batch();
+        return Err(crate::store::StoreError::Closed.into());
+    }
     let mut queued = Vec::new();
     let mut pushed_out = Vec::new();
     let mut dropped: Vec<(String, u64, OutboxRow, Millis)> = Vec::new();
