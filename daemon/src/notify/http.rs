@@ -191,15 +191,18 @@ pub async fn post(
 /// for:
 /// - a refusal of this very body (400, 413, 422) drops it;
 /// - a refusal of the channel — its URL unknown or revoked (401, 403, 404, 410), not taking
-///   POSTs (405), or moved (3xx, not followed) — is for the admin to fix: the channel waits,
-///   loudly;
+///   POSTs (405), moved (3xx, not followed), or a request no message of ours would pass (407
+///   a proxy wants a login, 411, 415, 421 sent to the wrong server, 426, 431) — is for the
+///   admin to fix: the channel waits, loudly;
 /// - a receiver down, failing or busy (5xx, 408, 429) makes the channel wait;
 /// - any other 4xx is the receiver answering about this message alone (409, 423, …): only it
 ///   waits for its next attempt, the ones behind it go on.
 fn classify(status: u16, what: String) -> Failure {
     match status {
         400 | 413 | 422 => Failure::Refused(what),
-        300..=399 | 401 | 403 | 404 | 405 | 410 => Failure::Channel(what),
+        300..=399 | 401 | 403 | 404 | 405 | 407 | 410 | 411 | 415 | 421 | 426 | 431 => {
+            Failure::Channel(what)
+        }
         408 | 429 => Failure::Retry(what),
         400..=499 => Failure::Later(what),
         _ => Failure::Retry(what),
@@ -242,7 +245,7 @@ mod tests {
         for s in [400, 413, 422] {
             assert_eq!(kind(s), "drop", "{s}");
         }
-        for s in [301, 302, 401, 403, 404, 405, 410] {
+        for s in [301, 302, 401, 403, 404, 405, 407, 410, 411, 415, 421, 426, 431] {
             assert_eq!(kind(s), "channel", "{s}");
         }
         for s in [408, 429, 500, 502, 503, 504] {
