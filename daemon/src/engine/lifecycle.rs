@@ -390,16 +390,13 @@ impl Engine {
                             )?;
                         }
                         (DeadlineKind::Start, Status::Scheduled) => {
-                            // Late (jitd was down at the start): the access still ends where the
-                            // approved window ends.
-                            let late_secs = now.saturating_sub(at) / 1000;
-                            rec.duration_secs = rec.duration_secs.saturating_sub(late_secs).max(1);
                             let integrations = this.integrations();
-                            if let Some(gone) = rec
-                                .integrations()
-                                .into_iter()
-                                .find(|name| integrations.get(*name).is_none())
-                            {
+                            let config = this.config();
+                            // Gone from the config, or only kept (retired) to revoke.
+                            if let Some(gone) = rec.integrations().into_iter().find(|name| {
+                                integrations.get(*name).is_none()
+                                    || config.integration(name).is_none()
+                            }) {
                                 // Its integration left the config (a restart with a changed
                                 // file): nothing to start on. Refused here, alone — an error
                                 // would fail this whole batch of deadlines, again and again.
@@ -431,6 +428,10 @@ impl Engine {
                                 changed.push(id);
                                 continue;
                             }
+                            // Late (jitd was down at the start): the access still ends where the
+                            // approved window ends.
+                            let late_secs = now.saturating_sub(at) / 1000;
+                            rec.duration_secs = rec.duration_secs.saturating_sub(late_secs).max(1);
                             this.begin_granting(wtx, &mut rec, now, &integrations)?;
                             audit(
                                 wtx,
