@@ -148,36 +148,58 @@ pub struct Ssh {
     lock: Mutex<()>,
 }
 
-/// Refuses a KRL in a directory another user may write: jitd (root) writes a temp file next
-/// to the KRL and renames it over it, so whoever else may write there could swap either for
-/// a symlink and have root write through it, or put back an older KRL.
+/// Refuses a KRL in a directory another user may write, or under one: jitd (root) writes a
+/// temp file next to the KRL and renames it over it, so whoever else may write there could
+/// swap either for a symlink and have root write through it, or put back an older KRL; and
+/// whoever may write a directory above it could move the KRL's directory away and put one of
+/// their own in its place. Every directory from `/` down (as written and as resolved) must
+/// belong to root or jitd's user and be writable by no one else — above the KRL's own
+/// directory, a root-owned sticky one (`/tmp`) is fine: nobody else may rename what is in it.
 fn krl_dir_is_private(krl: &Path) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
     let dir = match krl.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
     };
-    let meta = std::fs::metadata(dir).map_err(|e| {
+    let resolved = std::fs::canonicalize(&dir).map_err(|e| {
         format!(
             "cannot read the KRL's directory {}: {e} (fix: create it, owned by root, mode 0755)",
             dir.display()
         )
     })?;
     let me = nix::unistd::geteuid().as_raw();
-    if meta.uid() != 0 && meta.uid() != me {
-        return Err(format!(
-            "the KRL's directory {} belongs to uid {}: that user could replace the KRL (fix: put the KRL in a directory owned by root, like /etc/ssh)",
-            dir.display(),
-            meta.uid()
-        ));
-    }
-    if meta.mode() & 0o022 != 0 {
-        return Err(format!(
-            "the KRL's directory {} is writable by other users (mode {:04o}): they could replace the KRL or the file jitd writes next to it (fix: chmod go-w {}, or put the KRL in a directory only root writes, like /etc/ssh)",
-            dir.display(),
-            meta.mode() & 0o7777,
-            dir.display()
-        ));
+    for chain in [dir.as_path(), resolved.as_path()] {
+        for (depth, d) in chain.ancestors().enumerate() {
+            if d.as_os_str().is_empty() {
+                continue;
+            }
+            let meta =
+                std::fs::metadata(d).map_err(|e| format!("cannot read {}: {e}", d.display()))?;
+            let (uid, mode) = (meta.uid(), meta.mode());
+            let what = if depth == 0 {
+                "the KRL's directory".to_owned()
+            } else {
+                format!("{}, a directory above the KRL,", d.display())
+            };
+            let shown = if depth == 0 {
+                format!("{what} {}", d.display())
+            } else {
+                what
+            };
+            if uid != 0 && uid != me {
+                return Err(format!(
+                    "{shown} belongs to uid {uid}: that user could replace the KRL (fix: put the KRL in a directory only root writes, like /etc/ssh)"
+                ));
+            }
+            let sticky_above = depth > 0 && uid == 0 && mode & 0o1000 != 0;
+            if mode & 0o022 != 0 && !sticky_above {
+                return Err(format!(
+                    "{shown} is writable by other users (mode {:04o}): they could replace the KRL or the file jitd writes next to it (fix: chmod go-w {}, or put the KRL in a directory only root writes, like /etc/ssh)",
+                    mode & 0o7777,
+                    d.display()
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -218,10 +240,11 @@ impl Ssh {
             tag: tag(marker),
             lock: Mutex::new(()),
         };
+        // Read-only, so `--check-config` finds it too.
+        krl_dir_is_private(&ssh.krl).map_err(err)?;
         if marker == "check" {
             return Ok(ssh);
         }
-        krl_dir_is_private(&ssh.krl).map_err(err)?;
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
