@@ -696,13 +696,13 @@ global = true
             format!("{}{channel}", config(false)),
         )
         .expect("new config");
-        crate::engine::outbox::FAIL_NEXT_FILL.store(true, std::sync::atomic::Ordering::SeqCst);
+        engine.fail_next_outbox_write();
         let err = operator
             .reload("root", true)
             .await
             .expect_err("the reload's transaction failed");
         assert!(
-            !crate::engine::outbox::FAIL_NEXT_FILL.load(std::sync::atomic::Ordering::SeqCst),
+            !engine.outbox_write_fails_next(),
             "the reload wrote notifications: {err}"
         );
         assert!(

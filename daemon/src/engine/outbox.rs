@@ -38,6 +38,10 @@ pub struct Plan {
     channels: Vec<PlannedChannel>,
     /// Flow name → indexes in `channels` of the channels it names in `notify`.
     by_flow: HashMap<String, Vec<usize>>,
+    /// Tests: the next [`fill`] with this plan fails as a storage error would (per engine,
+    /// so tests running side by side in one process do not trip each other).
+    #[cfg(test)]
+    pub(crate) fail_next: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug)]
@@ -73,7 +77,12 @@ impl Plan {
                 (f.name.clone(), idx)
             })
             .collect();
-        Plan { channels, by_flow }
+        Plan {
+            channels,
+            by_flow,
+            #[cfg(test)]
+            fail_next: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     /// Whether any channel is configured (otherwise writes note nothing for it).
@@ -99,11 +108,6 @@ pub fn kind_named(name: &str) -> Option<EventKind> {
     EventKind::ALL.into_iter().find(|k| k.as_str() == name)
 }
 
-/// Tests: the next [`fill`] fails as a storage error would.
-#[cfg(test)]
-pub(crate) static FAIL_NEXT_FILL: std::sync::atomic::AtomicBool =
-    std::sync::atomic::AtomicBool::new(false);
-
 /// Writes the outbox rows for what a transaction did (`changes`), in that transaction.
 /// A channel that overflows loses its oldest row, with an audit entry saying so.
 pub(super) fn fill(
@@ -112,7 +116,10 @@ pub(super) fn fill(
     plan: &Plan,
 ) -> Result<Filled, EngineError> {
     #[cfg(test)]
-    if FAIL_NEXT_FILL.swap(false, std::sync::atomic::Ordering::SeqCst) {
+    if plan
+        .fail_next
+        .swap(false, std::sync::atomic::Ordering::SeqCst)
+    {
         wtx.fail_batch();
         return Err(crate::store::StoreError::Closed.into());
     }
@@ -360,6 +367,25 @@ impl Engine {
             s.held = held;
             s.peak_held = s.peak_held.max(held);
         });
+    }
+
+    /// Tests: the next transaction's outbox rows fail to be written, as a storage error
+    /// would make them.
+    #[cfg(test)]
+    pub(crate) fn fail_next_outbox_write(&self) {
+        self.outbox
+            .plan
+            .fail_next
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Tests: whether [`Engine::fail_next_outbox_write`] is still waiting for a write.
+    #[cfg(test)]
+    pub(crate) fn outbox_write_fails_next(&self) -> bool {
+        self.outbox
+            .plan
+            .fail_next
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The most of `channel`'s notifications the notifier held in memory at once (for tests
