@@ -7,12 +7,10 @@ use std::time::SystemTime;
 use jit_api::{RequestId, Status};
 
 use super::events::{EXPIRY_WARNING, Tx};
-use super::requests::{audit, close, start_revoking};
+use super::requests::{audit, close, reject, start_revoking};
 use super::{Action, Engine, EngineError, to_ms};
 use crate::integrations::Issued;
-use crate::store::model::{
-    Deadline, DeadlineKind, DecisionRecord, Millis, ProcessRecord, RequestRecord,
-};
+use crate::store::model::{Deadline, DeadlineKind, Millis, ProcessRecord, RequestRecord};
 
 /// Retry delay after `attempts` failed revokes: 1 s doubling to 30 s, with ±20 % jitter.
 pub fn backoff_ms(attempts: u32) -> Millis {
@@ -403,17 +401,7 @@ impl Engine {
                                 let reason = format!(
                                     "integration {gone} is no longer configured: the scheduled start could not happen"
                                 );
-                                rec.approval.rejection = Some(DecisionRecord {
-                                    by: "jitd".to_owned(),
-                                    at: now,
-                                    reason: Some(reason.clone()),
-                                });
-                                let why = super::requests::ended_by(
-                                    "rejected",
-                                    "jitd",
-                                    Some(&reason),
-                                );
-                                close(&mut rec, Status::Rejected, now, why);
+                                reject(&mut rec, "jitd", now, Some(&reason));
                                 wtx.delete_secrets(rec.id)?;
                                 audit(
                                     wtx,

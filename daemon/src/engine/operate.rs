@@ -19,12 +19,12 @@ use jit_api::{AuditRecord, Counts, Request, RequestId, Status};
 use jit_config::Config;
 
 use super::events::Undo;
-use super::requests::{audit, close, ended_by, start_revoking};
+use super::requests::{audit, ended_by, reject, start_revoking};
 use super::views::ts;
 use super::{Action, Caller, Engine, EngineError, Snapshot, from_ms};
 use crate::integrations::Registry;
 use crate::metrics::Gauges;
-use crate::store::model::{DecisionRecord, RequestRecord};
+use crate::store::model::RequestRecord;
 
 /// The audit action of a reload.
 pub const CONFIG_RELOADED: &str = "daemon.config_reloaded";
@@ -266,13 +266,7 @@ impl Engine {
                             "grant.revoke_requested"
                         }
                         Status::Pending | Status::Scheduled => {
-                            rec.approval.rejection = Some(DecisionRecord {
-                                by: "jitd".to_owned(),
-                                at: now,
-                                reason: Some(REMOVED_REASON.to_owned()),
-                            });
-                            let why = ended_by("rejected", "jitd", Some(REMOVED_REASON));
-                            close(rec, Status::Rejected, now, why);
+                            reject(rec, "jitd", now, Some(REMOVED_REASON));
                             "request.rejected"
                         }
                         // Already being taken away.

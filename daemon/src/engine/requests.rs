@@ -702,17 +702,7 @@ impl Engine {
                     rec.id, rec.status
                 )));
             }
-            rec.approval.rejection = Some(DecisionRecord {
-                by: who.user.clone(),
-                at: now,
-                reason: reason.clone(),
-            });
-            close(
-                rec,
-                Status::Rejected,
-                now,
-                ended_by("rejected", &who.user, reason.as_deref()),
-            );
+            reject(rec, &who.user, now, reason.as_deref());
             Ok(("request.rejected", None))
         })
         .await
@@ -1305,6 +1295,16 @@ pub(crate) fn ended_by(verb: &str, user: &str, reason: Option<&str>) -> String {
         Some(r) => format!("{verb} by {user}: {r}"),
         None => format!("{verb} by {user}"),
     }
+}
+
+/// Rejects a request: the decision (`by`, when, why) and the close, `rejected by BY: WHY`.
+pub(crate) fn reject(rec: &mut RequestRecord, by: &str, now: Millis, reason: Option<&str>) {
+    rec.approval.rejection = Some(DecisionRecord {
+        by: by.to_owned(),
+        at: now,
+        reason: reason.map(str::to_owned),
+    });
+    close(rec, Status::Rejected, now, ended_by("rejected", by, reason));
 }
 
 /// Closes a request with a final status.
