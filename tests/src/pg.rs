@@ -186,6 +186,46 @@ max_duration = "1h"
     }
 }
 
+/// A request of `user`'s for read on database `db` of [`SecretAdmin::config`]'s integration
+/// `pg`, granted, its credentials revealed and tried with `psql` (they must log in): the
+/// request's id, the login role and its password.
+pub fn grant_and_reveal(
+    d: &crate::Daemon,
+    user: &crate::users::User,
+    db: &str,
+) -> (String, String, String) {
+    let r = d.jit_json(
+        Some(user),
+        &[
+            "request",
+            "pg/database",
+            db,
+            "--perm",
+            "read",
+            "--for",
+            "10m",
+            "--reason",
+            "INC-7",
+            "--wait",
+        ],
+    );
+    let id = r["id"].as_u64().expect("id").to_string();
+    let creds = d.jit_json(Some(user), &["creds", &id]);
+    let field = |name: &str| {
+        creds["sessions"][0][name]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {name} in {creds}"))
+            .to_owned()
+    };
+    let (login, secret) = (field("user"), field("secret"));
+    let ok = user_sql(&login, &secret, db, "select 1");
+    assert!(
+        ok.status.success(),
+        "the revealed password is the real one: {ok:?}"
+    );
+    (id, login, secret)
+}
+
 impl Drop for SecretAdmin {
     fn drop(&mut self) {
         cleanup_sql(&format!("DROP ROLE IF EXISTS {}", self.name));

@@ -114,36 +114,7 @@ fn under_systemd_jitd_logs_structured_entries_to_the_journal_and_no_secret() {
     .to_vec();
     let mut d = Daemon::start_wrapped(&config, "trace", wrapper);
     let pid = d.pid();
-    let r = d.jit_json(
-        Some(&alice),
-        &[
-            "request",
-            "pg/database",
-            &db.name,
-            "--perm",
-            "read",
-            "--for",
-            "10m",
-            "--reason",
-            "INC-7",
-            "--wait",
-        ],
-    );
-    let id = r["id"].as_u64().expect("id").to_string();
-    let creds = d.jit_json(Some(&alice), &["creds", &id]);
-    let secret = creds["sessions"][0]["secret"]
-        .as_str()
-        .expect("secret")
-        .to_owned();
-    let user = creds["sessions"][0]["user"]
-        .as_str()
-        .expect("user")
-        .to_owned();
-    let ok = pg::user_sql(&user, &secret, &db.name, "select 1");
-    assert!(
-        ok.status.success(),
-        "the revealed password is the real one: {ok:?}"
-    );
+    let (id, _, secret) = pg::grant_and_reveal(&d, &alice, &db.name);
     let out = d.jit(None, &["revoke", &id]);
     assert!(out.status.success(), "{out:?}");
     d.stop();

@@ -462,37 +462,9 @@ fn no_secret_reaches_the_log_at_trace() {
     let url_password = admin.password.clone();
     let config = admin.config(&prefix, &dev.name, &db.name);
     let d = Daemon::start(&config);
-    let out = d.jit(
-        Some(&alice),
-        &[
-            "--json",
-            "request",
-            "pg/database",
-            &db.name,
-            "--perm",
-            "read",
-            "--for",
-            "10m",
-            "--reason",
-            "INC-2",
-        ],
-    );
-    assert!(out.status.success(), "{out:?}");
-    let r: Value = serde_json::from_slice(&out.stdout).expect("json");
-    let id = r["id"].as_u64().expect("id").to_string();
-    let creds = d.jit_json(Some(&alice), &["creds", &id]);
-    let secret = creds["sessions"][0]["secret"]
-        .as_str()
-        .expect("secret")
-        .to_owned();
     // The revealed password works (so it is the real secret), then a reload, the metrics
     // and a revoke go through the log too.
-    let user = creds["sessions"][0]["user"]
-        .as_str()
-        .expect("user")
-        .to_owned();
-    let ok = pg::user_sql(&user, &secret, &db.name, "select 1");
-    assert!(ok.status.success(), "{ok:?}");
+    let (id, _, secret) = pg::grant_and_reveal(&d, &alice, &db.name);
     std::fs::write(&d.config, config.replace("\"1h\"", "\"2h\"")).expect("write config");
     d.jit_json(None, &["admin", "reload"]);
     d.jit_json(None, &["admin", "status"]);
