@@ -179,21 +179,7 @@ impl Engine {
             .read(|r| r.audit(0, usize::MAX, |e| e.action.starts_with("orphan.")))?;
         found.reverse();
         found.truncate(limit);
-        Ok(found
-            .into_iter()
-            .map(|e| AuditRecord {
-                seq: e.seq,
-                at: ts(e.at),
-                actor: e.actor,
-                action: e.action,
-                request: e.request,
-                status: e.status,
-                reason: e.reason,
-                details: e.details,
-                prev_hash: e.prev_hash,
-                hash: e.hash,
-            })
-            .collect())
+        Ok(found.into_iter().map(super::views::audit_record).collect())
     }
 
     /// Puts `r` in force, or refuses it and changes nothing (see the module's comment). A

@@ -1262,18 +1262,7 @@ impl Engine {
         })?;
         Ok(entries
             .into_iter()
-            .map(|e| AuditRecord {
-                seq: e.seq,
-                at: ts(e.at),
-                actor: e.actor,
-                action: e.action,
-                request: e.request,
-                status: e.status,
-                reason: e.reason,
-                details: e.details,
-                prev_hash: e.prev_hash,
-                hash: e.hash,
-            })
+            .map(super::views::audit_record)
             .collect())
     }
 }

@@ -1,17 +1,34 @@
 //! Turning stored records into what callers see, and deciding who sees what.
 
 use jit_api::{
-    Approval, Decision, Entry, Extension, Request, Revoking, Session, SessionFile, Timestamp,
+    Approval, AuditRecord, Decision, Entry, Extension, Request, Revoking, Session, SessionFile,
+    Timestamp,
 };
 
 use super::authz::{Caller, parse_principal};
 use super::{Engine, from_ms};
 use crate::integrations::SessionView;
-use crate::store::model::{DecisionRecord, ExtensionRecord, Millis, RequestRecord};
+use crate::store::model::{AuditEntry, DecisionRecord, ExtensionRecord, Millis, RequestRecord};
 
 /// RFC 3339 timestamp for stored milliseconds.
 pub fn ts(ms: Millis) -> Timestamp {
     Timestamp::from(from_ms(ms))
+}
+
+/// A stored audit entry as the wire shows it.
+pub(crate) fn audit_record(e: AuditEntry) -> AuditRecord {
+    AuditRecord {
+        seq: e.seq,
+        at: ts(e.at),
+        actor: e.actor,
+        action: e.action,
+        request: e.request,
+        status: e.status,
+        reason: e.reason,
+        details: e.details,
+        prev_hash: e.prev_hash,
+        hash: e.hash,
+    }
 }
 
 fn decision(d: &DecisionRecord) -> Decision {

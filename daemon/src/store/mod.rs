@@ -106,6 +106,18 @@ pub enum StoreError {
     Closed,
 }
 
+/// Takes the next number of the counter `key` in the meta table (1 for the first) and moves
+/// the counter on; `ops` name the read and the write in errors.
+fn take_next(
+    meta: &mut redb::Table<'_, &str, u64>,
+    key: &str,
+    ops: (&'static str, &'static str),
+) -> Result<u64, StoreError> {
+    let next = meta.get(key).map_err(io(ops.0))?.map_or(1, |v| v.value());
+    meta.insert(key, next + 1).map_err(io(ops.1))?;
+    Ok(next)
+}
+
 fn io<E: Into<redb::Error>>(op: &'static str) -> impl FnOnce(E) -> StoreError {
     move |e| StoreError::Io {
         op,
@@ -669,14 +681,11 @@ impl WriteTx<'_> {
     /// Takes the next request number.
     pub fn next_request_id(&mut self) -> Result<RequestId, StoreError> {
         let r = (|| {
-            let meta = self.tables.meta()?;
-            let id = meta
-                .get(KEY_NEXT_ID)
-                .map_err(io("read next id"))?
-                .map_or(1, |v| v.value());
-            meta.insert(KEY_NEXT_ID, id + 1)
-                .map_err(io("write next id"))?;
-            Ok(id)
+            take_next(
+                self.tables.meta()?,
+                KEY_NEXT_ID,
+                ("read next id", "write next id"),
+            )
         })();
         self.track(r)
     }
@@ -798,13 +807,11 @@ impl WriteTx<'_> {
     /// Appends an audit entry, filling in its sequence number and hashes.
     pub fn append_audit(&mut self, mut entry: AuditEntry) -> Result<u64, StoreError> {
         let r = (|| {
-            let meta = self.tables.meta()?;
-            let seq = meta
-                .get(KEY_NEXT_SEQ)
-                .map_err(io("read next seq"))?
-                .map_or(1, |v| v.value());
-            meta.insert(KEY_NEXT_SEQ, seq + 1)
-                .map_err(io("write next seq"))?;
+            let seq = take_next(
+                self.tables.meta()?,
+                KEY_NEXT_SEQ,
+                ("read next seq", "write next seq"),
+            )?;
             let text = self.tables.meta_text()?;
             let prev = text
                 .get(KEY_AUDIT_HEAD)
@@ -906,13 +913,12 @@ impl WriteTx<'_> {
         max_pending: u64,
     ) -> Result<(u64, Option<(u64, OutboxRow)>), StoreError> {
         let r = (|| {
+            let seq = take_next(
+                self.tables.meta()?,
+                KEY_NEXT_OUTBOX,
+                ("read next outbox seq", "write next outbox seq"),
+            )?;
             let meta = self.tables.meta()?;
-            let seq = meta
-                .get(KEY_NEXT_OUTBOX)
-                .map_err(io("read next outbox seq"))?
-                .map_or(1, |v| v.value());
-            meta.insert(KEY_NEXT_OUTBOX, seq + 1)
-                .map_err(io("write next outbox seq"))?;
             let len_key = format!("{KEY_OUTBOX_LEN}{channel}");
             let len = meta
                 .get(len_key.as_str())
